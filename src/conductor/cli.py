@@ -271,3 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry(argv: Sequence[str] | None = None) -> Any:  # pragma: no cover
     sys.exit(main(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

@@ -61,7 +61,7 @@ def load_corpus(path: Path, vocab: Vocab = ASCII128) -> Corpus:
     ids = vocab.encode(clean(text, vocab, report))
     if ids.size == 0:
         raise CorpusError(f"{path} holds no text in vocabulary {vocab.name!r}; give a text file")
-    return Corpus(ids=ids, source=str(path), sha256=digest, vocab=vocab, report=report)
+    return Corpus(ids=ids, source=str(path.resolve()), sha256=digest, vocab=vocab, report=report)
 
 
 @dataclass(frozen=True)

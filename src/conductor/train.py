@@ -167,6 +167,12 @@ class Trainer:
         self.best_val_bpc = math.inf
         self.best_step = -1
         self.evals_since_best = 0
+        self.budget: tuple[int | None, float | None] = (None, None)  # (max_steps, minutes)
+        self._stop_requested = False
+
+    def request_stop(self) -> None:
+        """Stop after the current step, saving state as Ctrl-C does (safe from a reporter)."""
+        self._stop_requested = True
 
     def _make_optimizer(self) -> torch.optim.AdamW:
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
@@ -224,9 +230,16 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, max_steps: int | None = None, minutes: float | None = None) -> TrainResult:
-        """Train until the step or time budget is spent, validation stalls, or Ctrl-C."""
+        """Train until the step or time budget is spent, validation stalls, or Ctrl-C.
+
+        The learning-rate schedule spans the budget, so a resumed run reproduces the original
+        only under the same budget; with no budget given, a resumed run keeps its recorded one.
+        """
+        if max_steps is None and minutes is None:
+            max_steps, minutes = self.budget
         if max_steps is None and minutes is None:
             raise ConductorError("give a budget: --steps N or --minutes M")
+        self.budget = (max_steps, minutes)
         budget_s = minutes * 60 if minutes is not None else None
         stopped = "steps"
         recent: list[float] = []
@@ -240,7 +253,7 @@ class Trainer:
                 if budget_s is not None and self.elapsed_s >= budget_s:
                     stopped = "time"
                     break
-                if interrupted[0]:
+                if interrupted[0] or self._stop_requested:
                     stopped = "interrupted"
                     break
                 lr = self.learning_rate(max_steps, budget_s)
@@ -353,6 +366,7 @@ class Trainer:
             "best_val_bpc": self.best_val_bpc if self.best_step >= 0 else None,
             "best_step": self.best_step,
             "evals_since_best": self.evals_since_best,
+            "budget": {"steps": self.budget[0], "minutes": self.budget[1]},
             "param_groups": optim_state["param_groups"],
             "model_config": self.model_config.to_json(),
             "train_config": self.config.to_json(),
@@ -407,4 +421,6 @@ class Trainer:
         trainer.best_val_bpc = math.inf if best is None else float(best)
         trainer.best_step = int(meta["best_step"])
         trainer.evals_since_best = int(meta["evals_since_best"])
+        budget = meta.get("budget") or {}
+        trainer.budget = (budget.get("steps"), budget.get("minutes"))
         return trainer

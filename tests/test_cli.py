@@ -1,0 +1,148 @@
+"""The command line as a user meets it: real processes, real files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conductor.cli import main
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conductor.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(python_text_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli")
+    code = main(
+        [
+            "train",
+            str(python_text_file),
+            "--out",
+            str(out),
+            "--name",
+            "py",
+            "--size",
+            "tiny",
+            "--steps",
+            "40",
+            "--batch",
+            "8",
+            "--seq-len",
+            "32",
+            "--eval-every",
+            "20",
+        ]
+    )
+    assert code == 0
+    return out / "py.safetensors"
+
+
+def test_train_writes_checkpoint_record_and_state(trained: Path) -> None:
+    assert trained.exists() and trained.with_suffix(".json").exists()
+    assert (trained.parent / "py.resume.safetensors").exists()
+    record = json.loads(trained.with_suffix(".json").read_text())
+    assert record["metrics"]["step"] == 40
+
+
+def test_resume_continues_to_a_larger_budget(trained: Path, python_text_file: Path) -> None:
+    result = run(
+        "train",
+        str(python_text_file),
+        "--out",
+        str(trained.parent),
+        "--name",
+        "py",
+        "--resume",
+        "--steps",
+        "50",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "after 50 steps" in result.stdout
+
+
+def test_eval_prints_a_table_and_writes_json(trained: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    result = run("eval", str(trained), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    for name in ("xz -9e", "bz2 -9", "zstd -19", "ppmd o8", "py.safetensors"):
+        assert name in result.stdout
+    report = json.loads(out.read_text())
+    assert report["test_symbols"] > 10_000 and report["model_bpc"] > 0
+
+
+def test_sample_generates_the_requested_length(trained: Path) -> None:
+    result = run("sample", str(trained), "--chars", "50", "--prime", "def ", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def ")
+    assert len(result.stdout.rstrip("\n")) >= 4 + 40  # newlines may be sampled too
+    again = run("sample", str(trained), "--chars", "50", "--prime", "def ", "--seed", "3")
+    assert again.stdout == result.stdout  # same seed, same text
+
+
+def test_missing_checkpoint(tmp_path: Path) -> None:
+    assert_one_line_error(run("eval", str(tmp_path / "nope.safetensors")), "no such checkpoint")
+
+
+def test_corrupt_checkpoint(trained: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(trained.read_bytes()[:300])
+    assert_one_line_error(run("eval", str(broken)), "truncated")
+    assert_one_line_error(run("sample", str(broken)), "truncated")
+
+
+def test_json_record_given_instead_of_weights(trained: Path) -> None:
+    assert_one_line_error(run("eval", str(trained.with_suffix(".json"))), "readable record")
+
+
+def test_unknown_style_or_file() -> None:
+    assert_one_line_error(run("train", "klingon-poetry"), "neither a style", "shakespeare")
+    assert_one_line_error(run("corpus", "build", "klingon"), "no corpus recipe")
+
+
+def test_binary_file_as_corpus(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 10)
+    assert_one_line_error(run("train", str(junk), "--out", str(tmp_path)), "not UTF-8")
+
+
+def test_too_small_corpus(tmp_path: Path) -> None:
+    small = tmp_path / "small.txt"
+    small.write_text("hello world\n" * 50)
+    assert_one_line_error(
+        run("train", str(small), "--out", str(tmp_path), "--steps", "5"), "--batch"
+    )
+
+
+def test_resume_without_state(python_text_file: Path, tmp_path: Path) -> None:
+    assert_one_line_error(
+        run("train", str(python_text_file), "--out", str(tmp_path), "--resume", "--steps", "5"),
+        "nothing to resume",
+    )
+
+
+def test_corpus_list_names_every_recipe() -> None:
+    result = run("corpus", "list")
+    assert result.returncode == 0
+    for name in ("shakespeare", "kjv", "python", "latex", "abc_irish"):
+        assert name in result.stdout

