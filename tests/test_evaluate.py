@@ -10,7 +10,7 @@ from conductor.corpus import load_corpus
 from conductor.errors import CorpusError
 from conductor.evaluate import COMPRESSORS, evaluate_checkpoint, marginal_bpc
 from conductor.model import ModelConfig
-from conductor.train import Trainer, TrainConfig
+from conductor.train import TrainConfig, Trainer
 
 
 @pytest.mark.parametrize("name", sorted(COMPRESSORS))

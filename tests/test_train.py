@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import signal
@@ -15,7 +16,7 @@ from conductor.checkpoint import load_checkpoint, read_container
 from conductor.corpus import load_corpus
 from conductor.errors import CheckpointError, ConductorError
 from conductor.model import ModelConfig
-from conductor.train import Trainer, TrainConfig, TrainStatus, resume_path
+from conductor.train import TrainConfig, Trainer, TrainStatus, resume_path
 
 TINY = ModelConfig(layers=1, hidden=32, embed=16)
 FAST = TrainConfig(batch=8, seq_len=32, lr=5e-3, warmup_steps=5, eval_every=10, val_symbols=4000)
@@ -103,7 +104,7 @@ def test_learning_rate_warms_up_then_decays(python_text_file: Path, tmp_path: Pa
         rates.append(trainer.learning_rate(100, None))
     assert rates[0] < rates[1] < rates[2]  # warm-up
     assert rates[2] == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.1))))
-    assert all(a >= b for a, b in zip(rates[2:], rates[3:], strict=False))  # cosine decay
+    assert all(a >= b for a, b in itertools.pairwise(rates[2:]))  # cosine decay
     assert rates[-1] == pytest.approx(1e-3)
 
 

@@ -47,7 +47,7 @@ class TrainConfig:
     clip: float = 1.0
     eval_every: int = 200
     val_symbols: int = 100_000  # validation during training reads at most this much
-    patience: int = 10  # evaluations without improvement before stopping early
+    patience: int = 20  # evaluations without improvement before stopping early
     seed: int = 0
 
     def __post_init__(self) -> None:
