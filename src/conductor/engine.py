@@ -1,0 +1,316 @@
+"""`Ensemble`: N style models stepped as one batched computation over B independent streams.
+
+Each model's weights are stacked per layer with the other models of the same shape, so one step
+of every model of a group is one `baddbmm` per layer plus one for the heads, whatever N is:
+
+- layer 0 folds the embedding into the input weights: `table[n, v] = W_ih0[n] E[n, v] + biases`,
+  a [N, V, 4H] lookup, so the input half of layer 0 costs an `index_select`, not a matmul;
+- layers >= 1 multiply `[h_below, h]` [N, B, 2H] by `[W_ih; W_hh]` [N, 2H, 4H] in one call;
+- the heads are one [N, B, H] x [N, H, V] call.
+
+Models of different sizes form separate groups (one batched call per group and layer).
+
+Skipping with exact catch-up: `step(symbols, active=mask)` runs only the models in `mask`; the
+others record the symbols they miss. When a skipped model is active again, it first reads what it
+missed in one fused sequence call (`nn.LSTM` over [B, T]), so its state is what it would have
+been had it run all along. The engine knows tensors only: no I/O, no clocks, no asyncio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from conductor.checkpoint import load_checkpoint
+from conductor.errors import ConductorError
+from conductor.model import CharLSTM
+from conductor.vocab import ASCII128, Vocab
+
+__all__ = ["Ensemble"]
+
+
+@dataclass
+class _Stack:
+    """Stacked weights of some models of one shape (all of a group, or its active subset)."""
+
+    table: torch.Tensor  # [n, V, 4H] layer-0 input projection of every symbol, biases included
+    w_hh0: torch.Tensor  # [n, H, 4H]
+    w_cat: list[torch.Tensor]  # per layer >= 1: [n, 2H, 4H]
+    b_cat: list[torch.Tensor]  # per layer >= 1: [n, 1, 4H]
+    head_w: torch.Tensor  # [n, H, V]
+    head_b: torch.Tensor  # [n, 1, V]
+
+    def select(self, rows: torch.Tensor) -> _Stack:
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            return t.index_select(0, rows).contiguous()
+
+        return _Stack(
+            table=pick(self.table),
+            w_hh0=pick(self.w_hh0),
+            w_cat=[pick(t) for t in self.w_cat],
+            b_cat=[pick(t) for t in self.b_cat],
+            head_w=pick(self.head_w),
+            head_b=pick(self.head_b),
+        )
+
+
+@dataclass
+class _Group:
+    members: list[int]  # ensemble indices of this group's models, in order
+    layers: int
+    hidden: int
+    stack: _Stack
+    h: torch.Tensor  # [L, n, B, H]
+    c: torch.Tensor  # [L, n, B, H]
+    subsets: dict[tuple[int, ...], _Stack] = field(default_factory=dict)
+
+
+def _param(module: torch.nn.Module, name: str) -> torch.Tensor:
+    value = getattr(module, name)
+    assert isinstance(value, torch.Tensor)
+    return value
+
+
+def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
+    layers = models[0].config.layers
+    tables, w_hh0, heads_w, heads_b = [], [], [], []
+    w_cat: list[list[torch.Tensor]] = [[] for _ in range(1, layers)]
+    b_cat: list[list[torch.Tensor]] = [[] for _ in range(1, layers)]
+    with torch.no_grad():
+        for model in models:
+            lstm = model.lstm
+            bias0 = _param(lstm, "bias_ih_l0") + _param(lstm, "bias_hh_l0")  # [4H]
+            w_ih0 = _param(lstm, "weight_ih_l0")  # [4H, E]
+            tables.append(model.embedding.weight @ w_ih0.T + bias0)  # [V, 4H]
+            w_hh0.append(_param(lstm, "weight_hh_l0").T)  # [H, 4H]
+            for layer in range(1, layers):
+                w_ih = _param(lstm, f"weight_ih_l{layer}").T  # [H, 4H]
+                w_hh = _param(lstm, f"weight_hh_l{layer}").T  # [H, 4H]
+                w_cat[layer - 1].append(torch.cat([w_ih, w_hh], dim=0))  # [2H, 4H]
+                bias = _param(lstm, f"bias_ih_l{layer}") + _param(lstm, f"bias_hh_l{layer}")
+                b_cat[layer - 1].append(bias.unsqueeze(0))  # [1, 4H]
+            heads_w.append(model.head.weight.T)  # [H, V]
+            heads_b.append(model.head.bias.unsqueeze(0))  # [1, V]
+        return _Stack(
+            table=torch.stack(tables).contiguous(),  # [n, V, 4H]
+            w_hh0=torch.stack(w_hh0).contiguous(),  # [n, H, 4H]
+            w_cat=[torch.stack(ws).contiguous() for ws in w_cat],  # [n, 2H, 4H]
+            b_cat=[torch.stack(bs).contiguous() for bs in b_cat],  # [n, 1, 4H]
+            head_w=torch.stack(heads_w).contiguous(),  # [n, H, V]
+            head_b=torch.stack(heads_b).contiguous(),  # [n, 1, V]
+        )
+
+
+def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """PyTorch's LSTM cell on gates [n, B, 4H] (order i, f, g, o) and c [n, B, H]."""
+    i, f, g, o = gates.chunk(4, dim=-1)  # each [n, B, H]
+    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # [n, B, H]
+    h_next = torch.sigmoid(o) * torch.tanh(c_next)  # [n, B, H]
+    return h_next, c_next
+
+
+class Ensemble:
+    """N models, B streams. `step` → logits [B, N, V]; state per stream; skipping with catch-up."""
+
+    def __init__(self, models: Sequence[CharLSTM], names: Sequence[str], vocab: Vocab = ASCII128):
+        if not models:
+            raise ConductorError("an ensemble needs at least one model")
+        if len(names) != len(models) or len(set(names)) != len(names):
+            raise ConductorError("give each model of the ensemble a distinct name")
+        for name, model in zip(names, models, strict=True):
+            if model.config.vocab_size != len(vocab):
+                raise ConductorError(
+                    f"model {name!r} has {model.config.vocab_size} symbols, the ensemble's "
+                    f"vocabulary {len(vocab)}; models mix only over one vocabulary"
+                )
+        self.names = list(names)
+        self.vocab = vocab
+        self.models = [model.eval() for model in models]
+        self.streams = 1
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for index, model in enumerate(self.models):
+            by_shape.setdefault((model.config.layers, model.config.hidden), []).append(index)
+        self.groups: list[_Group] = []
+        for (layers, hidden), members in by_shape.items():
+            stack = _stack_models([self.models[i] for i in members])
+            zeros = torch.zeros(layers, len(members), 1, hidden)  # [L, n, B, H]
+            self.groups.append(_Group(members, layers, hidden, stack, zeros, zeros.clone()))
+        self.active = torch.ones(len(self.models), dtype=torch.bool)  # [N]
+        self._missed: list[torch.Tensor] = []  # symbols [B] stepped while some model was skipped
+        self._missed_by: list[int] = [0] * len(self.models)  # per model: missed symbols pending
+        self._behind = torch.zeros(len(self.models), dtype=torch.bool)  # [N]
+
+    @classmethod
+    def from_checkpoints(
+        cls, paths: Sequence[Path | str], names: Sequence[str] | None = None
+    ) -> Ensemble:
+        models = [load_checkpoint(Path(p))[0] for p in paths]
+        if names is None:
+            names = [Path(p).name.removesuffix(".safetensors") for p in paths]
+        return cls(models, names)
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def set_streams(self, streams: int) -> None:
+        """Start `streams` fresh independent streams (all state zero)."""
+        if streams < 1:
+            raise ConductorError("an ensemble needs at least one stream")
+        self.streams = streams
+        for group in self.groups:
+            group.h = torch.zeros(group.layers, len(group.members), streams, group.hidden)
+            group.c = torch.zeros_like(group.h)
+        self._missed.clear()
+        self._missed_by = [0] * len(self.models)
+        self._behind.zero_()
+
+    def reset(self, stream: int) -> None:
+        """Zero one stream's state in every model, as if it had read nothing."""
+        self._check_stream(stream)
+        self.catch_up()
+        for group in self.groups:
+            group.h[:, :, stream].zero_()
+            group.c[:, :, stream].zero_()
+
+    def fork(self, stream: int) -> int:
+        """A new stream whose state copies `stream`'s; returns its index."""
+        self._check_stream(stream)
+        self.catch_up()
+        for group in self.groups:
+            group.h = torch.cat([group.h, group.h[:, :, stream : stream + 1]], dim=2)
+            group.c = torch.cat([group.c, group.c[:, :, stream : stream + 1]], dim=2)
+        self.streams += 1
+        return self.streams - 1
+
+    def _check_stream(self, stream: int) -> None:
+        if not 0 <= stream < self.streams:
+            raise ConductorError(f"no stream {stream}; this ensemble has {self.streams}")
+
+    def state(self, model: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h, c) of one model, each [L, B, H] as `nn.LSTM` lays them out (a copy)."""
+        for group in self.groups:
+            if model in group.members:
+                k = group.members.index(model)
+                return group.h[:, k].clone(), group.c[:, k].clone()
+        raise ConductorError(f"no model {model}; this ensemble has {len(self)}")
+
+    # -- stepping ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def step(self, symbols: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        """Feed symbols [B] to the active models (default: all); → logits [B, N, V].
+
+        Rows of inactive models are zero logits (a uniform guess): a mixer gives them weight 0.
+        """
+        if symbols.shape != (self.streams,):
+            raise ConductorError(
+                f"step takes one symbol per stream: expected shape ({self.streams},), "
+                f"got {tuple(symbols.shape)}"
+            )
+        symbols = symbols.long()
+        if active is None:
+            active = torch.ones(len(self.models), dtype=torch.bool)
+        returning = active & self._behind
+        if bool(returning.any()):
+            self.catch_up(returning)
+        self.active = active
+        skipped = ~active
+        if bool(skipped.any()):
+            self._missed.append(symbols.clone())
+            for index in skipped.nonzero().flatten().tolist():
+                self._missed_by[index] += 1
+            self._behind |= skipped
+        logits = torch.zeros(self.streams, len(self.models), len(self.vocab))  # [B, N, V]
+        for group in self.groups:
+            self._step_group(group, symbols, active, logits)
+        self._forget_caught_up()
+        return logits
+
+    def _step_group(
+        self, group: _Group, symbols: torch.Tensor, active: torch.Tensor, out: torch.Tensor
+    ) -> None:
+        members = torch.tensor(group.members)
+        local = active[members].nonzero().flatten()  # [n_active]
+        if local.numel() == 0:
+            return
+        everyone = local.numel() == len(group.members)
+        key = tuple(local.tolist())
+        stack = group.stack if everyone else group.subsets.get(key)
+        if stack is None:
+            # The active set changes rarely (a weight crossing the threshold): cache its weights.
+            stack = group.subsets[key] = group.stack.select(local)
+        h = group.h if everyone else group.h.index_select(1, local)  # [L, n, B, H]
+        c = group.c if everyone else group.c.index_select(1, local)  # [L, n, B, H]
+
+        x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
+        gates = torch.baddbmm(x_gates, h[0], stack.w_hh0)  # [n, B, 4H]
+        h_new, c_new = _lstm_cell(gates, c[0])  # [n, B, H]
+        hs, cs = [h_new], [c_new]
+        for layer in range(1, group.layers):
+            both = torch.cat([h_new, h[layer]], dim=-1)  # [n, B, 2H]
+            gates = torch.baddbmm(stack.b_cat[layer - 1], both, stack.w_cat[layer - 1])
+            h_new, c_new = _lstm_cell(gates, c[layer])  # [n, B, H]
+            hs.append(h_new)
+            cs.append(c_new)
+        logits = torch.baddbmm(stack.head_b, h_new, stack.head_w)  # [n, B, V]
+        h_all, c_all = torch.stack(hs), torch.stack(cs)  # [L, n, B, H]
+        if everyone:
+            group.h, group.c = h_all, c_all
+            out[:, group.members] = logits.transpose(0, 1)  # [B, n, V]
+        else:
+            group.h = group.h.index_copy(1, local, h_all)
+            group.c = group.c.index_copy(1, local, c_all)
+            out[:, members[local]] = logits.transpose(0, 1)
+
+    # -- catch-up ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def catch_up(self, which: torch.Tensor | None = None) -> None:
+        """Bring skipped models (all behind ones, or those in mask [N]) up to the present."""
+        behind = self._behind if which is None else (which & self._behind)
+        for index in behind.nonzero().flatten().tolist():
+            pending = self._missed_by[index]
+            if pending:
+                missed = torch.stack(self._missed[len(self._missed) - pending :], dim=1)  # [B, T]
+                self._feed_model(index, missed)
+            self._missed_by[index] = 0
+            self._behind[index] = False
+        self._forget_caught_up()
+
+    def _forget_caught_up(self) -> None:
+        keep = max(self._missed_by, default=0)
+        if keep < len(self._missed):
+            del self._missed[: len(self._missed) - keep]
+
+    def _feed_model(self, index: int, ids: torch.Tensor) -> None:
+        """Advance one model over ids [B, T] with the fused sequence kernel."""
+        for group in self.groups:
+            if index in group.members:
+                k = group.members.index(index)
+                model = self.models[index]
+                x = model.embedding(ids)  # [B, T, E]
+                state = (group.h[:, k].contiguous(), group.c[:, k].contiguous())  # [L, B, H]
+                _, (h, c) = model.lstm(x, state)
+                group.h[:, k] = h
+                group.c[:, k] = c
+                return
+
+    @torch.no_grad()
+    def feed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Advance every model over a sequence ids [B, T] (priming); → logits [B, N, V] after it.
+
+        Uses each model's fused sequence kernel, much faster than T single steps.
+        """
+        if ids.dim() != 2 or ids.shape[0] != self.streams or ids.shape[1] < 1:
+            raise ConductorError(f"feed takes symbols [streams={self.streams}, T>=1]")
+        self.catch_up()
+        ids = ids.long()
+        if ids.shape[1] > 1:
+            for index in range(len(self.models)):
+                self._feed_model(index, ids[:, :-1])
+        return self.step(ids[:, -1])

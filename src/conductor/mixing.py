@@ -1,0 +1,146 @@
+"""Mixers: N per-model next-symbol distributions + control weights → one distribution.
+
+Both are pure functions `(log_probs [B, N, V], weights [B, N]) -> log_probs [B, V]`:
+
+- `linear` — the paper's mixture, `rho = W pi / |W pi|_1`: weights must be >= 0 and are
+  normalised to sum to 1. A symbol is likely if *any* heavily weighted style finds it likely.
+- `product` — a log-linear product of experts, `log rho ∝ sum_i w_i log pi_i`. Weights are
+  divided by the sum of the positive ones, so one style at weight 1 gives exactly that style and
+  two at 0.5 give their geometric mean. A negative weight makes a style an anti-expert (as in
+  DExperts): symbols it likes are pushed down. A symbol is likely only if *every* weighted style
+  allows it, which keeps morphs between distant styles grammatical on both sides.
+
+Models whose |weight| is below a threshold (default 5%, as in the paper) count as weight 0; the
+engine does not run them at all (see `engine.py`).
+
+Attribution answers "which style wrote this symbol": for `linear`, model i's share of the
+symbol's probability, `w_i pi_i(x) / sum_j w_j pi_j(x)`; for `product`, its share of the
+positive evidence for x in log space, `max(0, w_i (log pi_i(x) + log V))` normalised — how much
+more than a uniform guess each weighted style supported x.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+
+from conductor.errors import ConductorError
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "MIXERS",
+    "MixerName",
+    "MixingError",
+    "active_mask",
+    "attribute",
+    "check_weights",
+    "linear",
+    "mix",
+    "product",
+]
+
+MixerName = Literal["linear", "product"]
+MIXERS: tuple[MixerName, ...] = ("linear", "product")
+DEFAULT_THRESHOLD = 0.05
+
+
+class MixingError(ConductorError):
+    """Weights that cannot be mixed: NaN, infinite, all zero, negative for linear, wrong length."""
+
+
+def check_weights(
+    weights: torch.Tensor | Sequence[float], n_models: int, mixer: MixerName = "linear"
+) -> torch.Tensor:
+    """Weights as a float tensor [N] or [B, N], or a `MixingError` that says what is wrong."""
+    if mixer not in MIXERS:
+        raise MixingError(f"unknown mixer {mixer!r}; use one of {', '.join(MIXERS)}")
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    if w.dim() not in (1, 2) or w.shape[-1] != n_models:
+        raise MixingError(
+            f"got {tuple(w.shape)[-1:] or (0,)} weights for {n_models} styles; "
+            f"give one weight per style"
+        )
+    if not bool(torch.isfinite(w).all()):
+        raise MixingError("weights must be finite numbers (got NaN or infinity)")
+    if mixer == "linear" and bool((w < 0).any()):
+        raise MixingError(
+            "the linear mixer takes weights >= 0; use --mixer product for "
+            "negative (anti-expert) weights"
+        )
+    if mixer == "product" and bool(((w > 0).sum(-1) == 0).any()):
+        raise MixingError("the product mixer needs at least one positive weight")
+    if bool((w.abs().sum(-1) == 0).any()):
+        raise MixingError("all weights are zero; give at least one style a weight")
+    return w
+
+
+def active_mask(weights: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
+    """Models that matter [N] bool: |w| at or above `threshold` of the total |w| in some row.
+
+    The largest weight always stays active, so a mixture is never empty.
+    """
+    w = weights.abs().reshape(-1, weights.shape[-1])  # [B, N]
+    share = w / w.sum(-1, keepdim=True)  # [B, N]
+    keep = share >= threshold  # [B, N]
+    keep[torch.arange(w.shape[0]), share.argmax(-1)] = True
+    return keep.any(0)  # [N]
+
+
+def _thresholded(weights: torch.Tensor, threshold: float) -> torch.Tensor:
+    w = weights.abs()
+    share = w / w.sum(-1, keepdim=True)
+    return torch.where(share >= threshold, weights, torch.zeros_like(weights))
+
+
+def linear(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """log of `sum_i w_i pi_i / sum_i w_i`: log_probs [B, N, V], weights [B, N] → [B, V]."""
+    log_w = torch.log(weights / weights.sum(-1, keepdim=True))  # [B, N]; log 0 = -inf
+    return torch.logsumexp(log_probs + log_w.unsqueeze(-1), dim=1)  # [B, V]
+
+
+def product(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """log_softmax of `sum_i w_i log pi_i` with w scaled so the positive weights sum to 1."""
+    scale = weights.clamp(min=0).sum(-1, keepdim=True)  # [B, 1]
+    w = (weights / scale).unsqueeze(-1)  # [B, N, 1]
+    # A zero weight must not turn a -inf log-probability into NaN.
+    terms = torch.where(w == 0, torch.zeros_like(log_probs), w * log_probs)  # [B, N, V]
+    return torch.log_softmax(terms.sum(1), dim=-1)  # [B, V]
+
+
+def mix(
+    log_probs: torch.Tensor,
+    weights: torch.Tensor,
+    mixer: MixerName = "linear",
+    threshold: float = 0.0,
+) -> torch.Tensor:
+    """Mix log_probs [B, N, V] with weights [N] or [B, N] (checked); → log_probs [B, V]."""
+    w = check_weights(weights, log_probs.shape[1], mixer)
+    w = w.expand(log_probs.shape[0], -1) if w.dim() == 1 else w  # [B, N]
+    if threshold > 0:
+        w = _thresholded(w, threshold)
+    return linear(log_probs, w) if mixer == "linear" else product(log_probs, w)
+
+
+def attribute(
+    log_probs: torch.Tensor,
+    weights: torch.Tensor,
+    symbols: torch.Tensor,
+    mixer: MixerName = "linear",
+) -> torch.Tensor:
+    """Each model's share [B, N] (rows sum to 1) of the sampled symbols [B]."""
+    w = weights.expand(log_probs.shape[0], -1) if weights.dim() == 1 else weights  # [B, N]
+    index = symbols.view(-1, 1, 1).expand(-1, log_probs.shape[1], 1)  # [B, N, 1]
+    chosen = log_probs.gather(-1, index).squeeze(-1)  # [B, N]
+    if mixer == "linear":
+        evidence = w * chosen.exp()  # [B, N]
+    else:
+        log_v = math.log(log_probs.shape[-1])
+        evidence = (w * (chosen + log_v)).clamp(min=0)  # [B, N]
+        evidence = torch.where(torch.isfinite(evidence), evidence, torch.zeros_like(evidence))
+    total = evidence.sum(-1, keepdim=True)  # [B, 1]
+    fallback = (w.abs() == w.abs().amax(-1, keepdim=True)).float()  # no evidence: the loudest
+    fallback = fallback / fallback.sum(-1, keepdim=True)
+    return torch.where(total > 0, evidence / total.clamp(min=1e-30), fallback)  # [B, N]

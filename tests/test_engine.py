@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conductor.checkpoint import save_checkpoint
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.model import CharLSTM, ModelConfig
+from conductor.vocab import ASCII128
+
+SHAPES = [
+    ModelConfig(layers=1, hidden=24, embed=8),
+    ModelConfig(layers=2, hidden=16, embed=12),
+    ModelConfig(layers=1, hidden=24, embed=5),  # same group as the first: embed is folded away
+    ModelConfig(layers=3, hidden=8, embed=8),
+]
+
+
+def make_models(configs: list[ModelConfig], seed: int = 0) -> list[CharLSTM]:
+    torch.manual_seed(seed)
+    models = []
+    for config in configs:
+        model = CharLSTM(config).eval()
+        with torch.no_grad():  # larger than init scale, so differences would show
+            for p in model.parameters():
+                p.mul_(3.0)
+        models.append(model)
+    return models
+
+
+def reference_logits(models: list[CharLSTM], ids: torch.Tensor) -> torch.Tensor:
+    """Each model run alone over ids [B, T] → logits [B, T, N, V]."""
+    with torch.no_grad():
+        return torch.stack([m(ids)[0] for m in models], dim=2)
+
+
+@pytest.mark.parametrize("streams", [1, 3])
+def test_engine_equals_each_model_alone_for_mixed_sizes(streams: int) -> None:
+    models = make_models(SHAPES)
+    engine = Ensemble(models, [f"m{i}" for i in range(len(models))])
+    assert len(engine.groups) == 3
+    engine.set_streams(streams)
+    ids = torch.randint(0, 128, (streams, 40))
+    expected = reference_logits(models, ids)  # [B, T, N, V]
+    for t in range(ids.shape[1]):
+        got = engine.step(ids[:, t])  # [B, N, V]
+        torch.testing.assert_close(got, expected[:, t], atol=1e-5, rtol=1e-5)
+
+
+def test_skipped_model_catches_up_exactly() -> None:
+    models = make_models(SHAPES, seed=1)
+    engine = Ensemble(models, ["a", "b", "c", "d"])
+    engine.set_streams(2)
+    ids = torch.randint(0, 128, (2, 60))
+    expected = reference_logits(models, ids)
+    # Model 1 sleeps for steps 10..29, model 3 for 5..49, model 0 for 20..21.
+    for t in range(60):
+        active = torch.ones(4, dtype=torch.bool)
+        if 10 <= t < 30:
+            active[1] = False
+        if 5 <= t < 50:
+            active[3] = False
+        if 20 <= t < 22:
+            active[0] = False
+        got = engine.step(ids[:, t], active)
+        for m in range(4):
+            if active[m]:
+                torch.testing.assert_close(got[:, m], expected[:, t, m], atol=1e-5, rtol=1e-5)
+            else:
+                assert torch.equal(got[:, m], torch.zeros_like(got[:, m]))
+    # and the states equal those of models that never slept
+    for m, model in enumerate(models):
+        with torch.no_grad():
+            _, (h, c) = model.lstm(model.embedding(ids))
+        got_h, got_c = engine.state(m)
+        torch.testing.assert_close(got_h, h, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(got_c, c, atol=1e-5, rtol=1e-5)
+
+
+def test_missed_symbols_are_forgotten_once_everyone_caught_up() -> None:
+    engine = Ensemble(make_models(SHAPES[:2]), ["a", "b"])
+    off = torch.tensor([True, False])
+    for _ in range(5):
+        engine.step(torch.randint(0, 128, (1,)), off)
+    assert len(engine._missed) == 5
+    engine.step(torch.randint(0, 128, (1,)))
+    assert len(engine._missed) == 0
+
+
+def test_feed_equals_stepping() -> None:
+    models = make_models(SHAPES, seed=2)
+    a = Ensemble(models, ["a", "b", "c", "d"])
+    b = Ensemble(models, ["a", "b", "c", "d"])
+    ids = torch.randint(0, 128, (1, 30))
+    for t in range(30):
+        stepped = a.step(ids[:, t])
+    torch.testing.assert_close(b.feed(ids), stepped, atol=1e-5, rtol=1e-5)
+
+
+def test_reset_and_fork_streams() -> None:
+    models = make_models(SHAPES[:2], seed=3)
+    engine = Ensemble(models, ["a", "b"])
+    engine.set_streams(2)
+    ids = torch.randint(0, 128, (2, 10))
+    for t in range(10):
+        engine.step(ids[:, t])
+    child = engine.fork(1)
+    assert child == 2 and engine.streams == 3
+    engine.reset(0)
+    nxt = torch.tensor([5, 6, 6])
+    out = engine.step(nxt)
+    torch.testing.assert_close(out[1], out[2])  # the fork continues exactly like its parent
+    fresh = Ensemble(models, ["a", "b"])
+    torch.testing.assert_close(out[0], fresh.step(torch.tensor([5]))[0], atol=1e-6, rtol=1e-6)
+    with pytest.raises(ConductorError, match="no stream 7"):
+        engine.reset(7)
+
+
+def test_bad_inputs_are_refused(tmp_path: Path) -> None:
+    models = make_models(SHAPES[:2])
+    with pytest.raises(ConductorError, match="distinct name"):
+        Ensemble(models, ["a", "a"])
+    engine = Ensemble(models, ["a", "b"])
+    with pytest.raises(ConductorError, match="one symbol per stream"):
+        engine.step(torch.tensor([1, 2]))
+
+
+def test_from_checkpoints_names_models_by_file(tmp_path: Path) -> None:
+    paths = []
+    for name, model in zip(["shakes", "bible"], make_models(SHAPES[:2]), strict=True):
+        paths.append(save_checkpoint(tmp_path / f"{name}.safetensors", model, ASCII128))
+    engine = Ensemble.from_checkpoints(paths)
+    assert engine.names == ["shakes", "bible"]
+    assert engine.step(torch.tensor([65])).shape == (1, 2, 128)
