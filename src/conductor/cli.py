@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,19 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from conductor import __version__
 from conductor.checkpoint import atomic_write_bytes, load_checkpoint
 from conductor.corpora import DEFAULT_DIR, RECIPES, build, corpus_path
 from conductor.corpus import load_corpus
+from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.evaluate import evaluate_checkpoint
+from conductor.generate import Conductor, Schedule
+from conductor.mixing import DEFAULT_THRESHOLD, MIXERS, check_weights
 from conductor.model import SIZES, ModelConfig
-from conductor.sampling import sample
+from conductor.sampling import SamplingParams, sample
 from conductor.train import TrainConfig, Trainer, TrainStatus
 from conductor.vocab import Vocab, clean
 
@@ -195,6 +200,118 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- generate ----------------------------------------------------------------------------------
+
+# Distinct, readable on dark and light terminals; cycles beyond eight styles.
+_PALETTE = ("cyan", "magenta", "yellow", "green", "bright_blue", "red", "bright_white", "orange3")
+
+
+def _resolve_styles(spec: str, styles_dir: Path) -> list[Path]:
+    paths = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        direct = Path(item)
+        if direct.suffix == ".safetensors" or direct.exists():
+            paths.append(direct)
+            continue
+        candidate = styles_dir / f"{item}.safetensors"
+        if not candidate.exists():
+            raise ConductorError(
+                f"style {item!r} not found: no {candidate}; give a .safetensors path, "
+                f"--styles-dir DIR, or train it (conductor train {item} --out {styles_dir})"
+            )
+        paths.append(candidate)
+    if not paths:
+        raise ConductorError("--styles needs at least one style name or checkpoint path")
+    return paths
+
+
+def _parse_floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConductorError(f"{what} must be comma-separated numbers, not {text!r}") from None
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    paths = _resolve_styles(args.styles, Path(args.styles_dir))
+    ensemble = Ensemble.from_checkpoints(paths)
+    names = ensemble.names
+    if args.schedule and args.weights:
+        raise ConductorError("give --weights or --schedule, not both")
+    if args.schedule:
+        schedule = Schedule.parse(args.schedule, names)
+    else:
+        weights = _parse_floats(args.weights, "--weights") if args.weights else [1.0] * len(names)
+        schedule = Schedule.constant(weights)
+    for keyframe in schedule.keyframes:  # fail before generating anything
+        check_weights(list(keyframe.weights), len(names), args.mixer)
+    style_temps = (
+        _parse_floats(args.style_temperatures, "--style-temperatures")
+        if args.style_temperatures
+        else None
+    )
+    params = SamplingParams(
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, bias=args.bias
+    )
+    conductor = Conductor(
+        ensemble, args.mixer, params, args.seed, args.threshold, style_temperatures=style_temps
+    )
+    conductor.prime(args.prime)
+    colours = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+    to_stdout = args.json == "-"
+    events = sys.stdout if to_stdout else (open(args.json, "w") if args.json else None)  # noqa: SIM115
+    show = not to_stdout
+    if show:
+        legend = Text("styles: ")
+        for name in names:
+            legend.append(f" {name} ", style=f"bold black on {colours[name]}")
+            legend.append(" ")
+        console.print(legend)
+        console.print(args.prime, end="", style="dim", highlight=False, markup=False)
+    written = dict.fromkeys(names, 0)
+    pending = Text()
+    last_flush = time.monotonic()
+    try:
+        for step in range(args.chars):
+            weights = schedule.weights_at(step)
+            result = conductor.step(weights)
+            symbol = ensemble.vocab.decode(result.symbols.tolist())
+            by = result.by(names)[0]
+            written[by] += 1
+            if show:
+                pending.append(symbol, style=colours[by])
+                now = time.monotonic()
+                if symbol == "\n" or now - last_flush > 0.05:
+                    console.print(pending, end="", highlight=False)
+                    pending, last_flush = Text(), now
+            if events is not None:
+                event = {
+                    "step": result.step,
+                    "symbol": symbol,
+                    "by": by,
+                    "weights": dict(zip(names, result.weights[0].tolist(), strict=True)),
+                    "attribution": dict(
+                        zip(
+                            names,
+                            [round(a, 4) for a in result.attribution[0].tolist()],
+                            strict=True,
+                        )
+                    ),
+                }
+                events.write(json.dumps(event) + "\n")
+    finally:
+        if events is not None and not to_stdout:
+            events.close()
+    if show:
+        console.print(pending, highlight=False)
+        total = max(1, sum(written.values()))
+        summary = "  ".join(f"{n} {100 * k / total:.0f}%" for n, k in written.items())
+        console.print(f"[dim]written by: {summary}[/dim]")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 
@@ -253,6 +370,31 @@ def _parser() -> argparse.ArgumentParser:
     sample_cmd.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (0.8)")
     sample_cmd.add_argument("--seed", type=int, default=0)
     sample_cmd.set_defaults(func=_cmd_sample)
+
+    gen = commands.add_parser("generate", help="generate from an ensemble of styles, mixed")
+    gen.add_argument("--styles", required=True, help="comma-separated style names or paths")
+    gen.add_argument("--styles-dir", default="styles", help="where style names are looked up")
+    gen.add_argument("--weights", help="one weight per style, e.g. 0.7,0.3 (default: equal)")
+    gen.add_argument(
+        "--schedule", help="a morph: keyframes STEP:style=w[,style=w], e.g. '0:a=1 300:b=1'"
+    )
+    gen.add_argument("--mixer", choices=MIXERS, default="linear", help="linear (paper) | product")
+    gen.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (0.8)")
+    gen.add_argument("--top-k", type=int, default=0, help="keep the k likeliest symbols (off)")
+    gen.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (off)")
+    gen.add_argument("--bias", type=float, default=0.0, help="Graves' probability bias (0)")
+    gen.add_argument("--style-temperatures", help="per-style temperatures, e.g. 1,0.5")
+    gen.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="styles under this share of the weight are not run (0.05)",
+    )
+    gen.add_argument("--prime", default="\n", help="text to start from")
+    gen.add_argument("--chars", type=int, default=600, help="symbols to generate (600)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--json", help="write one JSON event per symbol to FILE ('-': stdout)")
+    gen.set_defaults(func=_cmd_generate)
     return parser
 
 

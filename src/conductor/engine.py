@@ -18,7 +18,8 @@ been had it run all along. The engine knows tensors only: no I/O, no clocks, no 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,9 +107,11 @@ def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
 
 def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """PyTorch's LSTM cell on gates [n, B, 4H] (order i, f, g, o) and c [n, B, H]."""
-    i, f, g, o = gates.chunk(4, dim=-1)  # each [n, B, H]
-    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # [n, B, H]
-    h_next = torch.sigmoid(o) * torch.tanh(c_next)  # [n, B, H]
+    hidden = c.shape[-1]
+    s = torch.sigmoid(gates)  # [n, B, 4H]; the g quarter is unused
+    g = torch.tanh(gates[..., 2 * hidden : 3 * hidden])  # [n, B, H]
+    c_next = torch.addcmul(s[..., hidden : 2 * hidden] * c, s[..., :hidden], g)  # [n, B, H]
+    h_next = s[..., 3 * hidden :] * torch.tanh(c_next)  # [n, B, H]
     return h_next, c_next
 
 
@@ -138,10 +141,15 @@ class Ensemble:
             stack = _stack_models([self.models[i] for i in members])
             zeros = torch.zeros(layers, len(members), 1, hidden)  # [L, n, B, H]
             self.groups.append(_Group(members, layers, hidden, stack, zeros, zeros.clone()))
-        self.active = torch.ones(len(self.models), dtype=torch.bool)  # [N]
+        self._everyone = frozenset(range(len(self.models)))
+        self.active: frozenset[int] = self._everyone  # the models the last step ran
         self._missed: list[torch.Tensor] = []  # symbols [B] stepped while some model was skipped
         self._missed_by: list[int] = [0] * len(self.models)  # per model: missed symbols pending
-        self._behind = torch.zeros(len(self.models), dtype=torch.bool)  # [N]
+        self._behind: set[int] = set()  # models with missed symbols to read
+        grouped_order = [m for group in self.groups for m in group.members]
+        self._order: torch.Tensor | None = None
+        if grouped_order != sorted(grouped_order):
+            self._order = torch.tensor([grouped_order.index(m) for m in range(len(self.models))])
 
     @classmethod
     def from_checkpoints(
@@ -167,7 +175,7 @@ class Ensemble:
             group.c = torch.zeros_like(group.h)
         self._missed.clear()
         self._missed_by = [0] * len(self.models)
-        self._behind.zero_()
+        self._behind.clear()
 
     def reset(self, stream: int) -> None:
         """Zero one stream's state in every model, as if it had read nothing."""
@@ -202,8 +210,12 @@ class Ensemble:
     # -- stepping ------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def step(self, symbols: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
-        """Feed symbols [B] to the active models (default: all); → logits [B, N, V].
+    def step(
+        self, symbols: torch.Tensor, active: torch.Tensor | AbstractSet[int] | None = None
+    ) -> torch.Tensor:
+        """Feed symbols [B] to the active models (mask [N] or index set; default all).
+
+        Returns logits [B, N, V].
 
         Rows of inactive models are zero logits (a uniform guess): a mixer gives them weight 0.
         """
@@ -213,39 +225,50 @@ class Ensemble:
                 f"got {tuple(symbols.shape)}"
             )
         symbols = symbols.long()
+        # Bookkeeping in Python sets: at one symbol per step, tensor ops on [N] masks cost more
+        # than the arithmetic of a small model.
         if active is None:
-            active = torch.ones(len(self.models), dtype=torch.bool)
-        returning = active & self._behind
-        if bool(returning.any()):
-            self.catch_up(returning)
-        self.active = active
-        skipped = ~active
-        if bool(skipped.any()):
+            on = self._everyone
+        elif isinstance(active, torch.Tensor):
+            on = frozenset(active.nonzero().flatten().tolist())
+        else:
+            on = frozenset(active)
+        returning = on & self._behind
+        if returning:
+            self._catch_up(returning)
+        skipped = self._everyone - on
+        if skipped:
             self._missed.append(symbols.clone())
-            for index in skipped.nonzero().flatten().tolist():
+            for index in skipped:
                 self._missed_by[index] += 1
             self._behind |= skipped
-        logits = torch.zeros(self.streams, len(self.models), len(self.vocab))  # [B, N, V]
-        for group in self.groups:
-            self._step_group(group, symbols, active, logits)
-        self._forget_caught_up()
-        return logits
+        self.active = on
+        outputs = [self._step_group(group, symbols, on) for group in self.groups]  # [n, B, V]
+        stacked = outputs[0] if len(outputs) == 1 else torch.cat(outputs)  # [N', B, V]
+        if self._order is not None:
+            stacked = stacked.index_select(0, self._order)  # back to ensemble order
+        if self._missed and not skipped:
+            self._forget_caught_up()
+        # Contiguous [B, N, V]: mixers reduce over N, which is slow on a strided view.
+        return stacked.transpose(0, 1).contiguous()  # [B, N, V]
 
-    def _step_group(
-        self, group: _Group, symbols: torch.Tensor, active: torch.Tensor, out: torch.Tensor
-    ) -> None:
-        members = torch.tensor(group.members)
-        local = active[members].nonzero().flatten()  # [n_active]
-        if local.numel() == 0:
-            return
-        everyone = local.numel() == len(group.members)
-        key = tuple(local.tolist())
-        stack = group.stack if everyone else group.subsets.get(key)
-        if stack is None:
-            # The active set changes rarely (a weight crossing the threshold): cache its weights.
-            stack = group.subsets[key] = group.stack.select(local)
-        h = group.h if everyone else group.h.index_select(1, local)  # [L, n, B, H]
-        c = group.c if everyone else group.c.index_select(1, local)  # [L, n, B, H]
+    def _step_group(self, group: _Group, symbols: torch.Tensor, on: frozenset[int]) -> torch.Tensor:
+        """Step one group's active models; → logits [n, B, V] (zeros for inactive members)."""
+        local = tuple(k for k, m in enumerate(group.members) if m in on)
+        n = len(group.members)
+        if not local:
+            return torch.zeros(n, self.streams, len(self.vocab))
+        everyone = len(local) == n
+        if everyone:
+            stack, h, c = group.stack, group.h, group.c
+        else:
+            rows = torch.tensor(local)
+            if local not in group.subsets:
+                # The active set changes rarely (a weight crossing the threshold): cache it.
+                group.subsets[local] = group.stack.select(rows)
+            stack = group.subsets[local]
+            h = group.h.index_select(1, rows)  # [L, n', B, H]
+            c = group.c.index_select(1, rows)  # [L, n', B, H]
 
         x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
         gates = torch.baddbmm(x_gates, h[0], stack.w_hh0)  # [n, B, 4H]
@@ -261,25 +284,28 @@ class Ensemble:
         h_all, c_all = torch.stack(hs), torch.stack(cs)  # [L, n, B, H]
         if everyone:
             group.h, group.c = h_all, c_all
-            out[:, group.members] = logits.transpose(0, 1)  # [B, n, V]
-        else:
-            group.h = group.h.index_copy(1, local, h_all)
-            group.c = group.c.index_copy(1, local, c_all)
-            out[:, members[local]] = logits.transpose(0, 1)
+            return logits
+        group.h = group.h.index_copy(1, rows, h_all)
+        group.c = group.c.index_copy(1, rows, c_all)
+        full = torch.zeros(n, self.streams, len(self.vocab))  # [n, B, V]
+        return full.index_copy_(0, rows, logits)
 
     # -- catch-up ------------------------------------------------------------------------------
 
     @torch.no_grad()
     def catch_up(self, which: torch.Tensor | None = None) -> None:
         """Bring skipped models (all behind ones, or those in mask [N]) up to the present."""
-        behind = self._behind if which is None else (which & self._behind)
-        for index in behind.nonzero().flatten().tolist():
+        wanted = self._everyone if which is None else set(which.nonzero().flatten().tolist())
+        self._catch_up(self._behind & wanted)
+
+    def _catch_up(self, models: Iterable[int]) -> None:
+        for index in sorted(models):
             pending = self._missed_by[index]
             if pending:
                 missed = torch.stack(self._missed[len(self._missed) - pending :], dim=1)  # [B, T]
                 self._feed_model(index, missed)
             self._missed_by[index] = 0
-            self._behind[index] = False
+            self._behind.discard(index)
         self._forget_caught_up()
 
     def _forget_caught_up(self) -> None:
@@ -301,16 +327,16 @@ class Ensemble:
                 return
 
     @torch.no_grad()
-    def feed(self, ids: torch.Tensor) -> torch.Tensor:
-        """Advance every model over a sequence ids [B, T] (priming); → logits [B, N, V] after it.
+    def advance(self, ids: torch.Tensor) -> None:
+        """Feed every model a sequence ids [B, T] without computing heads (priming).
 
-        Uses each model's fused sequence kernel, much faster than T single steps.
+        Uses each model's fused sequence kernel: much faster than T single steps. The next
+        `step` continues from the state after the last symbol of `ids`.
         """
-        if ids.dim() != 2 or ids.shape[0] != self.streams or ids.shape[1] < 1:
-            raise ConductorError(f"feed takes symbols [streams={self.streams}, T>=1]")
+        if ids.dim() != 2 or ids.shape[0] != self.streams:
+            raise ConductorError(f"advance takes symbols [streams={self.streams}, T]")
         self.catch_up()
-        ids = ids.long()
-        if ids.shape[1] > 1:
-            for index in range(len(self.models)):
-                self._feed_model(index, ids[:, :-1])
-        return self.step(ids[:, -1])
+        if ids.shape[1] == 0:
+            return
+        for index in range(len(self.models)):
+            self._feed_model(index, ids.long())

@@ -40,6 +40,7 @@ __all__ = [
     "linear",
     "mix",
     "product",
+    "thresholded",
 ]
 
 MixerName = Literal["linear", "product"]
@@ -77,22 +78,22 @@ def check_weights(
     return w
 
 
-def active_mask(weights: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
-    """Models that matter [N] bool: |w| at or above `threshold` of the total |w| in some row.
-
-    The largest weight always stays active, so a mixture is never empty.
-    """
+def _kept(weights: torch.Tensor, threshold: float) -> torch.Tensor:
+    """bool [B, N]: |w| at or above `threshold` of its row's total |w|, or the row's largest."""
     w = weights.abs().reshape(-1, weights.shape[-1])  # [B, N]
     share = w / w.sum(-1, keepdim=True)  # [B, N]
-    keep = share >= threshold  # [B, N]
-    keep[torch.arange(w.shape[0]), share.argmax(-1)] = True
-    return keep.any(0)  # [N]
+    return (share >= threshold) | (share == share.amax(-1, keepdim=True))  # [B, N]
 
 
-def _thresholded(weights: torch.Tensor, threshold: float) -> torch.Tensor:
-    w = weights.abs()
-    share = w / w.sum(-1, keepdim=True)
-    return torch.where(share >= threshold, weights, torch.zeros_like(weights))
+def active_mask(weights: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
+    """Models that matter in some row [N] bool; the largest weight of a row always does."""
+    return _kept(weights, threshold).any(0)  # [N]
+
+
+def thresholded(weights: torch.Tensor, threshold: float) -> torch.Tensor:
+    """weights [B, N] with those that do not matter (see `active_mask`) set to 0."""
+    kept = _kept(weights, threshold).view_as(weights)
+    return torch.where(kept, weights, torch.zeros_like(weights))
 
 
 def linear(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -120,7 +121,7 @@ def mix(
     w = check_weights(weights, log_probs.shape[1], mixer)
     w = w.expand(log_probs.shape[0], -1) if w.dim() == 1 else w  # [B, N]
     if threshold > 0:
-        w = _thresholded(w, threshold)
+        w = thresholded(w, threshold)
     return linear(log_probs, w) if mixer == "linear" else product(log_probs, w)
 
 
@@ -138,9 +139,11 @@ def attribute(
         evidence = w * chosen.exp()  # [B, N]
     else:
         log_v = math.log(log_probs.shape[-1])
-        evidence = (w * (chosen + log_v)).clamp(min=0)  # [B, N]
-        evidence = torch.where(torch.isfinite(evidence), evidence, torch.zeros_like(evidence))
+        evidence = torch.nan_to_num((w * (chosen + log_v)).clamp_(min=0), posinf=0.0)  # [B, N]
     total = evidence.sum(-1, keepdim=True)  # [B, 1]
-    fallback = (w.abs() == w.abs().amax(-1, keepdim=True)).float()  # no evidence: the loudest
-    fallback = fallback / fallback.sum(-1, keepdim=True)
+    if bool((total > 0).all()):
+        return evidence / total
+    # No style supported the symbol (every share is 0): credit the loudest style.
+    loudest = (w.abs() == w.abs().amax(-1, keepdim=True)).float()  # [B, N]
+    fallback = loudest / loudest.sum(-1, keepdim=True)
     return torch.where(total > 0, evidence / total.clamp(min=1e-30), fallback)  # [B, N]

@@ -93,13 +93,16 @@ def shape(log_probs: torch.Tensor, params: SamplingParams) -> torch.Tensor:
 
 
 def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One index per row of probs [B, V] by inverse CDF → [B]; never a zero-probability index."""
-    cdf = torch.cumsum(probs, dim=-1)  # [B, V]
-    u = torch.rand(probs.shape[0], 1, generator=generator) * cdf[:, -1:]  # [B, 1]
-    index = torch.searchsorted(cdf, u, right=True).squeeze(-1)  # [B]
-    # Rounding can put u at the very top of the CDF: fall back to the last symbol with mass.
-    last = probs.shape[-1] - 1 - (probs.flip(-1) > 0).int().argmax(-1)  # [B]
-    return torch.minimum(index, last)
+    """One index per row of probs [B, V] (unnormalised is fine) by inverse CDF → [B].
+
+    The CDF is accumulated in float64 and the uniform draw scaled by its total, so the index
+    found is the first whose CDF exceeds the draw: a symbol of zero probability is never drawn
+    (short of a draw within 2^-53 of the total, where the index is clamped to the last symbol).
+    """
+    cdf = torch.cumsum(probs, dim=-1, dtype=torch.float64)  # [B, V]
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=torch.float64)  # [B, 1]
+    index = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1)  # [B]
+    return index.clamp_(max=probs.shape[-1] - 1)
 
 
 def sample(

@@ -1,0 +1,217 @@
+"""The generation loop: weights in, one mixed and sampled symbol out per stream per step.
+
+`Conductor` ties the engine, a mixer and the sampler together; the CLI's `generate` and the live
+session both drive it. Order within a step, so that a weight change obeys the very next symbol:
+
+1. the weights for this step decide which models run (|share| >= threshold, as in the paper);
+2. the engine feeds the previous symbol to those models (skipped ones catch up first if they
+   come back) and returns logits [B, N, V];
+3. the mixer combines the per-model distributions under the same weights; the sampler draws;
+4. attribution says which style "wrote" each symbol.
+
+`Schedule` is a morph over time: keyframes such as `0:shakespeare=1 300:kjv=1 600:c=1`, weights
+interpolated linearly between them (a style a keyframe does not name has weight 0 there).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.mixing import (
+    DEFAULT_THRESHOLD,
+    MixerName,
+    active_mask,
+    attribute,
+    check_weights,
+    linear,
+    product,
+    thresholded,
+)
+from conductor.sampling import SamplingParams, per_style_temperature, sample
+from conductor.vocab import clean
+
+__all__ = ["Conductor", "Keyframe", "Schedule", "ScheduleError", "Steps"]
+
+
+class ScheduleError(ConductorError):
+    """A weight schedule that cannot be parsed or names an unknown style."""
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    step: int
+    weights: tuple[float, ...]  # one per style, in ensemble order
+
+
+class Schedule:
+    """Piecewise-linear weights over steps."""
+
+    def __init__(self, keyframes: Sequence[Keyframe]) -> None:
+        if not keyframes:
+            raise ScheduleError("a schedule needs at least one keyframe")
+        self.keyframes = sorted(keyframes, key=lambda k: k.step)
+        steps = [k.step for k in self.keyframes]
+        if len(set(steps)) != len(steps):
+            raise ScheduleError("two keyframes share a step; give each step once")
+
+    @classmethod
+    def constant(cls, weights: Sequence[float]) -> Schedule:
+        return cls([Keyframe(0, tuple(float(w) for w in weights))])
+
+    @classmethod
+    def parse(cls, text: str, names: Sequence[str]) -> Schedule:
+        """`STEP:style=w[,style=w...] STEP:...`, e.g. `0:shakespeare=1 300:kjv=1,c=0.5`."""
+        keyframes = []
+        for token in text.split():
+            match = re.fullmatch(r"(\d+):(.+)", token)
+            if not match:
+                raise ScheduleError(
+                    f"schedule keyframe {token!r} is not STEP:style=weight[,style=weight]"
+                )
+            weights = dict.fromkeys(names, 0.0)
+            for pair in match.group(2).split(","):
+                name, sep, value = pair.partition("=")
+                if not sep or name not in weights:
+                    known = ", ".join(names)
+                    raise ScheduleError(
+                        f"schedule keyframe {token!r}: {pair!r} is not style=weight for a loaded "
+                        f"style ({known})"
+                    )
+                try:
+                    weight = float(value)
+                except ValueError:
+                    raise ScheduleError(f"schedule weight {value!r} is not a number") from None
+                if not math.isfinite(weight):
+                    raise ScheduleError(f"schedule weight {value!r} must be finite")
+                weights[name] = weight
+            keyframes.append(Keyframe(int(match.group(1)), tuple(weights.values())))
+        return cls(keyframes)
+
+    def weights_at(self, step: int) -> list[float]:
+        frames = self.keyframes
+        if step <= frames[0].step:
+            return list(frames[0].weights)
+        for before, after in itertools.pairwise(frames):
+            if step < after.step:
+                t = (step - before.step) / (after.step - before.step)
+                return [a + t * (b - a) for a, b in zip(before.weights, after.weights, strict=True)]
+        return list(frames[-1].weights)
+
+
+@dataclass
+class Steps:
+    """One step of every stream."""
+
+    step: int
+    symbols: torch.Tensor  # [B] symbol ids
+    weights: torch.Tensor  # [B, N] the weights in force (after thresholding)
+    attribution: torch.Tensor  # [B, N] each style's share of each symbol; rows sum to 1
+    mixed: torch.Tensor  # [B, V] log-probabilities that were sampled (before shaping)
+    per_model: torch.Tensor  # [B, N, V] each model's log-probabilities (uniform if skipped)
+
+    def by(self, names: Sequence[str]) -> list[str]:
+        """The style that wrote each stream's symbol: the largest attribution share."""
+        return [names[int(i)] for i in self.attribution.argmax(-1)]
+
+
+class Conductor:
+    """Mixed, sampled generation over an `Ensemble`'s streams."""
+
+    def __init__(
+        self,
+        ensemble: Ensemble,
+        mixer: MixerName = "linear",
+        params: SamplingParams | None = None,
+        seed: int = 0,
+        threshold: float = DEFAULT_THRESHOLD,
+        style_temperatures: Sequence[float] | None = None,
+    ) -> None:
+        check_weights([1.0] * len(ensemble), len(ensemble), mixer)  # validates the mixer name
+        self.ensemble = ensemble
+        self.mixer: MixerName = mixer
+        self.params = params or SamplingParams()
+        self.threshold = threshold
+        self.generator = torch.Generator().manual_seed(seed)
+        self.style_temperatures: torch.Tensor | None = None
+        if style_temperatures is not None:
+            if len(style_temperatures) != len(ensemble):
+                raise ConductorError(
+                    f"got {len(style_temperatures)} per-style temperatures for "
+                    f"{len(ensemble)} styles"
+                )
+            self.style_temperatures = torch.tensor(style_temperatures, dtype=torch.float32)
+        self._prepared_key: object = None
+        self._prepared: tuple[torch.Tensor, frozenset[int]] | None = None
+        self.step_index = 0
+        self.pending = torch.full((ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
+
+    @property
+    def names(self) -> list[str]:
+        return self.ensemble.names
+
+    def weights_from(self, weights: Mapping[str, float]) -> list[float]:
+        """Weights by name (unnamed styles 0) → one per style, or an error naming the bad one."""
+        unknown = [name for name in weights if name not in self.names]
+        if unknown:
+            raise ConductorError(
+                f"unknown style {unknown[0]!r}; loaded styles: {', '.join(self.names)}"
+            )
+        return [float(weights.get(name, 0.0)) for name in self.names]
+
+    def prime(self, text: str) -> None:
+        """Read `text` in every stream (all models, fused); the next symbol continues it."""
+        cleaned = clean(text, self.ensemble.vocab)
+        if not cleaned:
+            return
+        ids = torch.from_numpy(self.ensemble.vocab.encode(cleaned).astype("int64"))  # [P]
+        batch = ids.unsqueeze(0).expand(self.ensemble.streams, -1)  # [B, P]
+        self.ensemble.advance(torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1))
+        self.pending = batch[:, -1].clone()
+
+    def _prepare(
+        self, weights: torch.Tensor | Sequence[float]
+    ) -> tuple[torch.Tensor, frozenset[int]]:
+        """Checked, thresholded weights [B, N] and the models to run; cached while unchanged."""
+        key = (
+            (tuple(weights.shape), weights.detach().numpy().tobytes())
+            if isinstance(weights, torch.Tensor)
+            else tuple(float(w) for w in weights)
+        )
+        if key == self._prepared_key and self._prepared is not None:
+            return self._prepared
+        n, streams = len(self.ensemble), self.ensemble.streams
+        w = check_weights(weights, n, self.mixer)
+        w = w.expand(streams, n) if w.dim() == 1 else w  # [B, N]
+        if w.shape[0] != streams:
+            raise ConductorError(f"got weights for {w.shape[0]} streams, not {streams}")
+        if self.threshold > 0:
+            active = frozenset(active_mask(w, self.threshold).nonzero().flatten().tolist())
+            w = thresholded(w, self.threshold)
+        else:
+            active = frozenset(range(n))
+        self._prepared_key, self._prepared = key, (w.contiguous(), active)
+        return self._prepared
+
+    @torch.no_grad()
+    def step(self, weights: torch.Tensor | Sequence[float]) -> Steps:
+        """One symbol per stream under `weights` [N] or [B, N]."""
+        w, active = self._prepare(weights)  # [B, N]
+        logits = self.ensemble.step(self.pending, active)  # [B, N, V]
+        per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
+        if self.style_temperatures is not None:
+            per_model = per_style_temperature(per_model, self.style_temperatures)
+        mixed = linear(per_model, w) if self.mixer == "linear" else product(per_model, w)
+        symbols = sample(mixed, self.params, self.generator)  # [B]
+        shares = attribute(per_model, w, symbols, self.mixer)  # [B, N]
+        result = Steps(self.step_index, symbols, w, shares, mixed, per_model)
+        self.pending = symbols
+        self.step_index += 1
+        return result

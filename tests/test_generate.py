@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conductor.checkpoint import save_checkpoint
+from conductor.corpus import Corpus
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.generate import Conductor, Schedule, ScheduleError
+from conductor.model import CharLSTM, ModelConfig
+from conductor.sampling import SamplingParams
+from conductor.train import TrainConfig, Trainer
+from conductor.vocab import ASCII128, CleanReport
+
+NAMES = ["letters", "digits"]
+
+
+def test_schedule_interpolates_between_keyframes() -> None:
+    schedule = Schedule.parse("0:a=1 100:b=1 200:a=0.5,c=0.5", ["a", "b", "c"])
+    assert schedule.weights_at(0) == [1.0, 0.0, 0.0]
+    assert schedule.weights_at(50) == [0.5, 0.5, 0.0]
+    assert schedule.weights_at(150) == [0.25, 0.5, 0.25]
+    assert schedule.weights_at(10_000) == [0.5, 0.0, 0.5]
+    assert Schedule.parse("300:b=1 0:a=1", ["a", "b"]).weights_at(150) == [0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0:klingon=1", "not style=weight"),
+        ("zero:a=1", "STEP:style"),
+        ("0:a=x", "not a number"),
+        ("0:a=nan", "finite"),
+        ("0:a=1 0:b=1", "share a step"),
+        ("", "at least one keyframe"),
+    ],
+)
+def test_bad_schedules_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ScheduleError, match=message):
+        Schedule.parse(text, ["a", "b"])
+
+
+def _synthetic(path_text: str) -> Corpus:
+    ids = ASCII128.encode(path_text)
+    return Corpus(
+        ids=ids, source="generated", sha256="0" * 64, vocab=ASCII128, report=CleanReport()
+    )
+
+
+@pytest.fixture(scope="module")
+def two_styles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two tiny models: one writes lowercase words, the other digits. Trained here, in seconds."""
+    rng = np.random.default_rng(0)
+    letters = " ".join(
+        "".join(rng.choice(list("abcdefghij"), size=rng.integers(2, 7))) for _ in range(12_000)
+    )
+    digits = " ".join(
+        "".join(rng.choice(list("0123456789"), size=rng.integers(2, 7))) for _ in range(12_000)
+    )
+    out = tmp_path_factory.mktemp("styles")
+    paths = []
+    config = TrainConfig(batch=16, seq_len=32, lr=1e-2, warmup_steps=10, eval_every=100)
+    for name, text in zip(NAMES, [letters, digits], strict=True):
+        trainer = Trainer(
+            _synthetic(text), out / f"{name}.safetensors", ModelConfig(hidden=32, embed=8), config
+        )
+        trainer.run(max_steps=200)
+        paths.append(out / f"{name}.safetensors")
+    return paths
+
+
+def test_same_seed_same_stream(two_styles: list[Path]) -> None:
+    def run() -> list[int]:
+        conductor = Conductor(Ensemble.from_checkpoints(two_styles), seed=7)
+        return [int(conductor.step([0.5, 0.5]).symbols) for _ in range(100)]
+
+    assert run() == run()
+
+
+def test_a_weight_change_applies_to_the_very_next_symbol(two_styles: list[Path]) -> None:
+    conductor = Conductor(Ensemble.from_checkpoints(two_styles), seed=1)
+    conductor.prime("abc ")
+    for _ in range(20):
+        step = conductor.step([1.0, 0.0])
+        assert step.by(NAMES) == ["letters"] and step.weights[0].tolist() == [1.0, 0.0]
+    step = conductor.step([0.0, 1.0])
+    assert step.by(NAMES) == ["digits"]
+    assert chr(int(step.symbols)) in "0123456789 "
+
+
+def test_schedule_morphs_from_one_style_to_the_other(two_styles: list[Path]) -> None:
+    conductor = Conductor(
+        Ensemble.from_checkpoints(two_styles), seed=3, params=SamplingParams(temperature=0.8)
+    )
+    schedule = Schedule.parse("0:letters=1 100:letters=1 200:digits=1", NAMES)
+    text = "".join(chr(int(conductor.step(schedule.weights_at(i)).symbols)) for i in range(300))
+    head, tail = text[:100], text[200:]
+    # Tiny models still give unseen symbols a little mass: allow a stray one or two.
+    assert sum(c in "abcdefghij" for c in head) > 60 and sum(c.isdigit() for c in head) <= 2
+    assert sum(c.isdigit() for c in tail) > 60 and sum(c in "abcdefghij" for c in tail) <= 2
+
+
+def test_skipping_with_catch_up_gives_the_same_stream_as_running_everything(
+    two_styles: list[Path],
+) -> None:
+    """A model at weight 0 is skipped, then returns: output equals never skipping at all."""
+    weights = [[1.0, 0.0]] * 40 + [[0.5, 0.5]] * 40 + [[0.0, 1.0]] * 40 + [[0.3, 0.7]] * 40
+    streams = []
+    for threshold in (0.0, 0.05):
+        conductor = Conductor(Ensemble.from_checkpoints(two_styles), seed=5, threshold=threshold)
+        streams.append([int(conductor.step(w).symbols) for w in weights])
+    assert streams[0] == streams[1]
+
+
+def test_bad_weights_and_temperatures(two_styles: list[Path]) -> None:
+    conductor = Conductor(Ensemble.from_checkpoints(two_styles))
+    with pytest.raises(ConductorError, match="finite"):
+        conductor.step([float("nan"), 1.0])
+    with pytest.raises(ConductorError, match="one weight per style"):
+        conductor.step([1.0])
+    conductor.step([1.0, 0.0])  # and it still works after refusing bad input
+    with pytest.raises(ConductorError, match="unknown style 'jazz'"):
+        conductor.weights_from({"jazz": 1.0})
+    with pytest.raises(ConductorError, match="per-style temperatures"):
+        Conductor(Ensemble.from_checkpoints(two_styles), style_temperatures=[1.0])
+
+
+def test_multi_stream_steps_are_independent(two_styles: list[Path]) -> None:
+    ensemble = Ensemble.from_checkpoints(two_styles)
+    ensemble.set_streams(2)
+    conductor = Conductor(ensemble, seed=0)
+    step = conductor.step(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    assert step.symbols.shape == (2,) and step.by(NAMES) == ["letters", "digits"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conductor.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_generate_streams_json_events(two_styles: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    result = cli(
+        "generate",
+        "--styles",
+        ",".join(map(str, two_styles)),
+        "--schedule",
+        "0:letters=1 50:digits=1",
+        "--chars",
+        "80",
+        "--json",
+        str(out),
+        "--seed",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) == 80 and events[0]["step"] == 0
+    assert events[0]["weights"] == {"letters": 1.0, "digits": 0.0}
+    assert events[-1]["by"] == "digits" and events[0]["by"] == "letters"
+    assert "written by" in result.stdout
+
+
+def test_cli_generate_errors_are_one_line(two_styles: list[Path], tmp_path: Path) -> None:
+    styles = ",".join(map(str, two_styles))
+    cases = [
+        (["--styles", "nosuch", "--styles-dir", str(tmp_path)], "not found"),
+        (["--styles", styles, "--weights", "1,nan"], "finite"),
+        (["--styles", styles, "--weights", "1,x"], "comma-separated numbers"),
+        (["--styles", styles, "--weights", "1,-1"], "product"),
+        (["--styles", styles, "--schedule", "0:jazz=1"], "not style=weight"),
+        (["--styles", styles, "--top-p", "0"], "top-p"),
+    ]
+    for args, message in cases:
+        result = cli("generate", *args, "--chars", "5")
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert message in result.stderr, (args, result.stderr)
+
+
+def test_checkpoint_paths_work_as_styles(tmp_path: Path) -> None:
+    path = save_checkpoint(
+        tmp_path / "x.safetensors", CharLSTM(ModelConfig(hidden=8, embed=4)), ASCII128
+    )
+    result = cli("generate", "--styles", str(path), "--chars", "20", "--seed", "1")
+    assert result.returncode == 0, result.stderr
