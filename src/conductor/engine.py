@@ -281,7 +281,10 @@ class Ensemble:
             hs.append(h_new)
             cs.append(c_new)
         logits = torch.baddbmm(stack.head_b, h_new, stack.head_w)  # [n, B, V]
-        h_all, c_all = torch.stack(hs), torch.stack(cs)  # [L, n, B, H]
+        if group.layers == 1:
+            h_all, c_all = h_new.unsqueeze(0), c_new.unsqueeze(0)  # [1, n, B, H], no copy
+        else:
+            h_all, c_all = torch.stack(hs), torch.stack(cs)  # [L, n, B, H]
         if everyone:
             group.h, group.c = h_all, c_all
             return logits

@@ -31,7 +31,9 @@ from conductor.mixing import (
     active_mask,
     attribute,
     check_weights,
-    linear,
+    linear_log_weights,
+    linear_shares,
+    linear_terms,
     product,
     thresholded,
 )
@@ -149,7 +151,7 @@ class Conductor:
                 )
             self.style_temperatures = torch.tensor(style_temperatures, dtype=torch.float32)
         self._prepared_key: object = None
-        self._prepared: tuple[torch.Tensor, frozenset[int]] | None = None
+        self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
         self.pending = torch.full((ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
 
@@ -178,8 +180,9 @@ class Conductor:
 
     def _prepare(
         self, weights: torch.Tensor | Sequence[float]
-    ) -> tuple[torch.Tensor, frozenset[int]]:
-        """Checked, thresholded weights [B, N] and the models to run; cached while unchanged."""
+    ) -> tuple[torch.Tensor, frozenset[int], torch.Tensor]:
+        """Checked, thresholded weights [B, N], the models to run and, for the linear mixer,
+        the log-weights [B, N, 1]; cached while the weights are unchanged."""
         key = (
             (tuple(weights.shape), weights.detach().numpy().tobytes())
             if isinstance(weights, torch.Tensor)
@@ -197,20 +200,29 @@ class Conductor:
             w = thresholded(w, self.threshold)
         else:
             active = frozenset(range(n))
-        self._prepared_key, self._prepared = key, (w.contiguous(), active)
+        w = w.contiguous()
+        log_w = linear_log_weights(w) if self.mixer == "linear" else w
+        self._prepared_key, self._prepared = key, (w, active, log_w)
         return self._prepared
 
     @torch.no_grad()
     def step(self, weights: torch.Tensor | Sequence[float]) -> Steps:
         """One symbol per stream under `weights` [N] or [B, N]."""
-        w, active = self._prepare(weights)  # [B, N]
+        w, active, log_w = self._prepare(weights)  # [B, N], set, [B, N, 1]
         logits = self.ensemble.step(self.pending, active)  # [B, N, V]
         per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
         if self.style_temperatures is not None:
             per_model = per_style_temperature(per_model, self.style_temperatures)
-        mixed = linear(per_model, w) if self.mixer == "linear" else product(per_model, w)
-        symbols = sample(mixed, self.params, self.generator)  # [B]
-        shares = attribute(per_model, w, symbols, self.mixer)  # [B, N]
+        if self.mixer == "linear":
+            # One [B, N, V] tensor gives both the mixture and the attribution.
+            terms = linear_terms(per_model, log_w)  # [B, N, V]
+            mixed = torch.logsumexp(terms, dim=1)  # [B, V]
+            symbols = sample(mixed, self.params, self.generator)  # [B]
+            shares = linear_shares(terms, symbols)  # [B, N]
+        else:
+            mixed = product(per_model, w)  # [B, V]
+            symbols = sample(mixed, self.params, self.generator)  # [B]
+            shares = attribute(per_model, w, symbols, self.mixer)  # [B, N]
         result = Steps(self.step_index, symbols, w, shares, mixed, per_model)
         self.pending = symbols
         self.step_index += 1

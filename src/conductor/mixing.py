@@ -38,6 +38,9 @@ __all__ = [
     "attribute",
     "check_weights",
     "linear",
+    "linear_log_weights",
+    "linear_shares",
+    "linear_terms",
     "mix",
     "product",
     "thresholded",
@@ -96,10 +99,27 @@ def thresholded(weights: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.where(kept, weights, torch.zeros_like(weights))
 
 
+def linear_log_weights(weights: torch.Tensor) -> torch.Tensor:
+    """log of the normalised weights [B, N] → [B, N, 1] (log 0 = -inf), ready to add."""
+    return torch.log(weights / weights.sum(-1, keepdim=True)).unsqueeze(-1)
+
+
+def linear_terms(log_probs: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+    """`log w_i + log pi_i` [B, N, V]: the mixture is its logsumexp over N, and the shares of
+    symbol x are its softmax over N at x — one tensor serves both."""
+    return log_probs + log_weights  # [B, N, V]
+
+
+def linear_shares(terms: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+    """`w_i pi_i(x) / sum_j w_j pi_j(x)` [B, N] from `linear_terms` and symbols [B]."""
+    index = symbols.view(-1, 1, 1).expand(-1, terms.shape[1], 1)  # [B, N, 1]
+    return torch.softmax(terms.gather(-1, index).squeeze(-1), dim=-1)  # [B, N]
+
+
 def linear(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """log of `sum_i w_i pi_i / sum_i w_i`: log_probs [B, N, V], weights [B, N] → [B, V]."""
-    log_w = torch.log(weights / weights.sum(-1, keepdim=True))  # [B, N]; log 0 = -inf
-    return torch.logsumexp(log_probs + log_w.unsqueeze(-1), dim=1)  # [B, V]
+    terms = linear_terms(log_probs, linear_log_weights(weights))  # [B, N, V]
+    return torch.logsumexp(terms, dim=1)  # [B, V]
 
 
 def product(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -136,7 +156,7 @@ def attribute(
     index = symbols.view(-1, 1, 1).expand(-1, log_probs.shape[1], 1)  # [B, N, 1]
     chosen = log_probs.gather(-1, index).squeeze(-1)  # [B, N]
     if mixer == "linear":
-        evidence = w * chosen.exp()  # [B, N]
+        evidence = w * chosen.exp()  # [B, N]; same as linear_shares, from weights
     else:
         log_v = math.log(log_probs.shape[-1])
         evidence = torch.nan_to_num((w * (chosen + log_v)).clamp_(min=0), posinf=0.0)  # [B, N]
