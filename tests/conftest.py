@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sysconfig
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Property tests explore the same examples on every run (set HYPOTHESIS_PROFILE=explore to
+# search afresh): a red CI run then always means a change broke something.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 torch.set_num_threads(1)  # tests run in parallel with nothing; one thread keeps runs repeatable
 

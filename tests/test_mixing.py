@@ -13,7 +13,10 @@ from conductor.mixing import (
     attribute,
     check_weights,
     linear,
+    linear_probs,
+    linear_shares,
     mix,
+    normalised,
     product,
     thresholded,
 )
@@ -129,3 +132,21 @@ def test_product_attribution_credits_the_style_that_supported_the_symbol() -> No
     shares = attribute(log_probs, torch.tensor([[0.5, 0.5]]), torch.tensor([4]), "product")
     assert shares[0, 0] == pytest.approx(1.0)
     assert math.isclose(float(shares.sum()), 1.0, rel_tol=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(weights_strategy, st.integers(0, 10_000))
+def test_probability_space_forms_equal_the_reference(weights: list[float], seed: int) -> None:
+    """The generation loop's bmm form of the linear mixer and its shares match the log forms."""
+    log_probs = random_log_probs(seed, 2, len(weights))
+    w = torch.tensor([weights, weights[::-1]])
+    norm = normalised(w)
+    mixed = linear_probs(log_probs.exp(), norm)
+    torch.testing.assert_close(mixed.log(), linear(log_probs, w), atol=1e-5, rtol=1e-5)
+    symbols = torch.tensor([3, 9])
+    torch.testing.assert_close(
+        linear_shares(log_probs.exp(), norm, symbols),
+        attribute(log_probs, w, symbols),
+        atol=1e-5,
+        rtol=1e-5,
+    )

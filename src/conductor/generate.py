@@ -31,9 +31,9 @@ from conductor.mixing import (
     active_mask,
     attribute,
     check_weights,
-    linear_log_weights,
+    linear_probs,
     linear_shares,
-    linear_terms,
+    normalised,
     product,
     thresholded,
 )
@@ -181,8 +181,8 @@ class Conductor:
     def _prepare(
         self, weights: torch.Tensor | Sequence[float]
     ) -> tuple[torch.Tensor, frozenset[int], torch.Tensor]:
-        """Checked, thresholded weights [B, N], the models to run and, for the linear mixer,
-        the log-weights [B, N, 1]; cached while the weights are unchanged."""
+        """Checked, thresholded weights [B, N], the models to run and the weights as the mixer
+        uses them (normalised for linear); cached while the weights are unchanged."""
         key = (
             (tuple(weights.shape), weights.detach().numpy().tobytes())
             if isinstance(weights, torch.Tensor)
@@ -201,24 +201,23 @@ class Conductor:
         else:
             active = frozenset(range(n))
         w = w.contiguous()
-        log_w = linear_log_weights(w) if self.mixer == "linear" else w
-        self._prepared_key, self._prepared = key, (w, active, log_w)
+        mixer_w = normalised(w) if self.mixer == "linear" else w
+        self._prepared_key, self._prepared = key, (w, active, mixer_w)
         return self._prepared
 
     @torch.no_grad()
     def step(self, weights: torch.Tensor | Sequence[float]) -> Steps:
         """One symbol per stream under `weights` [N] or [B, N]."""
-        w, active, log_w = self._prepare(weights)  # [B, N], set, [B, N, 1]
+        w, active, mixer_w = self._prepare(weights)  # [B, N], set, [B, N]
         logits = self.ensemble.step(self.pending, active)  # [B, N, V]
         per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
         if self.style_temperatures is not None:
             per_model = per_style_temperature(per_model, self.style_temperatures)
         if self.mixer == "linear":
-            # One [B, N, V] tensor gives both the mixture and the attribution.
-            terms = linear_terms(per_model, log_w)  # [B, N, V]
-            mixed = torch.logsumexp(terms, dim=1)  # [B, V]
+            probs = per_model.exp()  # [B, N, V]
+            mixed = linear_probs(probs, mixer_w).log()  # [B, V]
             symbols = sample(mixed, self.params, self.generator)  # [B]
-            shares = linear_shares(terms, symbols)  # [B, N]
+            shares = linear_shares(probs, mixer_w, symbols)  # [B, N]
         else:
             mixed = product(per_model, w)  # [B, V]
             symbols = sample(mixed, self.params, self.generator)  # [B]

@@ -38,10 +38,10 @@ __all__ = [
     "attribute",
     "check_weights",
     "linear",
-    "linear_log_weights",
+    "linear_probs",
     "linear_shares",
-    "linear_terms",
     "mix",
+    "normalised",
     "product",
     "thresholded",
 ]
@@ -99,27 +99,33 @@ def thresholded(weights: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.where(kept, weights, torch.zeros_like(weights))
 
 
-def linear_log_weights(weights: torch.Tensor) -> torch.Tensor:
-    """log of the normalised weights [B, N] → [B, N, 1] (log 0 = -inf), ready to add."""
-    return torch.log(weights / weights.sum(-1, keepdim=True)).unsqueeze(-1)
+def normalised(weights: torch.Tensor) -> torch.Tensor:
+    """weights [B, N] scaled to sum to 1 per row (the linear mixer's weights)."""
+    return weights / weights.sum(-1, keepdim=True)
 
 
-def linear_terms(log_probs: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
-    """`log w_i + log pi_i` [B, N, V]: the mixture is its logsumexp over N, and the shares of
-    symbol x are its softmax over N at x — one tensor serves both."""
-    return log_probs + log_weights  # [B, N, V]
+def linear_probs(probs: torch.Tensor, norm_weights: torch.Tensor) -> torch.Tensor:
+    """`sum_i w_i pi_i` [B, V] from probs [B, N, V] and normalised weights [B, N]: one bmm.
+
+    The generation loop uses this probability-space form; `torch.logsumexp` costs several
+    times more per step at this size (it guards against infinities that cannot occur here).
+    """
+    return torch.bmm(norm_weights.unsqueeze(1), probs).squeeze(1)  # [B, V]
 
 
-def linear_shares(terms: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
-    """`w_i pi_i(x) / sum_j w_j pi_j(x)` [B, N] from `linear_terms` and symbols [B]."""
-    index = symbols.view(-1, 1, 1).expand(-1, terms.shape[1], 1)  # [B, N, 1]
-    return torch.softmax(terms.gather(-1, index).squeeze(-1), dim=-1)  # [B, N]
+def linear_shares(
+    probs: torch.Tensor, norm_weights: torch.Tensor, symbols: torch.Tensor
+) -> torch.Tensor:
+    """`w_i pi_i(x) / sum_j w_j pi_j(x)` [B, N] for symbols x [B]."""
+    index = symbols.view(-1, 1, 1).expand(-1, probs.shape[1], 1)  # [B, N, 1]
+    evidence = norm_weights * probs.gather(-1, index).squeeze(-1)  # [B, N]
+    return evidence / evidence.sum(-1, keepdim=True)
 
 
 def linear(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """log of `sum_i w_i pi_i / sum_i w_i`: log_probs [B, N, V], weights [B, N] → [B, V]."""
-    terms = linear_terms(log_probs, linear_log_weights(weights))  # [B, N, V]
-    return torch.logsumexp(terms, dim=1)  # [B, V]
+    log_w = torch.log(normalised(weights)).unsqueeze(-1)  # [B, N, 1]; log 0 = -inf
+    return torch.logsumexp(log_probs + log_w, dim=1)  # [B, V]
 
 
 def product(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -166,4 +172,5 @@ def attribute(
     # No style supported the symbol (every share is 0): credit the loudest style.
     loudest = (w.abs() == w.abs().amax(-1, keepdim=True)).float()  # [B, N]
     fallback = loudest / loudest.sum(-1, keepdim=True)
-    return torch.where(total > 0, evidence / total.clamp(min=1e-30), fallback)  # [B, N]
+    safe_total = torch.where(total > 0, total, torch.ones_like(total))
+    return torch.where(total > 0, evidence / safe_total, fallback)  # [B, N]
