@@ -28,12 +28,15 @@ from conductor.sampling import SamplingParams
 V = 128
 
 
-def read_bandwidth(megabytes: int = 512) -> float:
-    """Bytes/s of a full read of a buffer far larger than the caches (best of 5)."""
+def read_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """Bytes/s of a full read of a buffer far larger than the caches (best of `repeats`).
+
+    Measured again beside every case: on a shared machine it drifts by tens of percent.
+    """
     x = torch.ones(megabytes * 1024 * 1024 // 4)
     x.sum()
     best = float("inf")
-    for _ in range(5):
+    for _ in range(repeats):
         start = time.perf_counter()
         x.sum()
         best = min(best, time.perf_counter() - start)
@@ -113,14 +116,17 @@ def main() -> None:
     for size, n, streams in plan:
         config = SIZES[size]
         models = random_models(config, n)
+        before = read_bandwidth()
         ours = rate(ours_loop(models, streams), args.seconds) * streams
-        roofline = bandwidth / weight_bytes_per_step(config, n) * streams
+        case_bandwidth = max(before, read_bandwidth())  # the better of just before and after
+        roofline = case_bandwidth / weight_bytes_per_step(config, n) * streams
         case: dict[str, Any] = {
             "size": size,
             "models": n,
             "streams": streams,
             "ours_sym_s": ours,
             "roofline_sym_s": roofline,
+            "read_bandwidth_gb_s": case_bandwidth / 1e9,
         }
         naive_text = ""
         if streams == 1:
