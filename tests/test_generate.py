@@ -178,6 +178,7 @@ def test_cli_generate_errors_are_one_line(two_styles: list[Path], tmp_path: Path
         (["--styles", styles, "--weights", "1,-1"], "product"),
         (["--styles", styles, "--schedule", "0:jazz=1"], "not style=weight"),
         (["--styles", styles, "--top-p", "0"], "top-p"),
+        (["--styles", styles, "--json", str(tmp_path / "no" / "dir.jsonl")], "cannot write"),
     ]
     for args, message in cases:
         result = cli("generate", *args, "--chars", "5")

@@ -261,7 +261,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     conductor.prime(args.prime)
     colours = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
     to_stdout = args.json == "-"
-    events = sys.stdout if to_stdout else (open(args.json, "w") if args.json else None)  # noqa: SIM115
+    events: Any = sys.stdout if to_stdout else None
+    if args.json and not to_stdout:
+        try:
+            events = open(args.json, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as error:
+            raise ConductorError(f"cannot write --json {args.json}: {error.strerror}") from None
     show = not to_stdout
     if show:
         legend = Text("styles: ")
