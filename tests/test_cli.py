@@ -81,6 +81,31 @@ def test_resume_continues_to_a_larger_budget(trained: Path, python_text_file: Pa
     assert "after 50 steps" in result.stdout
 
 
+def test_resume_without_a_budget_keeps_the_recorded_one(
+    python_text_file: Path, tmp_path: Path
+) -> None:
+    common = [
+        "train",
+        str(python_text_file),
+        "--out",
+        str(tmp_path),
+        "--name",
+        "r",
+        "--size",
+        "tiny",
+        "--batch",
+        "8",
+        "--seq-len",
+        "32",
+        "--eval-every",
+        "10",
+    ]
+    assert main([*common, "--steps", "30"]) == 0
+    result = run(*common, "--resume")  # no --steps/--minutes: the recorded 30 steps
+    assert result.returncode == 0, result.stderr
+    assert "after 30 steps" in result.stdout
+
+
 def test_eval_prints_a_table_and_writes_json(trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval.json"
     result = run("eval", str(trained), "--json", str(out))

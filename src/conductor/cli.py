@@ -110,7 +110,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     text_file, style = _resolve_corpus(args.corpus, Path(args.corpus_dir))
     corpus = load_corpus(text_file)
     checkpoint = Path(args.out) / f"{args.name or style}.safetensors"
-    minutes = args.minutes if (args.minutes is not None or args.steps is not None) else 10.0
+    minutes = args.minutes
+    if args.minutes is None and args.steps is None and not args.resume:
+        minutes = 10.0  # a fresh run's default; a resumed run keeps its recorded budget
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
