@@ -199,13 +199,17 @@ class Ensemble:
         if not 0 <= stream < self.streams:
             raise ConductorError(f"no stream {stream}; this ensemble has {self.streams}")
 
-    def state(self, model: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h, c) of one model, each [L, B, H] as `nn.LSTM` lays them out (a copy)."""
+    def _locate(self, model: int) -> tuple[_Group, int]:
+        """The group holding ensemble model `model`, and its row in that group's stack."""
         for group in self.groups:
             if model in group.members:
-                k = group.members.index(model)
-                return group.h[:, k].clone(), group.c[:, k].clone()
+                return group, group.members.index(model)
         raise ConductorError(f"no model {model}; this ensemble has {len(self)}")
+
+    def state(self, model: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h, c) of one model, each [L, B, H] as `nn.LSTM` lays them out (a copy)."""
+        group, k = self._locate(model)
+        return group.h[:, k].clone(), group.c[:, k].clone()
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -318,16 +322,13 @@ class Ensemble:
 
     def _feed_model(self, index: int, ids: torch.Tensor) -> None:
         """Advance one model over ids [B, T] with the fused sequence kernel."""
-        for group in self.groups:
-            if index in group.members:
-                k = group.members.index(index)
-                model = self.models[index]
-                x = model.embedding(ids)  # [B, T, E]
-                state = (group.h[:, k].contiguous(), group.c[:, k].contiguous())  # [L, B, H]
-                _, (h, c) = model.lstm(x, state)
-                group.h[:, k] = h
-                group.c[:, k] = c
-                return
+        group, k = self._locate(index)
+        model = self.models[index]
+        x = model.embedding(ids)  # [B, T, E]
+        state = (group.h[:, k].contiguous(), group.c[:, k].contiguous())  # [L, B, H]
+        _, (h, c) = model.lstm(x, state)
+        group.h[:, k] = h
+        group.c[:, k] = c
 
     @torch.no_grad()
     def advance(self, ids: torch.Tensor) -> None:

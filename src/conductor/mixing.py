@@ -113,12 +113,17 @@ def linear_probs(probs: torch.Tensor, norm_weights: torch.Tensor) -> torch.Tenso
     return torch.bmm(norm_weights.unsqueeze(1), probs).squeeze(1)  # [B, V]
 
 
+def _at(per_model: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+    """Each model's entry for each stream's symbol: per_model [B, N, V], symbols [B] → [B, N]."""
+    index = symbols.view(-1, 1, 1).expand(-1, per_model.shape[1], 1)  # [B, N, 1]
+    return per_model.gather(-1, index).squeeze(-1)  # [B, N]
+
+
 def linear_shares(
     probs: torch.Tensor, norm_weights: torch.Tensor, symbols: torch.Tensor
 ) -> torch.Tensor:
     """`w_i pi_i(x) / sum_j w_j pi_j(x)` [B, N] for symbols x [B]."""
-    index = symbols.view(-1, 1, 1).expand(-1, probs.shape[1], 1)  # [B, N, 1]
-    evidence = norm_weights * probs.gather(-1, index).squeeze(-1)  # [B, N]
+    evidence = norm_weights * _at(probs, symbols)  # [B, N]
     return evidence / evidence.sum(-1, keepdim=True)
 
 
@@ -159,8 +164,7 @@ def attribute(
 ) -> torch.Tensor:
     """Each model's share [B, N] (rows sum to 1) of the sampled symbols [B]."""
     w = weights.expand(log_probs.shape[0], -1) if weights.dim() == 1 else weights  # [B, N]
-    index = symbols.view(-1, 1, 1).expand(-1, log_probs.shape[1], 1)  # [B, N, 1]
-    chosen = log_probs.gather(-1, index).squeeze(-1)  # [B, N]
+    chosen = _at(log_probs, symbols)  # [B, N]
     if mixer == "linear":
         evidence = w * chosen.exp()  # [B, N]; same as linear_shares, from weights
     else:
