@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: install demo test lint format bench corpora clean
+.PHONY: install demo test lint format bench styles corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,17 +27,24 @@ test: install
 	$(MAKE) lint
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 bench: install
 	$(BIN)/python bench/train_speed.py --json bench/results/train_speed.json
+	$(BIN)/python bench/ensemble_speed.py --json bench/results/ensemble_speed.json
+
+# The shipped ensemble: train (resumable; MINUTES is each style's total) then export to styles/.
+MINUTES ?= 10
+styles: corpora
+	$(BIN)/python scripts/styles.py train --minutes $(MINUTES)
+	$(BIN)/python scripts/styles.py export
 
 # Real corpora need their packages: Debian's for the Bible, glibc and LaTeX, PyPI's for the rest.
 corpora: install

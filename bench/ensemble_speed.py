@@ -6,13 +6,18 @@ loop over N separate `nn.LSTM` modules, each stepped alone (embedding, LSTM, hea
 distributions mixed, `torch.multinomial` to draw. The roofline is the rate at which this machine
 can merely *read* the weights one step needs (measured read bandwidth / weight bytes per step).
 
-    python bench/ensemble_speed.py [--seconds 2] [--json bench/results/ensemble_speed.json]
+    python bench/ensemble_speed.py [--seconds 1] [--rounds 5] [--json FILE]
+
+This VM's speed drifts by tens of percent from one second to the next, so each case is measured
+in rounds that interleave ours, the naive loop and the read bandwidth; the figures are the
+medians over the rounds (every round is kept in the JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,19 +33,19 @@ from conductor.sampling import SamplingParams
 V = 128
 
 
-def read_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
-    """Bytes/s of a full read of a buffer far larger than the caches (best of `repeats`).
+def read_bandwidth(megabytes: int = 256, seconds: float = 0.3) -> float:
+    """Sustained bytes/s of back-to-back full reads of a buffer far larger than the caches.
 
-    Measured again beside every case: on a shared machine it drifts by tens of percent.
+    Sustained (total bytes / total time over `seconds`), like the rates it is compared with,
+    not the best single read: on this shared VM single reads vary by tens of percent.
     """
     x = torch.ones(megabytes * 1024 * 1024 // 4)
     x.sum()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    reads, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
         x.sum()
-        best = min(best, time.perf_counter() - start)
-    return x.numel() * 4 / best
+        reads += 1
+    return reads * x.numel() * 4 / (time.perf_counter() - start)
 
 
 def weight_bytes_per_step(config: ModelConfig, models: int) -> int:
@@ -95,16 +100,29 @@ def ours_loop(models: list[CharLSTM], streams: int, active: int | None = None) -
     return lambda: conductor.step(weights)
 
 
+def measure(
+    steps: dict[str, Callable[[], Any]], seconds: float, rounds: int
+) -> dict[str, list[float]]:
+    """Rates of each step function and the read bandwidth, interleaved over `rounds` rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in [*steps, "bandwidth"]}
+    for _ in range(rounds):
+        samples["bandwidth"].append(read_bandwidth())
+        for name, step in steps.items():
+            samples[name].append(rate(step, seconds))
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per case")
     parser.add_argument("--json", type=Path, default=Path("bench/results/ensemble_speed.json"))
     args = parser.parse_args()
 
     bandwidth = read_bandwidth()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"read bandwidth {bandwidth / 1e9:.1f} GB/s"
+        f"read bandwidth {bandwidth / 1e9:.1f} GB/s; medians of {args.rounds} rounds"
     )
     cases: list[dict[str, Any]] = []
     plan = [("small", n, 1) for n in (1, 4, 8, 16)] + [("large", n, 1) for n in (1, 4, 8)]
@@ -116,9 +134,12 @@ def main() -> None:
     for size, n, streams in plan:
         config = SIZES[size]
         models = random_models(config, n)
-        before = read_bandwidth()
-        ours = rate(ours_loop(models, streams), args.seconds) * streams
-        case_bandwidth = max(before, read_bandwidth())  # the better of just before and after
+        steps = {"ours": ours_loop(models, streams)}
+        if streams == 1:
+            steps["naive"] = naive_loop(models)
+        samples = measure(steps, args.seconds, args.rounds)
+        ours = statistics.median(samples["ours"]) * streams
+        case_bandwidth = statistics.median(samples["bandwidth"])
         roofline = case_bandwidth / weight_bytes_per_step(config, n) * streams
         case: dict[str, Any] = {
             "size": size,
@@ -127,14 +148,17 @@ def main() -> None:
             "ours_sym_s": ours,
             "roofline_sym_s": roofline,
             "read_bandwidth_gb_s": case_bandwidth / 1e9,
+            "rounds": {
+                "ours_sym_s": [r * streams for r in samples["ours"]],
+                "read_bandwidth_gb_s": [b / 1e9 for b in samples["bandwidth"]],
+            },
         }
-        naive_text = ""
-        if streams == 1:
-            naive = rate(naive_loop(models), args.seconds)
+        naive_text = f"{'':>8} {'':>8}"
+        if "naive" in samples:
+            naive = statistics.median(samples["naive"])
             case["naive_sym_s"] = naive
+            case["rounds"]["naive_sym_s"] = samples["naive"]
             naive_text = f"{naive:>8,.0f} {ours / naive:>7.1f}x"
-        else:
-            naive_text = f"{'':>8} {'':>8}"
         cases.append(case)
         print(
             f"{size:<6} {n:>3} {streams:>3} {ours:>11,.0f} {naive_text} {roofline:>9,.0f} "
@@ -142,10 +166,14 @@ def main() -> None:
         )
 
     print("\nskipping: 16 small models, weight on k of them (threshold 5%)")
-    skip_cases = []
     models = random_models(SIZES["small"], 16)
-    for k in (16, 8, 4, 2, 1):
-        ours = rate(ours_loop(models, 1, active=k), args.seconds)
+    active = (16, 8, 4, 2, 1)
+    samples = measure(
+        {str(k): ours_loop(models, 1, active=k) for k in active}, args.seconds, args.rounds
+    )
+    skip_cases = []
+    for k in active:
+        ours = statistics.median(samples[str(k)])
         skip_cases.append({"size": "small", "models": 16, "active": k, "ours_sym_s": ours})
         print(f"  active {k:>2}: {ours:>8,.0f} sym/s")
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +182,8 @@ def main() -> None:
             {
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
+                "rounds": args.rounds,
+                "seconds_per_measurement": args.seconds,
                 "read_bandwidth_gb_s": bandwidth / 1e9,
                 "cases": cases,
                 "skipping": skip_cases,

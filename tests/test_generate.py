@@ -14,6 +14,7 @@ from conductor.corpus import Corpus
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor, Schedule, ScheduleError
+from conductor.mixing import mix
 from conductor.model import CharLSTM, ModelConfig
 from conductor.sampling import SamplingParams
 from conductor.train import TrainConfig, Trainer
@@ -130,6 +131,26 @@ def test_bad_weights_and_temperatures(two_styles: list[Path]) -> None:
         conductor.weights_from({"jazz": 1.0})
     with pytest.raises(ConductorError, match="per-style temperatures"):
         Conductor(Ensemble.from_checkpoints(two_styles), style_temperatures=[1.0])
+
+
+@pytest.mark.parametrize("mixer", ["linear", "product"])
+def test_steps_carry_the_distributions_that_were_sampled(
+    two_styles: list[Path], mixer: str
+) -> None:
+    ensemble = Ensemble.from_checkpoints(two_styles)
+    conductor = Conductor(ensemble, mixer=mixer, style_temperatures=[1.0, 0.5])  # type: ignore[arg-type]
+    conductor.prime("abc 12")
+    pending = conductor.pending.clone()
+    state = [ensemble.state(i) for i in range(2)]
+    step = conductor.step([0.6, 0.4])
+    # Each model's distribution: its own model run alone on the same input, over its temperature.
+    for i, (model, temperature) in enumerate(zip(ensemble.models, [1.0, 0.5], strict=True)):
+        logits, _ = model(pending.view(1, 1), state[i])  # [1, 1, V]
+        alone = torch.log_softmax(logits[:, 0] / temperature, dim=-1)  # [1, V]
+        torch.testing.assert_close(step.per_model[:, i], alone, atol=1e-5, rtol=1e-5)
+    expected = mix(step.per_model, step.weights, mixer)  # type: ignore[arg-type]
+    torch.testing.assert_close(step.mixed, expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(step.attribution.sum(-1) > 0.999, torch.ones(1, dtype=torch.bool))
 
 
 def test_multi_stream_steps_are_independent(two_styles: list[Path]) -> None:

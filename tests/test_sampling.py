@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conductor.errors import ConductorError
-from conductor.sampling import SamplingParams, draw, per_style_temperature, sample, shape
+from conductor.sampling import (
+    SamplingParams,
+    draw,
+    per_style_temperature,
+    sample,
+    sample_probs,
+    shape,
+)
 
 V = 32
 
@@ -55,6 +62,40 @@ def test_same_seed_same_stream(seed: int, params: SamplingParams) -> None:
     a = [sample(lp, params, g) for g in [torch.Generator().manual_seed(seed)] for _ in range(5)]
     b = [sample(lp, params, g) for g in [torch.Generator().manual_seed(seed)] for _ in range(5)]
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.floats(0.05, 3.0),
+    st.floats(0.0, 3.0),
+    st.sampled_from([(0, 1.0), (5, 1.0), (0, 0.7)]),
+)
+def test_sampling_probabilities_follows_the_same_law_as_sampling_log_probabilities(
+    seed: int, temperature: float, bias: float, cut: tuple[int, float]
+) -> None:
+    """`sample_probs(p)` (power, no logs) draws from exactly `shape(log p)`'s distribution."""
+    params = SamplingParams(temperature=temperature, bias=bias, top_k=cut[0], top_p=cut[1])
+    lp = log_probs_from(seed, b=1).double()  # [1, V]
+    expected = shape(lp, params).exp()  # [1, V]
+    draws = 4000
+    picks = sample_probs(
+        lp.exp().expand(draws, V).float(), params, torch.Generator().manual_seed(seed)
+    )
+    freq = torch.bincount(picks, minlength=V).double() / draws
+    # Every draw is a symbol the shaped law allows; frequencies match it (4000 draws: ±0.035).
+    assert bool((expected[0, picks] > 0).all())
+    torch.testing.assert_close(freq, expected[0], atol=0.035, rtol=0)
+
+
+def test_sampling_probabilities_greedy_and_seeded() -> None:
+    probs = torch.softmax(torch.randn(3, V, generator=torch.Generator().manual_seed(0)), -1)
+    assert torch.equal(sample_probs(probs, SamplingParams(temperature=0)), probs.argmax(-1))
+    runs = [
+        [sample_probs(probs, SamplingParams(), g) for _ in range(5)]
+        for g in (torch.Generator().manual_seed(4), torch.Generator().manual_seed(4))
+    ]
+    assert all(torch.equal(x, y) for x, y in zip(*runs, strict=True))
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p() -> None:

@@ -75,6 +75,16 @@ def _param(module: torch.nn.Module, name: str) -> torch.Tensor:
     return value
 
 
+def _ifog(weights: torch.Tensor) -> torch.Tensor:
+    """Gate columns [..., 4H] from PyTorch's order (i, f, g, o) to (i, f, o, g).
+
+    The three sigmoid gates then sit side by side, so the cell takes one sigmoid over 3H
+    columns and one tanh over H instead of a sigmoid over all 4H.
+    """
+    i, f, g, o = weights.chunk(4, dim=-1)
+    return torch.cat([i, f, o, g], dim=-1)
+
+
 def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
     layers = models[0].config.layers
     tables, w_hh0, heads_w, heads_b = [], [], [], []
@@ -85,14 +95,14 @@ def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
             lstm = model.lstm
             bias0 = _param(lstm, "bias_ih_l0") + _param(lstm, "bias_hh_l0")  # [4H]
             w_ih0 = _param(lstm, "weight_ih_l0")  # [4H, E]
-            tables.append(model.embedding.weight @ w_ih0.T + bias0)  # [V, 4H]
-            w_hh0.append(_param(lstm, "weight_hh_l0").T)  # [H, 4H]
+            tables.append(_ifog(model.embedding.weight @ w_ih0.T + bias0))  # [V, 4H]
+            w_hh0.append(_ifog(_param(lstm, "weight_hh_l0").T))  # [H, 4H]
             for layer in range(1, layers):
                 w_ih = _param(lstm, f"weight_ih_l{layer}").T  # [H, 4H]
                 w_hh = _param(lstm, f"weight_hh_l{layer}").T  # [H, 4H]
-                w_cat[layer - 1].append(torch.cat([w_ih, w_hh], dim=0))  # [2H, 4H]
+                w_cat[layer - 1].append(_ifog(torch.cat([w_ih, w_hh], dim=0)))  # [2H, 4H]
                 bias = _param(lstm, f"bias_ih_l{layer}") + _param(lstm, f"bias_hh_l{layer}")
-                b_cat[layer - 1].append(bias.unsqueeze(0))  # [1, 4H]
+                b_cat[layer - 1].append(_ifog(bias).unsqueeze(0))  # [1, 4H]
             heads_w.append(model.head.weight.T)  # [H, V]
             heads_b.append(model.head.bias.unsqueeze(0))  # [1, V]
         return _Stack(
@@ -106,12 +116,12 @@ def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
 
 
 def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """PyTorch's LSTM cell on gates [n, B, 4H] (order i, f, g, o) and c [n, B, H]."""
+    """PyTorch's LSTM cell on gates [n, B, 4H] in (i, f, o, g) order (see `_ifog`), c [n, B, H]."""
     hidden = c.shape[-1]
-    s = torch.sigmoid(gates)  # [n, B, 4H]; the g quarter is unused
-    g = torch.tanh(gates[..., 2 * hidden : 3 * hidden])  # [n, B, H]
+    s = torch.sigmoid(gates[..., : 3 * hidden])  # [n, B, 3H]: input, forget, output gates
+    g = torch.tanh(gates[..., 3 * hidden :])  # [n, B, H]
     c_next = torch.addcmul(s[..., hidden : 2 * hidden] * c, s[..., :hidden], g)  # [n, B, H]
-    h_next = s[..., 3 * hidden :] * torch.tanh(c_next)  # [n, B, H]
+    h_next = s[..., 2 * hidden :] * torch.tanh(c_next)  # [n, B, H]
     return h_next, c_next
 
 
@@ -274,7 +284,10 @@ class Ensemble:
             h = group.h.index_select(1, rows)  # [L, n', B, H]
             c = group.c.index_select(1, rows)  # [L, n', B, H]
 
-        x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
+        if self.streams == 1:
+            x_gates = stack.table[:, int(symbols[0])].unsqueeze(1)  # [n, 1, 4H], a view
+        else:
+            x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
         gates = torch.baddbmm(x_gates, h[0], stack.w_hh0)  # [n, B, 4H]
         h_new, c_new = _lstm_cell(gates, c[0])  # [n, B, H]
         hs, cs = [h_new], [c_new]

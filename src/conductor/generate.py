@@ -37,7 +37,8 @@ from conductor.mixing import (
     product,
     thresholded,
 )
-from conductor.sampling import SamplingParams, per_style_temperature, sample
+from conductor.sampling import SamplingParams, sample, sample_probs
+from conductor.sampling import style_temperatures as style_temperatures_of
 from conductor.vocab import clean
 
 __all__ = ["Conductor", "Keyframe", "Schedule", "ScheduleError", "Steps"]
@@ -110,14 +111,33 @@ class Schedule:
 
 @dataclass
 class Steps:
-    """One step of every stream."""
+    """One step of every stream.
+
+    The distributions are kept in the form the step computed them and turned into
+    log-probabilities only when read (`mixed`, `per_model`): a loop that wants just the symbols
+    pays for no logarithms.
+    """
 
     step: int
     symbols: torch.Tensor  # [B] symbol ids
     weights: torch.Tensor  # [B, N] the weights in force (after thresholding)
     attribution: torch.Tensor  # [B, N] each style's share of each symbol; rows sum to 1
-    mixed: torch.Tensor  # [B, V] log-probabilities that were sampled (before shaping)
-    per_model: torch.Tensor  # [B, N, V] each model's log-probabilities (uniform if skipped)
+    scaled_logits: torch.Tensor  # [B, N, V] each model's logits (over its style temperature)
+    mixed_probs: torch.Tensor | None = None  # [B, V] the mix as probabilities (linear mixer)
+    mixed_log_probs: torch.Tensor | None = None  # [B, V] the mix as log-probabilities (product)
+
+    @property
+    def mixed(self) -> torch.Tensor:
+        """[B, V] log-probabilities of the mix that was sampled (before shaping)."""
+        if self.mixed_log_probs is None:
+            assert self.mixed_probs is not None
+            self.mixed_log_probs = self.mixed_probs.log()
+        return self.mixed_log_probs
+
+    @property
+    def per_model(self) -> torch.Tensor:
+        """[B, N, V] each model's log-probabilities (uniform for a skipped model)."""
+        return torch.log_softmax(self.scaled_logits, dim=-1)
 
     def by(self, names: Sequence[str]) -> list[str]:
         """The style that wrote each stream's symbol: the largest attribution share."""
@@ -149,7 +169,7 @@ class Conductor:
                     f"got {len(style_temperatures)} per-style temperatures for "
                     f"{len(ensemble)} styles"
                 )
-            self.style_temperatures = torch.tensor(style_temperatures, dtype=torch.float32)
+            self.style_temperatures = style_temperatures_of(style_temperatures)  # [1, N, 1]
         self._prepared_key: object = None
         self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
@@ -210,19 +230,21 @@ class Conductor:
         """One symbol per stream under `weights` [N] or [B, N]."""
         w, active, mixer_w = self._prepare(weights)  # [B, N], set, [B, N]
         logits = self.ensemble.step(self.pending, active)  # [B, N, V]
-        per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
         if self.style_temperatures is not None:
-            per_model = per_style_temperature(per_model, self.style_temperatures)
+            logits = logits / self.style_temperatures  # [B, N, V]
         if self.mixer == "linear":
-            probs = per_model.exp()  # [B, N, V]
-            mixed = linear_probs(probs, mixer_w).log()  # [B, V]
-            symbols = sample(mixed, self.params, self.generator)  # [B]
+            # Probability space throughout: one softmax, one bmm, a draw; no logarithms.
+            probs = torch.softmax(logits, dim=-1)  # [B, N, V]
+            mixed_probs = linear_probs(probs, mixer_w)  # [B, V]
+            symbols = sample_probs(mixed_probs, self.params, self.generator)  # [B]
             shares = linear_shares(probs, mixer_w, symbols)  # [B, N]
+            result = Steps(self.step_index, symbols, w, shares, logits, mixed_probs=mixed_probs)
         else:
+            per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
             mixed = product(per_model, w)  # [B, V]
             symbols = sample(mixed, self.params, self.generator)  # [B]
             shares = attribute(per_model, w, symbols, self.mixer)  # [B, N]
-        result = Steps(self.step_index, symbols, w, shares, mixed, per_model)
+            result = Steps(self.step_index, symbols, w, shares, logits, mixed_log_probs=mixed)
         self.pending = symbols
         self.step_index += 1
         return result

@@ -13,6 +13,7 @@ top-k, then top-p (the smallest set of symbols whose probability reaches p), the
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +26,9 @@ __all__ = [
     "draw",
     "per_style_temperature",
     "sample",
+    "sample_probs",
     "shape",
+    "style_temperatures",
 ]
 
 
@@ -62,11 +65,21 @@ def apply_temperature(log_probs: torch.Tensor, temperature: float) -> torch.Tens
     return torch.log_softmax(log_probs / temperature, dim=-1)  # [..., V]
 
 
+def style_temperatures(temperatures: torch.Tensor | Sequence[float]) -> torch.Tensor:
+    """Per-style temperatures [N] (finite, > 0; else an error) as [1, N, 1] to divide [B, N, V].
+
+    Dividing a model's logits or its log-probabilities by T gives the same distribution once
+    normalised, so the generation loop divides logits and normalises once.
+    """
+    temps = torch.as_tensor(temperatures, dtype=torch.float32).flatten()  # [N]
+    if not bool(torch.isfinite(temps).all()) or bool((temps <= 0).any()):
+        raise ConductorError("per-style temperatures must be finite numbers > 0")
+    return temps.view(1, -1, 1)
+
+
 def per_style_temperature(log_probs: torch.Tensor, temperatures: torch.Tensor) -> torch.Tensor:
     """Each model's distribution at its own temperature: log_probs [B, N, V], temps [N] (> 0)."""
-    if not bool(torch.isfinite(temperatures).all()) or bool((temperatures <= 0).any()):
-        raise ConductorError("per-style temperatures must be finite numbers > 0")
-    return torch.log_softmax(log_probs / temperatures.view(1, -1, 1), dim=-1)  # [B, N, V]
+    return torch.log_softmax(log_probs / style_temperatures(temperatures), dim=-1)  # [B, N, V]
 
 
 def shape(log_probs: torch.Tensor, params: SamplingParams) -> torch.Tensor:
@@ -117,3 +130,19 @@ def sample(
     if params.greedy:
         return shaped.argmax(dim=-1)  # [B]
     return draw(shaped.exp(), generator)
+
+
+def sample_probs(
+    probs: torch.Tensor, params: SamplingParams, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Symbols [B] drawn from probabilities probs [B, V]: the same law as `sample` on their log.
+
+    Without top-k or top-p, bias and temperature only raise the distribution to the power
+    `(1 + bias) / T`, which `draw` takes unnormalised: no log, no softmax, one op at most.
+    """
+    if params.greedy:
+        return probs.argmax(dim=-1)  # [B]
+    if params.top_k or params.top_p < 1:
+        return sample(probs.log(), params, generator)
+    power = (1 + params.bias) / params.temperature
+    return draw(probs if power == 1 else probs.pow(power), generator)
