@@ -6,9 +6,14 @@ import os
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import settings
+
+from conductor.corpus import load_corpus
+from conductor.model import ModelConfig
+from conductor.train import TrainConfig, Trainer
 
 # Property tests explore the same examples on every run (set HYPOTHESIS_PROFILE=explore to
 # search afresh): a red CI run then always means a change broke something.
@@ -31,3 +36,33 @@ def python_text_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus") / "stdlib.txt"
     out.write_text("\n".join(parts), encoding="utf-8")
     return out
+
+
+@pytest.fixture(scope="session")
+def two_styles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two tiny models, "letters" (lowercase words) and "digits", each trained in seconds on its
+    own generated corpus file (kept, so the checkpoints' corpus records resolve)."""
+    rng = np.random.default_rng(0)
+    texts = {
+        "letters": " ".join(
+            "".join(rng.choice(list("abcdefghij"), size=rng.integers(2, 7))) for _ in range(12_000)
+        ),
+        "digits": " ".join(
+            "".join(rng.choice(list("0123456789"), size=rng.integers(2, 7))) for _ in range(12_000)
+        ),
+    }
+    out = tmp_path_factory.mktemp("styles")
+    paths = []
+    config = TrainConfig(batch=16, seq_len=32, lr=1e-2, warmup_steps=10, eval_every=100)
+    for name, text in texts.items():
+        corpus_file = out / f"{name}.txt"
+        corpus_file.write_text(text, encoding="ascii")
+        trainer = Trainer(
+            load_corpus(corpus_file),
+            out / f"{name}.safetensors",
+            ModelConfig(hidden=32, embed=8),
+            config,
+        )
+        trainer.run(max_steps=200)
+        paths.append(out / f"{name}.safetensors")
+    return paths

@@ -5,20 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from conductor.checkpoint import save_checkpoint
-from conductor.corpus import Corpus
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor, Schedule, ScheduleError
 from conductor.mixing import mix
 from conductor.model import CharLSTM, ModelConfig
 from conductor.sampling import SamplingParams
-from conductor.train import TrainConfig, Trainer
-from conductor.vocab import ASCII128, CleanReport
+from conductor.vocab import ASCII128
 
 NAMES = ["letters", "digits"]
 
@@ -46,35 +43,6 @@ def test_schedule_interpolates_between_keyframes() -> None:
 def test_bad_schedules_are_refused(text: str, message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         Schedule.parse(text, ["a", "b"])
-
-
-def _synthetic(path_text: str) -> Corpus:
-    ids = ASCII128.encode(path_text)
-    return Corpus(
-        ids=ids, source="generated", sha256="0" * 64, vocab=ASCII128, report=CleanReport()
-    )
-
-
-@pytest.fixture(scope="module")
-def two_styles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two tiny models: one writes lowercase words, the other digits. Trained here, in seconds."""
-    rng = np.random.default_rng(0)
-    letters = " ".join(
-        "".join(rng.choice(list("abcdefghij"), size=rng.integers(2, 7))) for _ in range(12_000)
-    )
-    digits = " ".join(
-        "".join(rng.choice(list("0123456789"), size=rng.integers(2, 7))) for _ in range(12_000)
-    )
-    out = tmp_path_factory.mktemp("styles")
-    paths = []
-    config = TrainConfig(batch=16, seq_len=32, lr=1e-2, warmup_steps=10, eval_every=100)
-    for name, text in zip(NAMES, [letters, digits], strict=True):
-        trainer = Trainer(
-            _synthetic(text), out / f"{name}.safetensors", ModelConfig(hidden=32, embed=8), config
-        )
-        trainer.run(max_steps=200)
-        paths.append(out / f"{name}.safetensors")
-    return paths
 
 
 def test_same_seed_same_stream(two_styles: list[Path]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from conductor import __version__
+from conductor import __version__, control
 from conductor.checkpoint import atomic_write_bytes, load_checkpoint
 from conductor.corpora import DEFAULT_DIR, RECIPES, build, corpus_path
 from conductor.corpus import load_corpus
@@ -155,7 +156,62 @@ def _cmd_train(args: argparse.Namespace) -> int:
 # -- eval --------------------------------------------------------------------------------------
 
 
+def _parse_pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        a, sep, b = item.strip().partition(":")
+        if not sep or not a or not b:
+            raise ConductorError(f"--pairs takes a:b[,c:d], not {item!r}")
+        pairs.append((a, b))
+    return pairs
+
+
+def _cmd_control(args: argparse.Namespace) -> int:
+    paths = _resolve_styles(args.styles, Path(args.styles_dir))
+    names = [p.name.removesuffix(".safetensors") for p in paths]
+    pairs = _parse_pairs(args.pairs) if args.pairs else list(itertools.pairwise(names))
+    if args.samples < 1 or args.length < 10:
+        raise ConductorError("--samples must be >= 1 and --length >= 10")
+    with console.status("controllability…") as status:
+
+        def say(line: str) -> None:
+            status.update(line)
+            console.print(f"[dim]{line}[/dim]")
+
+        report = control.run_control(
+            paths,
+            pairs,
+            samples=args.samples,
+            length=args.length,
+            temperature=args.temperature,
+            progress=say,
+        )
+    table = Table(title=f"recognised at weight 1 ({report.samples} samples of {report.length})")
+    table.add_column("style")
+    table.add_column("judged as itself", justify="right")
+    for name, share in report.recognition.items():
+        table.add_row(name, f"{share:.0%}")
+    console.print(table)
+    for key, by_mixer in report.sweeps.items():
+        a, b = key.split(":")
+        for mixer, points in by_mixer.items():
+            curve = " ".join(f"{p.share_b:.2f}" for p in points)
+            rising = "monotonic" if report.monotonic(key, mixer) else "NOT monotonic"
+            console.print(f"{a} → {b} ({mixer}): judged {b} at w=0..1: {curve}  [{rising}]")
+    if args.json:
+        control.write_json(report, Path(args.json))
+        console.print(f"wrote {args.json}")
+    if args.plot:
+        control.plot_sweeps(report, Path(args.plot))
+        console.print(f"wrote {args.plot}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.control:
+        return _cmd_control(args)
+    if not args.checkpoint:
+        raise ConductorError("give a checkpoint to score, or --control for the ensemble test")
     checkpoint = Path(args.checkpoint)
     with console.status("scoring model and compressors on the held-out text…"):
         report = evaluate_checkpoint(
@@ -363,11 +419,28 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=int, default=defaults.seed)
     train.set_defaults(func=_cmd_train)
 
-    evaluate = commands.add_parser("eval", help="test BPC beside compressors' marginal BPC")
-    evaluate.add_argument("checkpoint", help="the model's .safetensors file")
+    evaluate = commands.add_parser(
+        "eval", help="test BPC beside compressors' marginal BPC; --control: does a weight steer?"
+    )
+    evaluate.add_argument("checkpoint", nargs="?", help="the model's .safetensors file")
     evaluate.add_argument("--text", help="score this text file instead of the test split")
-    evaluate.add_argument("--json", help="also write the table as JSON to this file")
+    evaluate.add_argument("--json", help="also write the results as JSON to this file")
     evaluate.add_argument("--no-compressors", action="store_true", help="model BPC only")
+    ctl = evaluate.add_argument_group("controllability (--control)")
+    ctl.add_argument(
+        "--control", action="store_true", help="judge generated text with a style classifier"
+    )
+    ctl.add_argument(
+        "--styles",
+        default="shakespeare,kjv,python,c,latex,abc_irish,abc_german,abc_scottish",
+        help="the ensemble (default: the shipped styles)",
+    )
+    ctl.add_argument("--styles-dir", default="styles", help="where style names are looked up")
+    ctl.add_argument("--pairs", help="sweeps a:b[,c:d] (default: neighbours in --styles)")
+    ctl.add_argument("--samples", type=int, default=100, help="samples per point (100)")
+    ctl.add_argument("--length", type=int, default=300, help="symbols per sample (300)")
+    ctl.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
+    ctl.add_argument("--plot", help="write the sweep curves as a PNG to this file")
     evaluate.set_defaults(func=_cmd_eval)
 
     sample_cmd = commands.add_parser("sample", help="generate text from one model")

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conductor.control import (
+    ControlReport,
+    StyleJudge,
+    SweepPoint,
+    corpora_of,
+    plot_sweeps,
+    run_control,
+)
+from conductor.errors import CorpusError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report(two_styles: list[Path]) -> ControlReport:
+    return run_control(two_styles, [("letters", "digits")], samples=40, length=60)
+
+
+def test_the_judge_learns_real_text_and_says_how_well(two_styles: list[Path]) -> None:
+    judge = StyleJudge.train(corpora_of(two_styles), length=60, per_style=200)
+    assert judge.holdout_accuracy >= 0.95
+    assert judge.predict(["abc def ghij aa bb", "123 4567 89 00 12"]) == ["letters", "digits"]
+
+
+def test_each_style_at_weight_one_is_recognised(report: ControlReport) -> None:
+    assert report.recognition == {"letters": 1.0, "digits": 1.0}
+
+
+@pytest.mark.parametrize("mixer", ["linear", "product"])
+def test_the_sweep_moves_the_judgement_from_one_style_to_the_other(
+    report: ControlReport, mixer: str
+) -> None:
+    points = report.sweeps["letters:digits"][mixer]
+    assert [p.weight_b for p in points] == pytest.approx([k / 10 for k in range(11)])
+    assert points[0].share_b == 0.0 and points[0].share_a == 1.0
+    assert points[-1].share_b == 1.0 and points[-1].share_a == 0.0
+    for p in points:
+        assert p.share_a + p.share_b + p.share_other == pytest.approx(1.0)
+    assert report.monotonic("letters:digits", mixer)
+
+
+def test_monotonic_is_false_for_a_curve_that_falls() -> None:
+    falling = [SweepPoint(w, 1 - w, w, 0.0) for w in (0.0, 0.5, 1.0)]
+    falling[1] = SweepPoint(0.5, 0.1, 0.9, 0.0)
+    falling[2] = SweepPoint(1.0, 0.2, 0.8, 0.0)
+    report = ControlReport(1.0, 1, 10, 1.0, sweeps={"a:b": {"linear": falling}})
+    assert not report.monotonic("a:b", "linear")
+
+
+def test_the_plot_is_a_png(report: ControlReport, tmp_path: Path) -> None:
+    path = tmp_path / "plots" / "control.png"
+    plot_sweeps(report, path)
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_a_changed_corpus_is_a_clear_error(two_styles: list[Path], tmp_path: Path) -> None:
+    copy = tmp_path / "letters.safetensors"
+    copy.write_bytes(two_styles[0].read_bytes())
+    corpus = two_styles[0].with_suffix(".txt")
+    original = corpus.read_bytes()
+    try:
+        corpus.write_bytes(original + b" zz")
+        with pytest.raises(CorpusError, match="missing or changed"):
+            corpora_of([copy])
+    finally:
+        corpus.write_bytes(original)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conductor.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_eval_control_writes_json_and_plot(two_styles: list[Path], tmp_path: Path) -> None:
+    styles_dir = str(two_styles[0].parent)
+    result = cli(
+        "eval", "--control", "--styles", "letters,digits", "--styles-dir", styles_dir,
+        "--samples", "10", "--length", "40",
+        "--json", str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "letters → digits (linear)" in result.stdout
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG_MAGIC
+    assert '"recognition"' in (tmp_path / "c.json").read_text()
+    bad = cli("eval", "--control", "--styles-dir", styles_dir, "--styles", "letters,digits",
+              "--pairs", "letters-digits")  # fmt: skip
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "a:b" in bad.stderr
+    missing = cli("eval")
+    assert missing.returncode == 2 and "--control" in missing.stderr
