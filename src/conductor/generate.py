@@ -161,6 +161,7 @@ class Conductor:
         self.mixer: MixerName = mixer
         self.params = params or SamplingParams()
         self.threshold = threshold
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.style_temperatures: torch.Tensor | None = None
         if style_temperatures is not None:
@@ -178,6 +179,18 @@ class Conductor:
     @property
     def names(self) -> list[str]:
         return self.ensemble.names
+
+    def set_mixer(self, mixer: MixerName) -> None:
+        """Switch mixer from the next step on (an unknown name is a `MixingError`)."""
+        check_weights([1.0] * len(self.ensemble), len(self.ensemble), mixer)
+        self.mixer = mixer
+        self._prepared_key, self._prepared = None, None
+
+    def reset(self) -> None:
+        """Forget the history: every stream's state zero, the next input a newline."""
+        for stream in range(self.ensemble.streams):
+            self.ensemble.reset(stream)
+        self.pending = torch.full((self.ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
 
     def weights_from(self, weights: Mapping[str, float]) -> list[float]:
         """Weights by name (unnamed styles 0) → one per style, or an error naming the bad one."""

@@ -1,0 +1,604 @@
+"""`Session`: the one live, stateful conductor that every control surface and viewer shares.
+
+Control surfaces (web page, OSC, MIDI, a script) send *commands*: plain dicts or `Command`
+models, validated here and nowhere else. Commands that change what is generated (`set`, `prime`,
+`reset`, `preset`) are queued and applied at the next step boundary, all of one batch together —
+so a weight change obeys the very next symbol, and the weights of one OSC bundle take effect on
+the same step. Clock commands (`play`, `pause`, `step`, `rate`) and queries (`get`, `save`)
+act at once.
+
+The generation clock runs on the asyncio loop but each engine step runs in a worker thread, so
+the loop stays free for sockets. At a fixed rate the clock keeps absolute deadlines (t0 + i/rate):
+it does not drift, and after a stall it resumes without a burst.
+
+Weights glide: a `set` with `slew` seconds (or the session default) moves every weight linearly
+from where it is to its target over that time, counted in steps so the glide is exact in a
+replay. `--record FILE` writes each applied command with its step index (JSON lines, after a
+header with the styles, seed and settings); `replay` reproduces the exact symbol stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Annotated, Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from conductor.checkpoint import atomic_write_bytes
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.generate import Conductor, Steps
+from conductor.mixing import DEFAULT_THRESHOLD, MixingError, check_weights
+from conductor.sampling import SamplingParams
+
+__all__ = [
+    "Command",
+    "CommandError",
+    "Session",
+    "StepEvent",
+    "parse_command",
+    "replay",
+]
+
+MAX_WEIGHT = 100.0
+MAX_PRIME = 10_000
+Weight = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_WEIGHT, le=MAX_WEIGHT)]
+
+
+class CommandError(ConductorError):
+    """A command that cannot be applied: malformed, unknown, out of range, unknown style."""
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SetCommand(_Command):
+    """Change weights (named styles only; the rest keep theirs) and/or sampling settings."""
+
+    type: Literal["set"] = "set"
+    weights: dict[str, Weight] | None = None
+    temperature: float | None = Field(None, ge=0, le=10, allow_inf_nan=False)
+    top_k: int | None = Field(None, ge=0, le=1024)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    bias: float | None = Field(None, ge=0, le=10, allow_inf_nan=False)
+    mixer: Literal["linear", "product"] | None = None
+    slew: float | None = Field(None, ge=0, le=600, allow_inf_nan=False)  # seconds of glide
+    glide_steps: int | None = Field(None, ge=0, le=1_000_000)  # slew in steps (recorded)
+
+
+class PrimeCommand(_Command):
+    type: Literal["prime"] = "prime"
+    text: str = Field(min_length=1, max_length=MAX_PRIME)
+
+
+class ResetCommand(_Command):
+    type: Literal["reset"] = "reset"
+
+
+class PresetCommand(_Command):
+    """Recall a saved preset's weights, gliding there over `morph` seconds."""
+
+    type: Literal["preset"] = "preset"
+    name: str = Field(min_length=1, max_length=100)
+    morph: float = Field(0.0, ge=0, le=600, allow_inf_nan=False)
+    glide_steps: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class SaveCommand(_Command):
+    """Save the current target weights as a named preset."""
+
+    type: Literal["save"] = "save"
+    name: str = Field(min_length=1, max_length=100)
+
+
+class PlayCommand(_Command):
+    type: Literal["play"] = "play"
+
+
+class PauseCommand(_Command):
+    type: Literal["pause"] = "pause"
+
+
+class StepCommand(_Command):
+    """While paused: generate `count` symbols."""
+
+    type: Literal["step"] = "step"
+    count: int = Field(1, ge=1, le=10_000)
+
+
+class RateCommand(_Command):
+    """Symbols per second; 0 runs free (as fast as the machine goes)."""
+
+    type: Literal["rate"] = "rate"
+    chars_per_s: float = Field(ge=0, le=10_000, allow_inf_nan=False)
+
+
+class GetCommand(_Command):
+    type: Literal["get"] = "get"
+
+
+Command = Annotated[
+    SetCommand
+    | PrimeCommand
+    | ResetCommand
+    | PresetCommand
+    | SaveCommand
+    | PlayCommand
+    | PauseCommand
+    | StepCommand
+    | RateCommand
+    | GetCommand,
+    Field(discriminator="type"),
+]
+_COMMAND = TypeAdapter[Command](Command)
+COMMAND_TYPES = ("set", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get")
+_QUEUED = (SetCommand, PrimeCommand, ResetCommand, PresetCommand)
+
+
+def parse_command(message: Mapping[str, Any] | str | bytes) -> Command:
+    """A validated `Command` from a dict or JSON text, or a one-line `CommandError`."""
+    if isinstance(message, str | bytes):
+        try:
+            message = json.loads(message)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CommandError(f"not JSON: {error}") from None
+    if not isinstance(message, Mapping):
+        raise CommandError('a command is a JSON object such as {"type": "play"}')
+    kind = message.get("type")
+    if kind not in COMMAND_TYPES:
+        raise CommandError(
+            f"unknown command type {kind!r}; known: {', '.join(COMMAND_TYPES)}"
+            if kind is not None
+            else 'a command needs a "type"'
+        )
+    try:
+        return _COMMAND.validate_python(dict(message))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or str(kind)
+        raise CommandError(f"{kind}: {where}: {first['msg']}") from None
+
+
+@dataclass
+class StepEvent:
+    """One generated symbol and what the ensemble thought (stream 0 of the conductor)."""
+
+    i: int
+    symbol: str
+    by: str
+    weights: list[float]  # the weights in force, per style
+    attribution: list[float]  # each style's share of this symbol
+    steps: Steps  # the tensors, for sinks that show distributions
+
+    def to_json(self, names: Sequence[str], distributions: bool = False) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "type": "step",
+            "i": self.i,
+            "symbol": self.symbol,
+            "by": self.by,
+            "weights": [round(w, 4) for w in self.weights],
+            "attribution": [round(a, 4) for a in self.attribution],
+        }
+        if distributions:
+            event["mixed"] = [round(p, 4) for p in self.steps.mixed[0].exp().tolist()]
+            event["per_model"] = [
+                [round(p, 4) for p in row] for row in self.steps.per_model[0].exp().tolist()
+            ]
+        return event
+
+
+Sink = Callable[[dict[str, Any] | StepEvent], None]
+
+
+@dataclass
+class _Glide:
+    start: list[float]
+    target: list[float]
+    first_step: int
+    steps: int
+
+    def at(self, step: int) -> list[float]:
+        if self.steps <= 0 or step >= self.first_step + self.steps:
+            return list(self.target)
+        t = max(0.0, (step - self.first_step) / self.steps)
+        return [a + t * (b - a) for a, b in zip(self.start, self.target, strict=True)]
+
+
+@dataclass
+class _Recorder:
+    handle: IO[str]
+    digest: Any = field(default_factory=hashlib.sha256)
+
+    def write(self, line: dict[str, Any]) -> None:
+        self.handle.write(json.dumps(line) + "\n")
+        self.handle.flush()
+
+
+class Session:
+    """Live control state over a `Conductor` (stream 0), a clock, and event sinks."""
+
+    def __init__(
+        self,
+        conductor: Conductor,
+        weights: Sequence[float] | None = None,
+        rate: float = 20.0,
+        slew: float = 0.0,
+        presets_file: Path | None = None,
+        record: Path | None = None,
+        style_paths: Sequence[str] = (),
+    ) -> None:
+        if not math.isfinite(rate) or rate < 0:
+            raise ConductorError(f"rate must be >= 0 symbols/s (0 = free-running), not {rate}")
+        self.conductor = conductor
+        self.names = list(conductor.names)
+        initial = list(weights) if weights is not None else [1.0] + [0.0] * (len(self.names) - 1)
+        check_weights(initial, len(self.names), conductor.mixer)
+        self._glide = _Glide(initial, initial, 0, 0)
+        self.rate = rate
+        self.slew = slew
+        self.paused = False
+        self._pending_steps = 0
+        self._queue: list[Command] = []
+        self._sinks: list[Sink] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self.presets_file = presets_file
+        self.presets: dict[str, list[float]] = self._load_presets()
+        self.text_tail = ""  # the last symbols, for a viewer that joins late
+        self._recorder: _Recorder | None = None
+        if record is not None:
+            try:
+                handle = open(record, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as error:
+                raise ConductorError(f"cannot write --record {record}: {error.strerror}") from None
+            self._recorder = _Recorder(handle)
+            self._recorder.write(
+                {
+                    "type": "session",
+                    "styles": list(style_paths) or self.names,
+                    "names": self.names,
+                    "seed": conductor.seed,
+                    "weights": initial,
+                    "mixer": conductor.mixer,
+                    "params": vars(conductor.params),
+                    "threshold": conductor.threshold,
+                    "style_temperatures": (
+                        None
+                        if conductor.style_temperatures is None
+                        else conductor.style_temperatures.flatten().tolist()
+                    ),
+                }
+            )
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def step_index(self) -> int:
+        return self.conductor.step_index
+
+    @property
+    def weights(self) -> list[float]:
+        """The weights the next step will use (mid-glide: where the glide has got to)."""
+        return self._glide.at(self.step_index)
+
+    @property
+    def target(self) -> list[float]:
+        return list(self._glide.target)
+
+    def state(self) -> dict[str, Any]:
+        params = self.conductor.params
+        return {
+            "styles": self.names,
+            "weights": dict(zip(self.names, [round(w, 4) for w in self.weights], strict=True)),
+            "target": dict(zip(self.names, self.target, strict=True)),
+            "mixer": self.conductor.mixer,
+            "temperature": params.temperature,
+            "top_k": params.top_k,
+            "top_p": params.top_p,
+            "bias": params.bias,
+            "rate": self.rate,
+            "paused": self.paused,
+            "step": self.step_index,
+            "slew": self.slew,
+            "presets": sorted(self.presets),
+        }
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: Sink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    def _emit(self, event: dict[str, Any] | StepEvent) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink(event)
+            except Exception:  # a broken viewer must not stop the music
+                self.remove_sink(sink)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def submit(self, message: Mapping[str, Any] | str | bytes | _Command) -> dict[str, Any] | None:
+        """Validate and take a command; returns a reply for queries (`get`), else None.
+
+        Raises `CommandError` for anything malformed; the session is unchanged then.
+        """
+        command = message if isinstance(message, _Command) else parse_command(message)
+        if isinstance(command, _QUEUED):
+            self._check(command)
+            self._queue.append(command)
+            self._wake.set()
+            return None
+        if isinstance(command, PlayCommand):
+            self.paused = False
+        elif isinstance(command, PauseCommand):
+            self.paused = True
+        elif isinstance(command, StepCommand):
+            self._pending_steps += command.count
+        elif isinstance(command, RateCommand):
+            self.rate = command.chars_per_s
+        elif isinstance(command, SaveCommand):
+            self.presets[command.name] = self.target
+            self._save_presets()
+        elif isinstance(command, GetCommand):
+            return {"type": "state", "state": self.state()}
+        self._wake.set()
+        self._emit({"type": "state", "state": self.state()})
+        return None
+
+    def _check(self, command: Command) -> None:
+        """Refuse now what would fail at the step boundary (unknown style, bad mix)."""
+        try:
+            self._check_mix(command)
+        except MixingError as error:
+            raise CommandError(str(error)) from None
+
+    def _check_mix(self, command: Command) -> None:
+        if isinstance(command, SetCommand) and command.weights is not None:
+            unknown = [name for name in command.weights if name not in self.names]
+            if unknown:
+                raise CommandError(f"unknown style {unknown[0]!r}; styles: {', '.join(self.names)}")
+            mixer = command.mixer or self.conductor.mixer
+            merged = [
+                command.weights.get(n, t) for n, t in zip(self.names, self.target, strict=True)
+            ]
+            check_weights(merged, len(self.names), mixer)
+        elif isinstance(command, SetCommand) and command.mixer is not None:
+            check_weights(self.target, len(self.names), command.mixer)
+        elif isinstance(command, PresetCommand) and command.name not in self.presets:
+            known = ", ".join(sorted(self.presets)) or "none saved yet"
+            raise CommandError(f"no preset {command.name!r} (presets: {known})")
+
+    def _seconds_to_steps(self, seconds: float) -> int:
+        # Free-running has no fixed rate: count a glide at 60 symbols/s.
+        return round(seconds * (self.rate if self.rate > 0 else 60.0))
+
+    def _apply(self, command: Command, events: list[dict[str, Any]]) -> None:
+        """Apply a queued command at the current step (events for viewers go to `events`)."""
+        step = self.step_index
+        if isinstance(command, SetCommand):
+            if command.mixer is not None:
+                self.conductor.set_mixer(command.mixer)
+            changes = {
+                key: value
+                for key in ("temperature", "top_k", "top_p", "bias")
+                if (value := getattr(command, key)) is not None
+            }
+            if changes:
+                self.conductor.params = replace(self.conductor.params, **changes)
+            if (new := command.weights) is not None:
+                steps = command.glide_steps
+                if steps is None:
+                    steps = self._seconds_to_steps(
+                        command.slew if command.slew is not None else self.slew
+                    )
+                    command = command.model_copy(update={"glide_steps": steps})
+                target = [new.get(n, t) for n, t in zip(self.names, self.target, strict=True)]
+                self._glide = _Glide(self.weights, target, step, steps)
+        elif isinstance(command, PresetCommand):
+            steps = command.glide_steps
+            if steps is None:
+                steps = self._seconds_to_steps(command.morph)
+                command = command.model_copy(update={"glide_steps": steps})
+            self._glide = _Glide(self.weights, list(self.presets[command.name]), step, steps)
+        elif isinstance(command, PrimeCommand):
+            self.conductor.prime(command.text)
+            self.text_tail = (self.text_tail + command.text)[-2000:]
+            events.append({"type": "prime", "text": command.text, "i": step})
+        elif isinstance(command, ResetCommand):
+            self.conductor.reset()
+            events.append({"type": "reset", "i": step})
+        if self._recorder is not None:
+            self._recorder.write({"step": step, "command": _recordable(command)})
+
+    # -- stepping ------------------------------------------------------------------------------
+
+    def _take_queue(self) -> list[Command]:
+        commands, self._queue = self._queue, []
+        return commands
+
+    def _step_with(self, commands: list[Command]) -> list[dict[str, Any] | StepEvent]:
+        """Runs in the engine thread: apply commands, step; → events, emitted by the caller on
+        the loop thread (sinks are not thread-safe)."""
+        events: list[dict[str, Any] | StepEvent] = []
+        applied: list[dict[str, Any]] = []
+        for command in commands:
+            try:
+                self._apply(command, applied)
+            except ConductorError as error:  # checked on submit; the state may have moved since
+                applied.append({"type": "error", "message": str(error)})
+        events.extend(applied)
+        steps = self.conductor.step(self.weights)
+        symbol = self.conductor.ensemble.vocab.decode(steps.symbols[:1].tolist())
+        if self._recorder is not None:
+            self._recorder.digest.update(symbol.encode())
+        self.text_tail = (self.text_tail + symbol)[-2000:]
+        events.append(
+            StepEvent(
+                i=steps.step,
+                symbol=symbol,
+                by=steps.by(self.names)[0],
+                weights=steps.weights[0].tolist(),
+                attribution=steps.attribution[0].tolist(),
+                steps=steps,
+            )
+        )
+        return events
+
+    def step(self) -> StepEvent:
+        """Apply queued commands and generate one symbol, here and now (no clock)."""
+        events = self._step_with(self._take_queue())
+        for event in events:
+            self._emit(event)
+        last = events[-1]
+        assert isinstance(last, StepEvent)
+        return last
+
+    async def run(self) -> None:
+        """The generation clock: steps at `rate` (or free) until `close`, honouring pause."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        while not self._closed:
+            if self.paused and self._pending_steps == 0:
+                self._wake.clear()
+                await self._wake.wait()
+                deadline = loop.time()
+                continue
+            if self._pending_steps:
+                self._pending_steps -= 1
+            commands = self._take_queue()  # on the loop thread: a whole OSC bundle or none
+            events = await loop.run_in_executor(self._executor, self._step_with, commands)
+            for event in events:
+                self._emit(event)
+            if self.rate > 0:
+                deadline += 1.0 / self.rate
+                delay = deadline - loop.time()
+                if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
+                    deadline = loop.time()
+                    delay = 0.0
+                if delay > 0:
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    except TimeoutError:
+                        pass
+                    else:
+                        # Woken early by a command: keep the beat unless the rate changed.
+                        remaining = deadline - loop.time()
+                        if remaining > 0 and self.rate > 0:
+                            await asyncio.sleep(min(remaining, 1.0 / self.rate))
+            else:
+                await asyncio.sleep(0)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._recorder is not None:
+            self._recorder.write(
+                {
+                    "type": "end",
+                    "step": self.step_index,
+                    "sha256": self._recorder.digest.hexdigest(),
+                }
+            )
+            self._recorder.handle.close()
+            self._recorder = None
+        self._executor.shutdown(wait=False)
+
+    # -- presets -------------------------------------------------------------------------------
+
+    def _load_presets(self) -> dict[str, list[float]]:
+        if self.presets_file is None or not self.presets_file.exists():
+            return {}
+        try:
+            data = json.loads(self.presets_file.read_text(encoding="utf-8"))
+            presets = {
+                str(name): [float(weights.get(style, 0.0)) for style in self.names]
+                for name, weights in data.items()
+            }
+        except (OSError, ValueError, AttributeError, TypeError) as error:
+            raise ConductorError(
+                f"presets file {self.presets_file} is unreadable ({error}); fix or remove it"
+            ) from None
+        return presets
+
+    def _save_presets(self) -> None:
+        if self.presets_file is None:
+            return
+        data = {
+            name: dict(zip(self.names, weights, strict=True))
+            for name, weights in self.presets.items()
+        }
+        atomic_write_bytes(self.presets_file, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def _recordable(command: Command) -> dict[str, Any]:
+    return command.model_dump(exclude_none=True)
+
+
+@dataclass
+class Replay:
+    names: list[str]
+    text: str
+    steps: int
+    matches: bool | None  # None: the record has no end line (the session did not close)
+
+
+def replay(
+    record: Path, resolve: Callable[[Sequence[str]], Sequence[Path]], extra_steps: int = 0
+) -> Replay:
+    """Re-run a `--record` file: same styles, seed and commands at the same steps.
+
+    `resolve` turns the recorded style names/paths into checkpoint paths.
+    """
+    try:
+        lines = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    except (OSError, ValueError) as error:
+        raise ConductorError(f"cannot read record {record}: {error}") from None
+    if not lines or lines[0].get("type") != "session":
+        raise ConductorError(f"{record} is not a conductor session record (no header line)")
+    header = lines[0]
+    end = next((line for line in lines if line.get("type") == "end"), None)
+    entries = [line for line in lines[1:] if "command" in line]
+    try:
+        paths = resolve(header["styles"])
+        params = SamplingParams(**header["params"])
+        ensemble = Ensemble.from_checkpoints(paths, names=header["names"])
+        conductor = Conductor(
+            ensemble,
+            header["mixer"],
+            params,
+            int(header["seed"]),
+            float(header.get("threshold", DEFAULT_THRESHOLD)),
+            style_temperatures=header.get("style_temperatures"),
+        )
+        session = Session(conductor, header["weights"], rate=0)
+        commands = [(int(e["step"]), parse_command(e["command"])) for e in entries]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConductorError(f"{record} is a damaged record ({error})") from None
+    total = int(end["step"]) if end else (commands[-1][0] if commands else 0) + extra_steps
+    digest = hashlib.sha256()
+    text = []
+    index = 0
+    with torch.no_grad():
+        for step in range(total):
+            while index < len(commands) and commands[index][0] == step:
+                session._queue.append(commands[index][1])
+                index += 1
+            event = session.step()
+            digest.update(event.symbol.encode())
+            text.append(event.symbol)
+    session.close()
+    matches = None if end is None else digest.hexdigest() == end.get("sha256")
+    return Replay(session.names, "".join(text), total, matches)

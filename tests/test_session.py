@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.generate import Conductor
+from conductor.session import CommandError, Session, StepEvent, parse_command, replay
+
+NAMES = ["letters", "digits"]
+
+
+def make_session(paths: list[Path], **kwargs: Any) -> Session:
+    conductor = Conductor(Ensemble.from_checkpoints(paths), seed=kwargs.pop("seed", 0))
+    return Session(conductor, **kwargs)
+
+
+def test_a_weight_change_applies_to_the_very_next_symbol(two_styles: list[Path]) -> None:
+    session = make_session(two_styles, weights=[1.0, 0.0])
+    assert all(session.step().by == "letters" for _ in range(10))
+    session.submit({"type": "set", "weights": {"letters": 0.0, "digits": 1.0}})
+    event = session.step()
+    assert event.by == "digits" and event.weights == [0.0, 1.0]
+
+
+def test_weights_glide_over_the_slew_counted_in_steps(two_styles: list[Path]) -> None:
+    session = make_session(two_styles, weights=[1.0, 0.0], rate=10)
+    session.submit({"type": "set", "weights": {"letters": 0, "digits": 1}, "slew": 1.0})
+    seen = [session.step().weights[1] for _ in range(12)]
+    # 1 s at 10 symbols/s: 10 steps from 0 to 1, linear (thresholded under 5% share).
+    assert seen[0] == 0.0 and seen[10:] == [1.0, 1.0]
+    assert seen[5] == pytest.approx(0.5) and seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    ("message", "complaint"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ({"type": "dance"}, "unknown command type 'dance'"),
+        ({"weights": {}}, 'needs a "type"'),
+        ({"type": "set", "weights": {"jazz": 1.0}}, "unknown style 'jazz'"),
+        ({"type": "set", "weights": {"letters": math.nan}}, "weights.letters"),
+        ({"type": "set", "weights": {"letters": 1e9}}, "less than or equal"),
+        ({"type": "set", "weights": {"letters": -1.0}}, "linear mixer takes weights >= 0"),
+        ({"type": "set", "weights": {"letters": 0, "digits": 0}}, "all weights are zero"),
+        ({"type": "set", "temperature": -1}, "temperature"),
+        ({"type": "set", "tempo": 3}, "tempo"),
+        ({"type": "rate", "chars_per_s": "fast"}, "chars_per_s"),
+        ({"type": "prime", "text": ""}, "text"),
+        ({"type": "preset", "name": "nope"}, "no preset 'nope'"),
+    ],
+)
+def test_bad_commands_are_refused_in_one_line(
+    two_styles: list[Path], message: Any, complaint: str
+) -> None:
+    session = make_session(two_styles)
+    before = session.state()
+    with pytest.raises(CommandError) as caught:
+        session.submit(message)
+    assert complaint in str(caught.value) and "\n" not in str(caught.value)
+    assert session.state() == before
+    session.step()  # and it still generates
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        st.text(max_size=64),
+        st.dictionaries(
+            st.sampled_from(["type", "weights", "text", "count", "name", "x"]),
+            st.one_of(st.none(), st.floats(), st.integers(), st.text(max_size=8), st.binary()),
+            max_size=4,
+        ),
+    )
+)
+def test_garbage_never_gets_past_validation(message: Any) -> None:
+    with contextlib.suppress(CommandError):
+        parse_command(message)
+
+
+def test_presets_are_saved_recalled_with_a_morph_and_persisted(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    presets = tmp_path / "presets.json"
+    session = make_session(two_styles, weights=[0.0, 1.0], rate=10, presets_file=presets)
+    session.submit({"type": "save", "name": "numbers"})
+    session.submit({"type": "set", "weights": {"letters": 1, "digits": 0}})
+    session.step()
+    session.submit({"type": "preset", "name": "numbers", "morph": 0.5})
+    glide = [session.step().weights[1] for _ in range(7)]
+    assert glide[0] == 0.0 and glide[5:] == [1.0, 1.0] and glide == sorted(glide)
+    assert json.loads(presets.read_text()) == {"numbers": {"letters": 0.0, "digits": 1.0}}
+    again = make_session(two_styles, presets_file=presets)
+    assert again.presets == {"numbers": [0.0, 1.0]}
+    presets.write_text("{broken")
+    with pytest.raises(ConductorError, match="presets file .* unreadable"):
+        make_session(two_styles, presets_file=presets)
+
+
+def test_record_then_replay_reproduces_the_symbols_exactly(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    record = tmp_path / "take.jsonl"
+    session = make_session(
+        two_styles, seed=11, record=record, rate=30, style_paths=[str(p) for p in two_styles]
+    )
+    text = []
+    script = {
+        5: {"type": "set", "weights": {"letters": 0.5, "digits": 0.5}},
+        20: {"type": "prime", "text": "abc "},
+        30: {"type": "set", "weights": {"digits": 1.0, "letters": 0.0}, "slew": 0.5},
+        45: {"type": "set", "temperature": 0.5, "mixer": "product"},
+        60: {"type": "reset"},
+    }
+    for step in range(80):
+        if step in script:
+            session.submit(script[step])
+        text.append(session.step().symbol)
+    session.close()
+    result = replay(record, lambda styles: [Path(s) for s in styles])
+    assert result.text == "".join(text) and result.steps == 80 and result.matches is True
+
+
+def test_replay_refuses_a_file_that_is_not_a_record(tmp_path: Path) -> None:
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"hello": 1}\n')
+    with pytest.raises(ConductorError, match="not a conductor session record"):
+        replay(bad, lambda styles: [])
+
+
+def test_the_clock_keeps_its_rate_pauses_and_single_steps(two_styles: list[Path]) -> None:
+    session = make_session(two_styles, rate=100)
+    events: list[Any] = []
+    session.add_sink(events.append)
+
+    async def scenario() -> tuple[int, int, int]:
+        runner = asyncio.create_task(session.run())
+        await asyncio.sleep(0.5)
+        running = sum(isinstance(e, StepEvent) for e in events)
+        session.submit({"type": "pause"})
+        await asyncio.sleep(0.05)
+        paused_at = sum(isinstance(e, StepEvent) for e in events)
+        await asyncio.sleep(0.2)
+        still = sum(isinstance(e, StepEvent) for e in events)
+        session.submit({"type": "step", "count": 3})
+        await asyncio.sleep(0.2)
+        stepped = sum(isinstance(e, StepEvent) for e in events) - still
+        assert still == paused_at
+        session.close()
+        await asyncio.wait_for(runner, 2)
+        return running, stepped, still
+
+    running, stepped, _ = asyncio.run(scenario())
+    assert 30 <= running <= 52  # 100/s for 0.5 s: the clock does not burst or drift far
+    assert stepped == 3
+
+
+def test_a_sink_that_raises_is_dropped_and_generation_goes_on(two_styles: list[Path]) -> None:
+    session = make_session(two_styles)
+
+    def broken(event: Any) -> None:
+        raise RuntimeError("viewer vanished")
+
+    session.add_sink(broken)
+    session.step()
+    session.step()
+    assert broken not in session._sinks
