@@ -41,6 +41,14 @@ def test_weights_glide_over_the_slew_counted_in_steps(two_styles: list[Path]) ->
     assert seen[5] == pytest.approx(0.5) and seen == sorted(seen)
 
 
+def test_the_pad_sets_every_weight_by_inverse_distance(two_styles: list[Path]) -> None:
+    session = make_session(two_styles, weights=[1.0, 0.0])
+    session.submit({"type": "xy", "x": 0.0, "y": -1.0})  # two styles: "digits" at the bottom
+    assert session.step().weights == [0.0, 1.0]
+    session.submit({"type": "xy", "x": 0.3, "y": 0.0})
+    assert session.step().weights == pytest.approx([0.5, 0.5])
+
+
 @pytest.mark.parametrize(
     ("message", "complaint"),
     [
@@ -58,6 +66,7 @@ def test_weights_glide_over_the_slew_counted_in_steps(two_styles: list[Path]) ->
         ({"type": "rate", "chars_per_s": "fast"}, "chars_per_s"),
         ({"type": "prime", "text": ""}, "text"),
         ({"type": "preset", "name": "nope"}, "no preset 'nope'"),
+        ({"type": "xy", "x": 2, "y": 0}, "x"),
     ],
 )
 def test_bad_commands_are_refused_in_one_line(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import sys
@@ -375,6 +376,85 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- serve and replay --------------------------------------------------------------------------
+
+DEFAULT_STYLES = "shakespeare,kjv,python,c,latex,abc_irish,abc_german,abc_scottish"
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from conductor.server.run import Endpoints, serve
+    from conductor.session import Session
+
+    paths = _resolve_styles(args.styles, Path(args.styles_dir))
+    ensemble = Ensemble.from_checkpoints(paths)
+    params = SamplingParams(temperature=args.temperature)
+    conductor = Conductor(ensemble, args.mixer, params, args.seed, args.threshold)
+    weights = _parse_floats(args.weights, "--weights") if args.weights else None
+    if weights is not None:
+        check_weights(weights, len(ensemble), args.mixer)
+    session = Session(
+        conductor,
+        weights,
+        rate=args.rate,
+        slew=args.slew,
+        presets_file=Path(args.presets) if args.presets else None,
+        record=Path(args.record) if args.record else None,
+        style_paths=[str(p) for p in paths],
+    )
+    if args.prime:
+        session.submit({"type": "prime", "text": args.prime})
+
+    def ready(endpoints: Endpoints) -> None:
+        console.print(f"conductor is live: [bold]{endpoints.url}[/bold]", highlight=False)
+        if endpoints.osc:
+            console.print(
+                f"OSC: udp://{endpoints.osc[0]}:{endpoints.osc[1]}  "
+                f"(OSCQuery {endpoints.oscquery})",
+                highlight=False,
+            )
+        console.print(f"styles: {', '.join(ensemble.names)} — Ctrl-C stops", highlight=False)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            serve(
+                session,
+                host=args.host,
+                port=args.port,
+                osc_port=None if args.osc_port < 0 else args.osc_port,
+                oscquery_port=args.oscquery_port,
+                token=args.token,
+                on_ready=ready,
+            )
+        )
+    if args.record:
+        console.print(f"recorded → {args.record} (conductor replay {args.record})")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from conductor.session import replay
+
+    styles_dir = Path(args.styles_dir)
+    result = replay(
+        Path(args.record),
+        lambda styles: [
+            Path(s) if Path(s).exists() else _resolve_styles(Path(s).stem, styles_dir)[0]
+            for s in styles
+        ],
+        extra_steps=args.chars,
+    )
+    console.print(result.text, highlight=False, markup=False)
+    if result.matches is True:
+        console.print(f"[green]replayed {result.steps} steps: identical to the recording[/green]")
+    elif result.matches is False:
+        raise ConductorError(f"replay of {args.record} differs from the recording")
+    else:
+        console.print("[yellow]the recording has no end mark (the session did not close)[/]")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 
@@ -475,6 +555,32 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--json", help="write one JSON event per symbol to FILE ('-': stdout)")
     gen.set_defaults(func=_cmd_generate)
+
+    srv = commands.add_parser("serve", help="live session: web page, OSC, OSCQuery")
+    srv.add_argument("--styles", default=DEFAULT_STYLES, help="comma-separated names or paths")
+    srv.add_argument("--styles-dir", default="styles", help="where style names are looked up")
+    srv.add_argument("--weights", help="starting weights (default: the first style)")
+    srv.add_argument("--mixer", choices=MIXERS, default="linear")
+    srv.add_argument("--temperature", type=float, default=0.8)
+    srv.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    srv.add_argument("--rate", type=float, default=20.0, help="symbols/s, 0 = free (20)")
+    srv.add_argument("--slew", type=float, default=0.0, help="default weight glide, seconds")
+    srv.add_argument("--prime", help="text to start from")
+    srv.add_argument("--seed", type=int, default=0)
+    srv.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8765, help="web port (8765)")
+    srv.add_argument("--osc-port", type=int, default=9000, help="OSC UDP port, -1 = off (9000)")
+    srv.add_argument("--oscquery-port", type=int, help="OSCQuery HTTP port (OSC port + 1)")
+    srv.add_argument("--token", help="required on WS and OSC; needed for any --host but local")
+    srv.add_argument("--presets", help="JSON file to keep presets in")
+    srv.add_argument("--record", help="write every command with its step to this file")
+    srv.set_defaults(func=_cmd_serve)
+
+    rep = commands.add_parser("replay", help="re-run a --record file; checks it is identical")
+    rep.add_argument("record", help="the JSON-lines file that serve --record wrote")
+    rep.add_argument("--styles-dir", default="styles")
+    rep.add_argument("--chars", type=int, default=0, help="extra steps if it has no end mark")
+    rep.set_defaults(func=_cmd_replay)
     return parser
 
 

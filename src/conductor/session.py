@@ -36,6 +36,7 @@ from conductor.checkpoint import atomic_write_bytes
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor, Steps
+from conductor.mapping import xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixingError, check_weights
 from conductor.sampling import SamplingParams
 
@@ -126,6 +127,15 @@ class GetCommand(_Command):
     type: Literal["get"] = "get"
 
 
+class XyCommand(_Command):
+    """The conducting pad: a cursor at (x, y) in [-1, 1]² sets every weight (see `mapping`)."""
+
+    type: Literal["xy"] = "xy"
+    x: float = Field(ge=-1, le=1, allow_inf_nan=False)
+    y: float = Field(ge=-1, le=1, allow_inf_nan=False)
+    slew: float | None = Field(None, ge=0, le=600, allow_inf_nan=False)
+
+
 Command = Annotated[
     SetCommand
     | PrimeCommand
@@ -136,11 +146,14 @@ Command = Annotated[
     | PauseCommand
     | StepCommand
     | RateCommand
-    | GetCommand,
+    | GetCommand
+    | XyCommand,
     Field(discriminator="type"),
 ]
 _COMMAND = TypeAdapter[Command](Command)
-COMMAND_TYPES = ("set", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get")
+COMMAND_TYPES = (
+    "set", "xy", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get"
+)  # fmt: skip
 _QUEUED = (SetCommand, PrimeCommand, ResetCommand, PresetCommand)
 
 
@@ -335,6 +348,11 @@ class Session:
         Raises `CommandError` for anything malformed; the session is unchanged then.
         """
         command = message if isinstance(message, _Command) else parse_command(message)
+        if isinstance(command, XyCommand):
+            weights = xy_weights(command.x, command.y, len(self.names))
+            command = SetCommand(
+                weights=dict(zip(self.names, weights, strict=True)), slew=command.slew
+            )
         if isinstance(command, _QUEUED):
             self._check(command)
             self._queue.append(command)

@@ -1,0 +1,262 @@
+// conductor's page: a WebSocket to the session, canvases drawn at display rate.
+"use strict";
+
+const PALETTE = ["#3fd0e0", "#e05fd0", "#e8d44d", "#5fd38d", "#6f9bff", "#ff6b6b", "#f2f2f2", "#ffa94d"];
+const SYMBOLS = ["\n"].concat(Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)));
+const MAX_SPANS = 6000;
+
+const $ = (id) => document.getElementById(id);
+const view = {
+  styles: [], pad: [], state: null, weights: [], mixed: null, perModel: null,
+  lastSymbol: null, step: 0, cursor: null, dragging: false,
+};
+let socket = null;
+let retry = 500;
+
+function colour(name) { return PALETTE[view.styles.indexOf(name) % PALETTE.length] || "#999"; }
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function throttled(fn, ms) {
+  let last = 0, timer = null, pending = null;
+  return (...args) => {
+    pending = args;
+    const now = performance.now();
+    if (now - last >= ms) { last = now; fn(...pending); pending = null; return; }
+    clearTimeout(timer);
+    timer = setTimeout(() => { last = performance.now(); if (pending) fn(...pending); pending = null; }, ms);
+  };
+}
+
+// -- connection -------------------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws${location.search}`);
+  socket.onopen = () => { retry = 500; setStatus("live", true); };
+  socket.onclose = () => {
+    setStatus("reconnecting…", false);
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 5000);
+  };
+  socket.onmessage = (message) => handle(JSON.parse(message.data));
+}
+
+function setStatus(text, live) {
+  const status = $("status");
+  status.textContent = text;
+  status.classList.toggle("live", live);
+}
+
+function handle(event) {
+  switch (event.type) {
+    case "hello":
+      view.styles = event.styles;
+      view.pad = event.pad;
+      buildSliders();
+      $("text").textContent = "";
+      appendText(event.text, null);
+      applyState(event.state);
+      break;
+    case "step":
+      view.step = event.i;
+      view.weights = event.weights;
+      view.lastSymbol = event.symbol;
+      if (event.mixed) { view.mixed = event.mixed; view.perModel = event.per_model; }
+      appendText(event.symbol, event.by);
+      break;
+    case "state": applyState(event.state); break;
+    case "prime": appendText(event.text, null); break;
+    case "reset": appendText("\n", null); break;
+    case "error": showError(event.message); break;
+  }
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  setTimeout(() => { if ($("error").textContent === message) $("error").textContent = ""; }, 4000);
+}
+
+// -- text -------------------------------------------------------------------------------------
+
+let textQueue = [];
+function appendText(text, by) { if (text) textQueue.push([text, by]); }
+
+function flushText() {
+  if (!textQueue.length) return;
+  const box = $("text");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const fragment = document.createDocumentFragment();
+  for (const [text, by] of textQueue) {
+    const span = document.createElement("span");
+    span.textContent = text;
+    if (by) { span.style.color = colour(by); span.dataset.by = by; } else span.className = "dim";
+    fragment.appendChild(span);
+  }
+  textQueue = [];
+  box.appendChild(fragment);
+  while (box.childNodes.length > MAX_SPANS) box.removeChild(box.firstChild);
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+// -- controls ---------------------------------------------------------------------------------
+
+const sendWeight = throttled((name, value) => send({ type: "set", weights: { [name]: value } }), 30);
+const sendXY = throttled((x, y) => send({ type: "xy", x, y }), 30);
+
+function buildSliders() {
+  const box = $("sliders");
+  box.textContent = "";
+  view.styles.forEach((name) => {
+    const row = document.createElement("label");
+    row.className = "slider";
+    row.innerHTML = `<span></span><input type="range" min="0" max="1" step="0.01"><output></output>`;
+    row.querySelector("span").textContent = name;
+    row.querySelector("span").style.color = colour(name);
+    const input = row.querySelector("input");
+    input.dataset.style = name;
+    input.addEventListener("input", () => {
+      row.querySelector("output").textContent = Number(input.value).toFixed(2);
+      sendWeight(name, Number(input.value));
+    });
+    box.appendChild(row);
+  });
+}
+
+function applyState(state) {
+  view.state = state;
+  for (const input of document.querySelectorAll("#sliders input")) {
+    if (document.activeElement === input) continue;
+    const value = state.target[input.dataset.style];
+    input.value = value;
+    input.parentElement.querySelector("output").textContent = Number(value).toFixed(2);
+  }
+  if (document.activeElement !== $("mixer")) $("mixer").value = state.mixer;
+  if (document.activeElement !== $("temperature")) {
+    $("temperature").value = state.temperature;
+    $("temperature-out").textContent = state.temperature;
+  }
+  if (document.activeElement !== $("rate") && state.rate > 0) {
+    $("rate").value = state.rate;
+    $("rate-out").textContent = state.rate;
+  }
+  $("play").textContent = state.paused ? "play" : "pause";
+}
+
+$("mixer").addEventListener("change", () => send({ type: "set", mixer: $("mixer").value }));
+$("temperature").addEventListener("input", throttled(() => {
+  $("temperature-out").textContent = $("temperature").value;
+  send({ type: "set", temperature: Number($("temperature").value) });
+}, 50));
+$("rate").addEventListener("input", throttled(() => {
+  $("rate-out").textContent = $("rate").value;
+  send({ type: "rate", chars_per_s: Number($("rate").value) });
+}, 50));
+$("play").addEventListener("click", () => send({ type: view.state && view.state.paused ? "play" : "pause" }));
+$("reset").addEventListener("click", () => send({ type: "reset" }));
+$("prime-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("prime").value;
+  if (text) send({ type: "prime", text });
+  $("prime").value = "";
+});
+
+// -- the conducting pad -----------------------------------------------------------------------
+
+const pad = $("pad");
+function padPoint(event) {
+  const rect = pad.getBoundingClientRect();
+  const x = ((event.clientX - rect.left) / rect.width) * 2 - 1;
+  const y = 1 - ((event.clientY - rect.top) / rect.height) * 2;
+  const clamp = (v) => Math.max(-1, Math.min(1, v / 0.85));  // styles sit at 85% of the radius
+  return [clamp(x), clamp(y)];
+}
+pad.addEventListener("pointerdown", (e) => { view.dragging = true; pad.setPointerCapture(e.pointerId); movePad(e); });
+pad.addEventListener("pointermove", (e) => { if (view.dragging) movePad(e); });
+pad.addEventListener("pointerup", () => { view.dragging = false; });
+function movePad(event) {
+  const [x, y] = padPoint(event);
+  view.cursor = [x, y];
+  sendXY(x, y);
+}
+
+function drawPad() {
+  const g = pad.getContext("2d");
+  const w = pad.width, h = pad.height, r = 0.85 * w / 2;
+  const at = ([x, y]) => [w / 2 + x * r, h / 2 - y * r];
+  g.clearRect(0, 0, w, h);
+  g.strokeStyle = "#262b31";
+  g.beginPath(); g.arc(w / 2, h / 2, r, 0, 2 * Math.PI); g.stroke();
+  view.styles.forEach((name, i) => {
+    const [px, py] = at(view.pad[i]);
+    const weight = view.weights[i] || 0;
+    g.fillStyle = colour(name);
+    g.globalAlpha = 0.35 + 0.65 * weight;
+    g.beginPath(); g.arc(px, py, 5 + 12 * weight, 0, 2 * Math.PI); g.fill();
+    g.globalAlpha = 1;
+    g.font = "11px system-ui";
+    g.textAlign = px < w / 2 - 5 ? "right" : px > w / 2 + 5 ? "left" : "center";
+    g.fillText(name, px + (g.textAlign === "right" ? -14 : g.textAlign === "left" ? 14 : 0), py + (py < h / 2 ? -14 : 22));
+  });
+  if (view.cursor) {
+    const [cx, cy] = at(view.cursor);
+    g.strokeStyle = "#fff";
+    g.beginPath(); g.arc(cx, cy, 7, 0, 2 * Math.PI); g.stroke();
+  }
+}
+
+// -- distributions ----------------------------------------------------------------------------
+
+function heat(p) {
+  // blue (unlikely) → red (likely); sqrt so that small probabilities stay visible
+  const t = Math.sqrt(Math.max(0, Math.min(1, p)));
+  const r = Math.round(30 + 225 * t), g = Math.round(40 + 60 * (1 - Math.abs(2 * t - 1))), b = Math.round(200 * (1 - t) + 30);
+  return `rgb(${r},${g},${b})`;
+}
+
+function drawDistributions() {
+  const canvas = $("dists");
+  const g = canvas.getContext("2d");
+  const rows = [["mixed", view.mixed, null]].concat(
+    view.styles.map((name, i) => [name, view.perModel ? view.perModel[i] : null, i]));
+  const label = 120, top = 16;
+  const rowH = Math.max(12, Math.min(30, Math.floor((canvas.height - top) / rows.length)));
+  canvas.height = top + rowH * rows.length;
+  const cellW = (canvas.width - label) / SYMBOLS.length;
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  g.font = "10px ui-monospace, monospace";
+  g.fillStyle = "#8a9199";
+  SYMBOLS.forEach((s, k) => { if (k % 4 === 1) g.fillText(s === "\n" ? "↵" : s, label + k * cellW, 11); });
+  const chosen = SYMBOLS.indexOf(view.lastSymbol);
+  rows.forEach(([name, probs, index], r) => {
+    const y = top + r * rowH;
+    const weight = index === null ? 1 : view.weights[index] || 0;
+    g.fillStyle = index === null ? "#e6e6e6" : colour(name);
+    g.globalAlpha = 0.25; g.fillRect(0, y + 2, (label - 8) * weight, rowH - 4); g.globalAlpha = 1;
+    g.fillText(name, 4, y + rowH / 2 + 4);
+    if (!probs) return;
+    SYMBOLS.forEach((s, k) => {
+      const code = s === "\n" ? 10 : s.charCodeAt(0);
+      g.fillStyle = heat(probs[code]);
+      g.fillRect(label + k * cellW, y + 1, Math.ceil(cellW), rowH - 2);
+    });
+  });
+  if (chosen >= 0) {
+    g.strokeStyle = "#fff";
+    g.lineWidth = 1.5;
+    g.strokeRect(label + chosen * cellW, top, cellW, rowH * rows.length);
+  }
+}
+
+function frame() {
+  flushText();
+  drawDistributions();
+  drawPad();
+  $("step").textContent = view.state ? `step ${view.step}` : "";
+  requestAnimationFrame(frame);
+}
+
+connect();
+requestAnimationFrame(frame);

@@ -1,0 +1,134 @@
+"""The web visualiser and control page: FastAPI, one WebSocket per browser, a static page.
+
+Every browser shares the one `Session`. Each gets its own outgoing queue: symbols go out for
+every step; the distributions (`mixed`, `per_model`) ride along at most at display rate, on the
+latest step, so a fast stream never floods a browser. A browser that cannot keep up (its queue
+full) is disconnected — it reconnects and gets the current state — rather than slowing the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from conductor.mapping import pad_position
+from conductor.session import CommandError, Session, StepEvent
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("conductor.web")
+DISPLAY_HZ = 60.0
+QUEUE_LIMIT = 4096
+MAX_MESSAGE = 64 * 1024
+
+
+class _Client:
+    """One browser: a bounded queue of JSON texts and its display-rate clock."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_LIMIT)
+        self.last_distributions = 0.0
+        self.overflowed = False
+
+    def __call__(self, event: dict[str, Any] | StepEvent) -> None:
+        if isinstance(event, StepEvent):
+            now = time.monotonic()
+            show = now - self.last_distributions >= 1 / DISPLAY_HZ
+            if show:
+                self.last_distributions = now
+            message = event.to_json(self.names, distributions=show)
+        else:
+            message = event
+        try:
+            self.queue.put_nowait(json.dumps(message))
+        except asyncio.QueueFull:
+            self.overflowed = True  # the sender closes this socket at its next message
+
+
+def _hello(session: Session) -> dict[str, Any]:
+    count = len(session.names)
+    return {
+        "type": "hello",
+        "styles": session.names,
+        "pad": [pad_position(i, count) for i in range(count)],
+        "state": session.state(),
+        "text": session.text_tail,
+    }
+
+
+def create_app(session: Session, token: str | None = None) -> FastAPI:
+    """The app: `/` the page, `/ws` the WebSocket, `/state` the state as JSON."""
+    app = FastAPI(title="conductor", docs_url=None, redoc_url=None)
+    static = files("conductor.server") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    def allowed(given: str | None) -> bool:
+        return token is None or (given is not None and hmac.compare_digest(given, token))
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return (static / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/state")
+    async def state(token: str | None = None) -> JSONResponse:
+        if not allowed(token):
+            return JSONResponse({"error": "a token is required"}, status_code=403)
+        return JSONResponse(session.state())
+
+    @app.websocket("/ws")
+    async def socket(websocket: WebSocket) -> None:
+        if not allowed(websocket.query_params.get("token")):
+            await websocket.close(code=1008, reason="a token is required: /ws?token=...")
+            return
+        await websocket.accept()
+        client = _Client(session.names)
+        await websocket.send_text(json.dumps(_hello(session)))
+        session.add_sink(client)
+        sender = asyncio.create_task(_send(websocket, client))
+        try:
+            while True:
+                text = await websocket.receive_text()
+                reply = _handle(session, text)
+                if reply is not None:
+                    await websocket.send_text(json.dumps(reply))
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the browser went away, mid-message or not
+        except Exception:  # never let one socket take the server down
+            log.exception("websocket handler failed")
+        finally:
+            session.remove_sink(client)
+            sender.cancel()
+
+    return app
+
+
+def _handle(session: Session, text: str) -> dict[str, Any] | None:
+    """A browser's message → the session; an error event for anything it refuses."""
+    if len(text) > MAX_MESSAGE:
+        return {"type": "error", "message": f"message over {MAX_MESSAGE} bytes refused"}
+    try:
+        return session.submit(text)
+    except CommandError as error:
+        return {"type": "error", "message": str(error)}
+
+
+async def _send(websocket: WebSocket, client: _Client) -> None:
+    try:
+        while True:
+            text = await client.queue.get()
+            if text is None or client.overflowed:
+                await websocket.close(code=1013, reason="too slow: reconnect")
+                return
+            await websocket.send_text(text)
+    except Exception:  # the socket closed under us; the receiver loop cleans up
+        return
