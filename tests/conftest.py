@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -66,3 +68,75 @@ def two_styles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         trainer.run(max_steps=200)
         paths.append(out / f"{name}.safetensors")
     return paths
+
+
+class LiveServer:
+    """`conductor.server.run.serve` on free ports in a background thread, for real clients."""
+
+    def __init__(self, paths: list[Path], rate: float = 50.0, token: str | None = None) -> None:
+        import asyncio
+        import threading
+
+        from conductor.engine import Ensemble
+        from conductor.generate import Conductor
+        from conductor.server.run import Endpoints, serve
+        from conductor.session import Session
+
+        self.session = Session(
+            Conductor(Ensemble.from_checkpoints(paths), seed=0), [1.0, 0.0], rate=rate
+        )
+        self.endpoints: Endpoints | None = None
+        self.error: BaseException | None = None
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def on_ready(endpoints: Endpoints) -> None:
+            self.endpoints = endpoints
+            ready.set()
+
+        def main() -> None:
+            try:
+                self._task = self._loop.create_task(
+                    serve(self.session, port=0, osc_port=0, token=token, on_ready=on_ready)
+                )
+                self._loop.run_until_complete(self._task)
+            except BaseException as error:
+                self.error = error
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(target=main, daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if self.endpoints is None:
+            raise RuntimeError(f"server did not start: {self.error!r}")
+
+    @property
+    def ws_url(self) -> str:
+        assert self.endpoints is not None
+        return self.endpoints.url.replace("http://", "ws://") + "ws"
+
+    @property
+    def osc(self) -> tuple[str, int]:
+        assert self.endpoints is not None and self.endpoints.osc is not None
+        return self.endpoints.osc
+
+    def call(self, fn: Any) -> Any:
+        """Run fn() on the server's loop thread and return its result."""
+        import asyncio
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def live(two_styles: list[Path]) -> Iterator[LiveServer]:
+    server = LiveServer(two_styles)
+    yield server
+    server.stop()

@@ -32,6 +32,13 @@ def test_a_weight_change_applies_to_the_very_next_symbol(two_styles: list[Path])
     assert event.by == "digits" and event.weights == [0.0, 1.0]
 
 
+def test_partial_weight_commands_merge_with_those_still_queued(two_styles: list[Path]) -> None:
+    session = make_session(two_styles, weights=[1.0, 0.0])
+    session.submit({"type": "set", "weights": {"digits": 1.0}})
+    session.submit({"type": "set", "weights": {"letters": 0.0}})  # fine: digits is 1 by then
+    assert session.step().weights == [0.0, 1.0]
+
+
 def test_weights_glide_over_the_slew_counted_in_steps(two_styles: list[Path]) -> None:
     session = make_session(two_styles, weights=[1.0, 0.0], rate=10)
     session.submit({"type": "set", "weights": {"letters": 0, "digits": 1}, "slew": 1.0})

@@ -367,7 +367,7 @@ class Session:
         elif isinstance(command, RateCommand):
             self.rate = command.chars_per_s
         elif isinstance(command, SaveCommand):
-            self.presets[command.name] = self.target
+            self.presets[command.name] = self._pending_target()
             self._save_presets()
         elif isinstance(command, GetCommand):
             return {"type": "state", "state": self.state()}
@@ -382,18 +382,27 @@ class Session:
         except MixingError as error:
             raise CommandError(str(error)) from None
 
+    def _pending_target(self) -> list[float]:
+        """The target weights once the queued commands are applied (what a new one merges into)."""
+        target = self.target
+        for queued in self._queue:
+            if isinstance(queued, SetCommand) and queued.weights is not None:
+                target = [queued.weights.get(n, t) for n, t in zip(self.names, target, strict=True)]
+            elif isinstance(queued, PresetCommand):
+                target = list(self.presets[queued.name])
+        return target
+
     def _check_mix(self, command: Command) -> None:
         if isinstance(command, SetCommand) and command.weights is not None:
             unknown = [name for name in command.weights if name not in self.names]
             if unknown:
                 raise CommandError(f"unknown style {unknown[0]!r}; styles: {', '.join(self.names)}")
             mixer = command.mixer or self.conductor.mixer
-            merged = [
-                command.weights.get(n, t) for n, t in zip(self.names, self.target, strict=True)
-            ]
+            pending = self._pending_target()
+            merged = [command.weights.get(n, t) for n, t in zip(self.names, pending, strict=True)]
             check_weights(merged, len(self.names), mixer)
         elif isinstance(command, SetCommand) and command.mixer is not None:
-            check_weights(self.target, len(self.names), command.mixer)
+            check_weights(self._pending_target(), len(self.names), command.mixer)
         elif isinstance(command, PresetCommand) and command.name not in self.presets:
             known = ", ".join(sorted(self.presets)) or "none saved yet"
             raise CommandError(f"no preset {command.name!r} (presets: {known})")

@@ -272,6 +272,7 @@ class OscBridge(asyncio.DatagramProtocol):
             if len(self.subscribers) >= MAX_SUBSCRIBERS:
                 raise CommandError(f"at most {MAX_SUBSCRIBERS} subscribers")
             self.subscribers.add((host, port))
+            self._last_weights = None  # a new subscriber hears the weights on the next step
         else:
             self.subscribers.discard((host, port))
 

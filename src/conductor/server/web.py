@@ -97,8 +97,17 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
         sender = asyncio.create_task(_send(websocket, client))
         try:
             while True:
-                text = await websocket.receive_text()
-                reply = _handle(session, text)
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    reply: dict[str, Any] | None = {
+                        "type": "error",
+                        "message": "binary frames are not commands: send JSON text",
+                    }
+                else:
+                    reply = _handle(session, text)
                 if reply is not None:
                     await websocket.send_text(json.dumps(reply))
         except (WebSocketDisconnect, RuntimeError):

@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from tests.conftest import LiveServer
+
+
+def osc(address: str, *args: Any) -> bytes:
+    builder = OscMessageBuilder(address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build().dgram
+
+
+class Peer:
+    """A real UDP socket on 127.0.0.1: sends to the server, reads what comes back."""
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.backlog: list[tuple[str, list[Any]]] = []
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendto(data, self.server)
+
+    def messages(self, seconds: float) -> list[tuple[str, list[Any]]]:
+        out, deadline = [], time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except TimeoutError:
+                break
+            out += [(m.message.address, list(m.message.params)) for m in OscPacket(data).messages]
+        return out
+
+    def first(self, address: str, seconds: float = 5.0) -> list[Any]:
+        """The next `address` message in arrival order (earlier other messages are dropped)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            while self.backlog:
+                got, args = self.backlog.pop(0)
+                if got == address:
+                    return args
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {address} within {seconds} s")
+            self.backlog += self.messages(0.1)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def peer(live: LiveServer) -> Iterator[Peer]:
+    live.call(lambda: live.session.submit({"type": "set", "weights": {"letters": 1, "digits": 0}}))
+    client = Peer(live.osc)
+    yield client
+    client.send(osc("/conductor/unsubscribe", "127.0.0.1", client.port))
+    client.close()
+
+
+def test_weights_over_real_udp_change_the_stream(live: LiveServer, peer: Peer) -> None:
+    peer.send(osc("/conductor/subscribe", "127.0.0.1", peer.port))
+    peer.first("/conductor/symbol")
+    peer.send(osc("/conductor/weight/digits", 1.0))
+    peer.send(osc("/conductor/weight/letters", 0.0))
+    deadline = time.monotonic() + 5
+    while peer.first("/conductor/weights") != [0.0, 1.0]:
+        assert time.monotonic() < deadline
+    symbols = [args for address, args in peer.messages(0.5) if address == "/conductor/symbol"]
+    symbols = symbols[1:]  # the first may have been in flight before the change
+    assert len(symbols) >= 10
+    steps = [step for _, step in symbols]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert sum(symbol in "0123456789 " for symbol, _ in symbols) >= 0.9 * len(symbols)
+    mixed = peer.first("/conductor/mixed")[0]
+    assert abs(float(np.frombuffer(mixed, dtype=np.float32).sum()) - 1) < 1e-3
+
+
+def test_a_bundle_applies_on_one_step(live: LiveServer, peer: Peer) -> None:
+    seen: list[list[float]] = []
+    live.call(lambda: live.session.add_sink(lambda e: seen.append(getattr(e, "weights", None))))
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    bundle.add_content(OscMessageBuilder("/conductor/weight/letters").build())
+    builder = OscBundleBuilder(IMMEDIATELY)
+    for address, value in [("/conductor/weight/letters", 0.2), ("/conductor/weight/digits", 0.8)]:
+        message = OscMessageBuilder(address)
+        message.add_arg(value)
+        builder.add_content(message.build())
+    peer.send(builder.build().dgram)
+    time.sleep(0.5)
+    weights = [w for w in seen if w is not None]
+    assert [0.2, 0.8] in [[round(x, 4) for x in w] for w in weights]
+    # Never half a bundle: each step saw the old weights or the new ones.
+    assert all([round(x, 4) for x in w] in ([1.0, 0.0], [0.2, 0.8]) for w in weights)
+
+
+def test_get_replies_and_errors_go_back_to_the_sender(peer: Peer) -> None:
+    peer.send(osc("/conductor/get"))
+    state = json.loads(peer.first("/conductor/state")[0])
+    assert state["styles"] == ["letters", "digits"]
+    for bad, complaint in [
+        (osc("/conductor/weight/jazz", 1.0), "unknown address"),
+        (osc("/conductor/weight/letters", "loud"), "expected a number"),
+        (osc("/conductor/weights", 1.0), "takes 2 argument"),
+        (osc("/elsewhere"), "under /conductor/"),
+        (osc("/conductor/subscribe", "10.0.0.1", 9000), "127.0.0.1"),
+        (b"\x00\x01garbage", "not an OSC packet"),
+    ]:
+        peer.send(bad)
+        assert complaint in peer.first("/conductor/error")[0]
+
+
+@settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=256),
+        st.builds(
+            lambda address, args: osc(address, *args),
+            st.sampled_from(
+                [
+                    "/conductor/weights",
+                    "/conductor/weight/letters",
+                    "/conductor/xy",
+                    "/conductor/prime",
+                    "/conductor/rate",
+                    "/conductor/step",
+                    "/conductor/preset",
+                    "/conductor/mixer",
+                    "/conductor/temperature",
+                    "/conductor/nothing",
+                ]
+            ),
+            st.lists(
+                st.one_of(
+                    st.floats(width=32),
+                    st.integers(-(2**31), 2**31 - 1),
+                    st.text(max_size=20),
+                    st.binary(min_size=1, max_size=20),
+                ),
+                max_size=3,
+            ),
+        ),
+    )
+)
+def test_fuzz_osc_with_garbage(fuzz_peer: Peer, data: bytes) -> None:
+    fuzz_peer.send(data)
+
+
+@pytest.fixture(scope="module")
+def fuzz_peer(live: LiveServer) -> Iterator[Peer]:
+    client = Peer(live.osc)
+    yield client
+    time.sleep(0.3)
+    for message in [
+        osc("/conductor/play"),
+        osc("/conductor/rate", 50.0),
+        osc("/conductor/prime", "x"),
+    ]:
+        client.send(message)
+    client.send(osc("/conductor/weights", 0.0, 1.0))
+    client.send(osc("/conductor/subscribe", "127.0.0.1", client.port))
+    deadline = time.monotonic() + 5
+    while client.first("/conductor/weights") != [0.0, 1.0]:
+        assert time.monotonic() < deadline
+    assert client.first("/conductor/symbol")
+    client.close()
+
+
+def test_oscquery_describes_the_address_space(live: LiveServer) -> None:
+    assert live.endpoints is not None and live.endpoints.oscquery is not None
+    base = live.endpoints.oscquery
+    info = json.loads(urllib.request.urlopen(base + "?HOST_INFO", timeout=5).read())
+    assert info["OSC_PORT"] == live.osc[1] and info["OSC_TRANSPORT"] == "UDP"
+    tree = json.loads(urllib.request.urlopen(base, timeout=5).read())
+    weights = tree["CONTENTS"]["conductor"]["CONTENTS"]["weights"]
+    assert weights["TYPE"] == "ff" and weights["ACCESS"] == 3
+    assert weights["RANGE"] == [{"MIN": 0.0, "MAX": 1.0}] * 2
+    node = json.loads(urllib.request.urlopen(base + "conductor/weight/digits", timeout=5).read())
+    assert node["FULL_PATH"] == "/conductor/weight/digits" and node["TYPE"] == "f"
+    value = json.loads(urllib.request.urlopen(base + "conductor/weights?VALUE", timeout=5).read())
+    assert len(value["VALUE"]) == 2
+
+
+def test_a_token_guards_osc(two_styles: list[Path]) -> None:
+    server = LiveServer(two_styles, token="s3cret")
+    client = Peer(server.osc)
+    try:
+        client.send(osc("/conductor/weights", 0.0, 1.0))
+        assert "token" in client.first("/conductor/error")[0]
+        client.send(osc("/conductor/weights", "s3cret", 0.0, 1.0))
+        time.sleep(0.3)
+        assert server.call(lambda: server.session.target) == [0.0, 1.0]
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.mark.skipif(
+    not (shutil.which("oscsend") and shutil.which("oscdump")),
+    reason="liblo-tools not installed (make test installs it)",
+)
+def test_liblo_oscsend_steers_and_oscdump_listens(live: LiveServer) -> None:
+    host, port = live.osc
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        dump_port = probe.getsockname()[1]
+    dump = subprocess.Popen(
+        ["oscdump", str(dump_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        time.sleep(0.3)
+        send = ["oscsend", host, str(port)]
+        subprocess.run(
+            [*send, "/conductor/subscribe", "si", "127.0.0.1", str(dump_port)], check=True
+        )
+        subprocess.run([*send, "/conductor/weight/letters", "f", "0.0"], check=True)
+        subprocess.run([*send, "/conductor/weight/digits", "f", "1.0"], check=True)
+        time.sleep(1.0)
+        assert live.call(lambda: live.session.target) == [0.0, 1.0]
+    finally:
+        subprocess.run([*send, "/conductor/unsubscribe", "si", "127.0.0.1", str(dump_port)])
+        dump.terminate()
+        output = dump.communicate(timeout=5)[0]
+    symbols = [line for line in output.splitlines() if "/conductor/symbol" in line]
+    assert len(symbols) >= 10, output[:500]
+    assert any("/conductor/weights ff 0.000000 1.000000" in line for line in output.splitlines())

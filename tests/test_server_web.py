@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from conductor.errors import ConductorError
+from tests.conftest import LiveServer
+
+
+def receive(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The next message of type `kind` (others are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if message["type"] == kind:
+            return message
+
+
+@pytest.fixture
+def ws(live: LiveServer) -> Iterator[ClientConnection]:
+    with connect(live.ws_url, max_size=None) as client:
+        live.call(
+            lambda: live.session.submit({"type": "set", "weights": {"letters": 1, "digits": 0}})
+        )
+        yield client
+
+
+def test_hello_then_a_stream_of_steps(ws: ClientConnection) -> None:
+    hello = receive(ws, "hello")
+    assert hello["styles"] == ["letters", "digits"] and len(hello["pad"]) == 2
+    steps = [receive(ws, "step") for _ in range(5)]
+    assert [s["i"] for s in steps] == list(range(steps[0]["i"], steps[0]["i"] + 5))
+    assert all(len(s["symbol"]) == 1 and s["by"] in ("letters", "digits") for s in steps)
+
+
+def test_a_weight_set_over_the_socket_steers_the_following_symbols(ws: ClientConnection) -> None:
+    receive(ws, "step")
+    ws.send(json.dumps({"type": "set", "weights": {"letters": 0.0, "digits": 1.0}}))
+    deadline = time.monotonic() + 5
+    while (step := receive(ws, "step"))["weights"] != [0.0, 1.0]:
+        assert time.monotonic() < deadline
+    following = [step] + [receive(ws, "step") for _ in range(10)]
+    assert all(s["by"] == "digits" for s in following)
+    assert sum(s["symbol"] in "0123456789 " for s in following) >= 9
+
+
+def test_distributions_ride_along_at_display_rate(live: LiveServer, ws: ClientConnection) -> None:
+    live.call(lambda: live.session.submit({"type": "rate", "chars_per_s": 0}))  # free-running
+    try:
+        receive(ws, "step")
+        start, steps, with_dists = time.monotonic(), 0, 0
+        while time.monotonic() - start < 1.0:
+            message = receive(ws, "step")
+            steps += 1
+            if "mixed" in message:
+                with_dists += 1
+                assert len(message["mixed"]) == 128 and len(message["per_model"]) == 2
+                assert abs(sum(message["mixed"]) - 1) < 0.02
+    finally:
+        live.call(lambda: live.session.submit({"type": "rate", "chars_per_s": 50}))
+    assert steps > 100 and 10 <= with_dists <= 70
+
+
+def test_bad_messages_get_error_events_and_the_stream_goes_on(ws: ClientConnection) -> None:
+    for bad, complaint in [
+        ("{nope", "not JSON"),
+        (json.dumps({"type": "set", "weights": {"jazz": 1}}), "unknown style 'jazz'"),
+        (json.dumps({"type": "set", "weights": {"letters": float("nan")}}), "weights.letters"),
+    ]:
+        ws.send(bad)
+        assert complaint in receive(ws, "error")["message"]
+    ws.send(b"\x00\xff binary")
+    assert "binary" in receive(ws, "error")["message"]
+    ws.send(json.dumps({"type": "get"}))
+    assert receive(ws, "state")["state"]["styles"] == ["letters", "digits"]
+    receive(ws, "step")
+
+
+@settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["type", "weights", "text", "x", "y", "name", "count"]),
+                    inner,
+                    max_size=4,
+                )
+            ),
+            max_leaves=8,
+        ).map(json.dumps),
+    )
+)
+def test_fuzz_the_socket_with_garbage(fuzz_ws: ClientConnection, message: str | bytes) -> None:
+    fuzz_ws.send(message)
+
+
+@pytest.fixture(scope="module")
+def fuzz_ws(live: LiveServer) -> Iterator[ClientConnection]:
+    with connect(live.ws_url, max_size=None) as client:
+        yield client
+        # After 1,000 bad messages: the server is alive and obeys a good one.
+        client.send(json.dumps({"type": "play"}))
+        client.send(json.dumps({"type": "rate", "chars_per_s": 50}))
+        client.send(json.dumps({"type": "set", "weights": {"letters": 0, "digits": 1}}))
+    with connect(live.ws_url) as check:
+        hello = receive(check, "hello")
+        assert hello["state"]["target"] == {"letters": 0.0, "digits": 1.0}
+        assert receive(check, "step")["weights"] == [0.0, 1.0]
+
+
+def test_the_page_and_state_are_served(live: LiveServer) -> None:
+    assert live.endpoints is not None
+    page = urllib.request.urlopen(live.endpoints.url, timeout=5).read().decode()
+    assert '<canvas id="pad"' in page and "/static/app.js" in page
+    script = urllib.request.urlopen(live.endpoints.url + "static/app.js", timeout=5).read()
+    assert b"WebSocket" in script
+    state = json.loads(urllib.request.urlopen(live.endpoints.url + "state", timeout=5).read())
+    assert state["styles"] == ["letters", "digits"]
+
+
+def test_a_token_is_checked_and_required_beyond_localhost(two_styles: list[Path]) -> None:
+    server = LiveServer(two_styles, token="s3cret")
+    try:
+        with pytest.raises(InvalidStatus, match="403"):
+            connect(server.ws_url)
+        with connect(server.ws_url + "?token=s3cret") as client:
+            assert receive(client, "hello")["styles"] == ["letters", "digits"]
+    finally:
+        server.stop()
+    with pytest.raises(RuntimeError, match="add --token"):
+        _ = LiveServerOnHost(two_styles, "0.0.0.0")
+
+
+class LiveServerOnHost:
+    def __init__(self, paths: list[Path], host: str) -> None:
+        import asyncio
+
+        from conductor.engine import Ensemble
+        from conductor.generate import Conductor
+        from conductor.server.run import serve
+        from conductor.session import Session
+
+        session = Session(Conductor(Ensemble.from_checkpoints(paths)))
+        try:
+            asyncio.run(serve(session, host=host, port=0, osc_port=None))
+        except ConductorError as error:
+            raise RuntimeError(str(error)) from None
