@@ -384,6 +384,7 @@ DEFAULT_STYLES = "shakespeare,kjv,python,c,latex,abc_irish,abc_german,abc_scotti
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
+    from conductor.server.midi import MidiControl, load_mapping
     from conductor.server.run import Endpoints, serve
     from conductor.session import Session
 
@@ -405,6 +406,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     if args.prime:
         session.submit({"type": "prime", "text": args.prime})
+    midi = None
+    if args.midi_in:
+        map_file = Path(args.midi_map) if args.midi_map else None
+        mapping, channel = (
+            load_mapping(map_file, ensemble.names)
+            if map_file is not None and map_file.exists()
+            else ({}, None)
+        )
+        midi = MidiControl(session, mapping, channel, map_file)
 
     def ready(endpoints: Endpoints) -> None:
         console.print(f"conductor is live: [bold]{endpoints.url}[/bold]", highlight=False)
@@ -426,6 +436,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 oscquery_port=args.oscquery_port,
                 token=args.token,
                 on_ready=ready,
+                midi=midi,
+                midi_in=args.midi_in,
             )
         )
     if args.record:
@@ -573,6 +585,8 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--oscquery-port", type=int, help="OSCQuery HTTP port (OSC port + 1)")
     srv.add_argument("--token", help="required on WS and OSC; needed for any --host but local")
     srv.add_argument("--presets", help="JSON file to keep presets in")
+    srv.add_argument("--midi-in", help="MIDI input port name: controllers steer the weights")
+    srv.add_argument("--midi-map", help="JSON CC→style map (learned bindings are saved here)")
     srv.add_argument("--record", help="write every command with its step to this file")
     srv.set_defaults(func=_cmd_serve)
 

@@ -127,6 +127,13 @@ class GetCommand(_Command):
     type: Literal["get"] = "get"
 
 
+class LearnCommand(_Command):
+    """MIDI learn: the next controller moved binds to this style's weight (`None` cancels)."""
+
+    type: Literal["learn"] = "learn"
+    style: str | None = None
+
+
 class XyCommand(_Command):
     """The conducting pad: a cursor at (x, y) in [-1, 1]² sets every weight (see `mapping`)."""
 
@@ -147,12 +154,14 @@ Command = Annotated[
     | StepCommand
     | RateCommand
     | GetCommand
-    | XyCommand,
+    | XyCommand
+    | LearnCommand,
     Field(discriminator="type"),
 ]
 _COMMAND = TypeAdapter[Command](Command)
 COMMAND_TYPES = (
-    "set", "xy", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get"
+    "set", "xy", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get",
+    "learn",
 )  # fmt: skip
 _QUEUED = (SetCommand, PrimeCommand, ResetCommand, PresetCommand)
 
@@ -259,6 +268,7 @@ class Session:
         self.rate = rate
         self.slew = slew
         self.paused = False
+        self.learning: str | None = None  # MIDI learn: the style the next controller binds to
         self._pending_steps = 0
         self._queue: list[Command] = []
         self._sinks: list[Sink] = []
@@ -324,6 +334,7 @@ class Session:
             "step": self.step_index,
             "slew": self.slew,
             "presets": sorted(self.presets),
+            "learning": self.learning,
         }
 
     def add_sink(self, sink: Sink) -> None:
@@ -371,6 +382,12 @@ class Session:
             self._save_presets()
         elif isinstance(command, GetCommand):
             return {"type": "state", "state": self.state()}
+        elif isinstance(command, LearnCommand):
+            if command.style is not None and command.style not in self.names:
+                raise CommandError(
+                    f"unknown style {command.style!r}; styles: {', '.join(self.names)}"
+                )
+            self.learning = command.style
         self._wake.set()
         self._emit({"type": "state", "state": self.state()})
         return None

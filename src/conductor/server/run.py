@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from conductor.errors import ConductorError
+from conductor.server.midi import MidiControl
 from conductor.server.osc import OscBridge, oscquery_app
 from conductor.server.web import create_app
 from conductor.session import Session
@@ -39,10 +40,14 @@ async def serve(
     oscquery_port: int | None = None,
     token: str | None = None,
     on_ready: Callable[[Endpoints], None] | None = None,
+    midi: MidiControl | None = None,
+    midi_in: str | None = None,
 ) -> None:
     """Serve until cancelled (Ctrl-C). Port 0 picks a free port; `osc_port=None` turns OSC off."""
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         raise ConductorError(f"--host {host} exposes the session beyond this machine: add --token")
+    if midi is not None and midi_in is not None:
+        midi.open(midi_in, asyncio.get_running_loop())  # fails before anything listens
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     web = _uvicorn(create_app(session, token), host, port)
     tasks = [asyncio.create_task(web.serve(), name="web")]
@@ -89,6 +94,8 @@ async def serve(
         if query is not None:
             query.should_exit = True
         session.close()
+        if midi is not None:
+            midi.close()
         if bridge is not None:
             bridge.close()
         for task in tasks:

@@ -1,0 +1,111 @@
+"""MIDI in (mido): controllers steer the weights.
+
+A control-change message on a bound controller number sets that style's weight to value/127.
+Bindings come from a JSON file (`{"cc": {"1": "shakespeare", "2": "kjv"}, "channel": 0}`;
+channel optional, 0-15, absent = any) or by *learn*: send the session `{"type": "learn",
+"style": "kjv"}` (a button on the page), move a knob, and that knob is bound.
+
+mido's ports call back on their own thread; messages are handed to the asyncio loop, which owns
+the session. Where the machine has no MIDI system, opening a port is a one-line error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import mido
+
+from conductor.errors import ConductorError
+from conductor.mapping import cc_to_weight
+from conductor.session import CommandError, Session
+
+__all__ = ["MidiControl", "load_mapping"]
+
+
+def load_mapping(path: Path, styles: list[str]) -> tuple[dict[int, str], int | None]:
+    """(controller → style, channel) from a mapping file, or a one-line error."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        mapping = {int(cc): str(style) for cc, style in data.get("cc", {}).items()}
+        channel = data.get("channel")
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        raise ConductorError(f"MIDI map {path} is unreadable ({error}); see --help") from None
+    bad = [cc for cc in mapping if not 0 <= cc <= 127]
+    unknown = [style for style in mapping.values() if style not in styles]
+    if bad or unknown:
+        problem = f"controller {bad[0]} is not 0-127" if bad else f"unknown style {unknown[0]!r}"
+        raise ConductorError(f"MIDI map {path}: {problem}")
+    if channel is not None and (not isinstance(channel, int) or not 0 <= channel <= 15):
+        raise ConductorError(f"MIDI map {path}: channel must be 0-15")
+    return mapping, channel
+
+
+class MidiControl:
+    """Control changes → weight commands; learn binds the next moved controller."""
+
+    def __init__(
+        self,
+        session: Session,
+        mapping: dict[int, str] | None = None,
+        channel: int | None = None,
+        map_file: Path | None = None,
+    ) -> None:
+        self.session = session
+        self.mapping = dict(mapping or {})
+        self.channel = channel
+        self.map_file = map_file
+        self.port: Any = None
+        self.ignored = 0
+
+    def handle(self, message: mido.Message) -> None:
+        """Apply one MIDI message (on the loop thread)."""
+        if message.type != "control_change":
+            return
+        if self.channel is not None and message.channel != self.channel:
+            return
+        learning = self.session.learning
+        if learning is not None:
+            self.mapping = {cc: s for cc, s in self.mapping.items() if s != learning}
+            self.mapping[message.control] = learning
+            self.session.learning = None
+            self._save()
+        style = self.mapping.get(message.control)
+        if style is None:
+            self.ignored += 1
+            return
+        try:
+            self.session.submit({"type": "set", "weights": {style: cc_to_weight(message.value)}})
+        except CommandError:  # e.g. every weight at 0: the knob's last move is refused
+            self.ignored += 1
+
+    def _save(self) -> None:
+        if self.map_file is None:
+            return
+        data: dict[str, Any] = {"cc": {str(cc): s for cc, s in sorted(self.mapping.items())}}
+        if self.channel is not None:
+            data["channel"] = self.channel
+        self.map_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    def open(self, name: str, loop: asyncio.AbstractEventLoop) -> None:
+        """Listen on MIDI input port `name`, handing messages to `loop`."""
+
+        def callback(message: mido.Message) -> None:
+            loop.call_soon_threadsafe(self.handle, message)
+
+        try:
+            self.port = mido.open_input(name, callback=callback)
+        except Exception as error:  # mido raises ImportError/OSError/IOError by backend
+            detail = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            raise ConductorError(
+                f"cannot open MIDI input {name!r}: {detail}; this needs a MIDI system (ALSA or "
+                "CoreMIDI) and python-rtmidi (pip install python-rtmidi)"
+            ) from None
+
+    def close(self) -> None:
+        if self.port is not None:
+            self.port.close()

@@ -1,0 +1,95 @@
+"""MIDI control with a fake port (this machine has no MIDI system); real mido messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import mido
+import pytest
+
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.generate import Conductor
+from conductor.server.midi import MidiControl, load_mapping
+from conductor.session import Session
+
+
+class FakePort:
+    """Stands in for a hardware port: delivers messages on its own thread, as mido's do."""
+
+    def __init__(self, callback: Any) -> None:
+        self.callback = callback
+        self.closed = False
+
+    def play(self, *messages: mido.Message) -> None:
+        thread = threading.Thread(target=lambda: [self.callback(m) for m in messages])
+        thread.start()
+        thread.join()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def session(two_styles: list[Path]) -> Session:
+    return Session(Conductor(Ensemble.from_checkpoints(two_styles)), [1.0, 0.0])
+
+
+def cc(control: int, value: int, channel: int = 0) -> mido.Message:
+    return mido.Message("control_change", control=control, value=value, channel=channel)
+
+
+def test_a_mapped_knob_sets_its_style_weight_through_the_port_thread(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ports: list[FakePort] = []
+    monkeypatch.setattr(
+        mido, "open_input", lambda name, callback: ports.append(FakePort(callback)) or ports[-1]
+    )
+    control = MidiControl(session, {7: "digits"}, channel=0)
+
+    async def scenario() -> None:
+        control.open("Fake Controller", asyncio.get_running_loop())
+        ports[0].play(cc(7, 127), cc(7, 127, channel=3), mido.Message("note_on", note=60))
+        await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    assert session.step().weights == [1.0, 1.0]
+    assert control.ignored == 0  # the other channel and the note are not controllers of ours
+    control.close()
+    assert ports[0].closed
+
+
+def test_learn_binds_the_next_knob_moved_and_saves_it(session: Session, tmp_path: Path) -> None:
+    map_file = tmp_path / "midi.json"
+    control = MidiControl(session, map_file=map_file)
+    control.handle(cc(21, 100))
+    assert control.ignored == 1  # unbound
+    session.submit({"type": "learn", "style": "digits"})
+    assert session.state()["learning"] == "digits"
+    control.handle(cc(21, 127))
+    assert session.state()["learning"] is None and control.mapping == {21: "digits"}
+    assert session.step().weights == [1.0, 1.0]
+    assert load_mapping(map_file, ["letters", "digits"]) == ({21: "digits"}, None)
+
+
+def test_bad_maps_and_a_missing_midi_system_are_one_line_errors(
+    session: Session, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    for content, complaint in [
+        ("{oops", "unreadable"),
+        (json.dumps({"cc": {"300": "digits"}}), "not 0-127"),
+        (json.dumps({"cc": {"1": "jazz"}}), "unknown style 'jazz'"),
+        (json.dumps({"cc": {}, "channel": 16}), "channel must be 0-15"),
+    ]:
+        bad.write_text(content)
+        with pytest.raises(ConductorError, match=complaint):
+            load_mapping(bad, ["letters", "digits"])
+    with pytest.raises(ConductorError, match="cannot open MIDI input 'Nope'") as caught:
+        MidiControl(session).open("Nope", asyncio.new_event_loop())
+    assert "\n" not in str(caught.value)
