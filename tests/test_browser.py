@@ -1,0 +1,96 @@
+"""The page in a real browser (Debian's Chromium via Playwright) against a live server."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def page(live: LiveServer) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 820})
+        assert live.endpoints is not None
+        page.goto(live.endpoints.url)
+        yield page
+        browser.close()
+
+
+def wait_for(condition: object, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def written_by(page: object, last: int) -> list[str]:
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        f"Array.from(document.querySelectorAll('#text span[data-by]')).slice(-{last})"
+        ".map(s => s.dataset.by)"
+    )
+
+
+def test_symbols_arrive_and_the_sliders_and_pad_steer(
+    live: LiveServer, page: object, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.wait_for_function("document.getElementById('status').textContent === 'live'")
+    page.wait_for_function("document.querySelectorAll('#text span[data-by]').length > 20")
+
+    # Sliders: digits all the way up, letters all the way down (real mouse clicks).
+    for style, end in [("digits", 0.99), ("letters", 0.01)]:
+        box = page.locator(f"input[data-style={style}]").bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + end * box["width"], box["y"] + box["height"] / 2)
+    wait_for(lambda: live.call(lambda: live.session.target)[0] < 0.05)
+    target = live.call(lambda: live.session.target)
+    assert target[1] > 0.95
+    time.sleep(0.6)  # ~30 symbols at 50/s
+    assert written_by(page, 15) == ["digits"] * 15
+
+    # The XY pad: drag to the top, where the first style ("letters") sits.
+    pad = page.locator("#pad").bounding_box()
+    assert pad is not None
+    cx, cy = pad["x"] + pad["width"] / 2, pad["y"] + pad["height"] / 2
+    page.mouse.move(cx, cy + 60)
+    page.mouse.down()
+    page.mouse.move(cx, pad["y"] + 0.075 * pad["height"], steps=8)  # the top of the circle
+    page.mouse.up()
+    wait_for(lambda: live.call(lambda: live.session.target)[0] > 0.9)
+    time.sleep(0.6)
+    assert written_by(page, 15) == ["letters"] * 15
+    # Distributions are drawn: the canvas is not blank.
+    painted = page.evaluate(
+        "(() => { const c = document.getElementById('dists');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 60) n++;"
+        " return n; })()"
+    )
+    assert painted > 5000
+    shot = tmp_path / "page.png"
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes()[:4] == b"\x89PNG"
