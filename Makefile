@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: install demo test lint format bench styles corpora clean
+.PHONY: install system demo test lint format bench styles corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ demo: install
 	$(BIN)/conductor train python --minutes 1 --out runs/demo
 	$(BIN)/conductor sample runs/demo/python.safetensors --chars 600 --prime "def "
 
-test: install
+# What the tests drive from outside Python: a real browser and liblo's OSC tools (Debian).
+system:
+	@command -v chromium >/dev/null && command -v oscsend >/dev/null && command -v oscdump >/dev/null \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      --no-install-recommends chromium liblo-tools)
+
+test: install system
 	$(BIN)/pytest
 	$(MAKE) lint
 

@@ -145,4 +145,8 @@ def sample_probs(
     if params.top_k or params.top_p < 1:
         return sample(probs.log(), params, generator)
     power = (1 + params.bias) / params.temperature
-    return draw(probs if power == 1 else probs.pow(power), generator)
+    if power == 1:
+        return draw(probs, generator)
+    # Divide by the row's largest first: at a low temperature p**power underflows to 0 for every
+    # symbol of the row, while (p / max p)**power keeps the likeliest at exactly 1.
+    return draw((probs / probs.amax(-1, keepdim=True)).pow_(power), generator)
