@@ -91,6 +91,11 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
         " return n; })()"
     )
     assert painted > 5000
+    # Presets: save the current weights under a name, from the page.
+    page.fill("#preset-name", "top")
+    page.click("#preset-form button[type=submit]")
+    wait_for(lambda: "top" in live.call(lambda: live.session.presets))
+    page.wait_for_function("document.getElementById('presets').options.length >= 1")
     shot = tmp_path / "page.png"
     page.screenshot(path=str(shot))
     assert shot.read_bytes()[:4] == b"\x89PNG"

@@ -110,9 +110,11 @@ function buildSliders() {
   const box = $("sliders");
   box.textContent = "";
   view.styles.forEach((name) => {
-    const row = document.createElement("label");
+    const row = document.createElement("div");
     row.className = "slider";
-    row.innerHTML = `<span></span><input type="range" min="0" max="1" step="0.01"><output></output>`;
+    row.innerHTML = `<span></span><input type="range" min="0" max="1" step="0.01"><output></output>` +
+      `<button type="button" class="learn" title="MIDI learn: move a knob to bind it">learn</button>`;
+    row.querySelector(".learn").addEventListener("click", () => send({ type: "learn", style: name }));
     row.querySelector("span").textContent = name;
     row.querySelector("span").style.color = colour(name);
     const input = row.querySelector("input");
@@ -143,7 +145,27 @@ function applyState(state) {
     $("rate-out").textContent = state.rate;
   }
   $("play").textContent = state.paused ? "play" : "pause";
+  for (const button of document.querySelectorAll(".learn")) {
+    const name = button.parentElement.querySelector("input").dataset.style;
+    button.classList.toggle("active", state.learning === name);
+  }
+  const presets = $("presets");
+  if (presets.options.length !== state.presets.length ||
+      state.presets.some((name, i) => presets.options[i].value !== name)) {
+    presets.textContent = "";
+    for (const name of state.presets) presets.add(new Option(name, name));
+  }
 }
+
+$("preset-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const name = $("preset-name").value.trim();
+  if (name) send({ type: "save", name });
+  $("preset-name").value = "";
+});
+$("recall").addEventListener("click", () => {
+  if ($("presets").value) send({ type: "preset", name: $("presets").value, morph: 2 });
+});
 
 $("mixer").addEventListener("change", () => send({ type: "set", mixer: $("mixer").value }));
 $("temperature").addEventListener("input", throttled(() => {
