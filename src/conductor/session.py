@@ -200,8 +200,9 @@ class StepEvent:
     weights: list[float]  # the weights in force, per style
     attribution: list[float]  # each style's share of this symbol
     steps: Steps  # the tensors, for sinks that show distributions
+    _texts: dict[bool, str] = field(default_factory=dict, repr=False)
 
-    def to_json(self, names: Sequence[str], distributions: bool = False) -> dict[str, Any]:
+    def to_json(self, distributions: bool = False) -> dict[str, Any]:
         event: dict[str, Any] = {
             "type": "step",
             "i": self.i,
@@ -211,11 +212,23 @@ class StepEvent:
             "attribution": [round(a, 4) for a in self.attribution],
         }
         if distributions:
-            event["mixed"] = [round(p, 4) for p in self.steps.mixed[0].exp().tolist()]
-            event["per_model"] = [
-                [round(p, 4) for p in row] for row in self.steps.per_model[0].exp().tolist()
-            ]
+            per_model = torch.softmax(self.steps.scaled_logits[0], dim=-1)  # [N, V]
+            mixed = self.steps.mixed[0].exp()  # [V]
+            event["mixed"] = _rounded(mixed)
+            event["per_model"] = _rounded(per_model)
         return event
+
+    def json_text(self, distributions: bool = False) -> str:
+        """`to_json` as text, made once per event however many viewers ask."""
+        cached = self._texts.get(distributions)
+        if cached is None:
+            cached = self._texts[distributions] = json.dumps(self.to_json(distributions))
+        return cached
+
+
+def _rounded(values: torch.Tensor) -> Any:
+    """Probabilities to 4 decimals as nested lists (small JSON; rounding in one tensor op)."""
+    return (values.double() * 1e4).round().div(1e4).tolist()
 
 
 Sink = Callable[[dict[str, Any] | StepEvent], None]

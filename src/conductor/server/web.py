@@ -34,8 +34,7 @@ MAX_MESSAGE = 64 * 1024
 class _Client:
     """One browser: a bounded queue of JSON texts and its display-rate clock."""
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
+    def __init__(self) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_LIMIT)
         self.last_distributions = 0.0
         self.overflowed = False
@@ -46,11 +45,11 @@ class _Client:
             show = now - self.last_distributions >= 1 / DISPLAY_HZ
             if show:
                 self.last_distributions = now
-            message = event.to_json(self.names, distributions=show)
+            text = event.json_text(distributions=show)
         else:
-            message = event
+            text = json.dumps(event)
         try:
-            self.queue.put_nowait(json.dumps(message))
+            self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.overflowed = True  # the sender closes this socket at its next message
 
@@ -91,7 +90,7 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
             await websocket.close(code=1008, reason="a token is required: /ws?token=...")
             return
         await websocket.accept()
-        client = _Client(session.names)
+        client = _Client()
         await websocket.send_text(json.dumps(_hello(session)))
         session.add_sink(client)
         sender = asyncio.create_task(_send(websocket, client))
