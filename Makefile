@@ -16,11 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on the shipped ensemble (styles/, committed; nothing is trained here): a morph
+# through four styles in the terminal, each symbol coloured by the style that wrote it, then the
+# live page.
+MORPH := 0:shakespeare=1 150:shakespeare=1 250:kjv=1 400:kjv=1 500:python=1 650:python=1 750:abc_irish=1
 demo: install
-	@echo "No shipped ensemble yet: training a small model on Python's stdlib for one minute."
-	$(BIN)/conductor corpus build python
-	$(BIN)/conductor train python --minutes 1 --out runs/demo
-	$(BIN)/conductor sample runs/demo/python.safetensors --chars 600 --prime "def "
+	$(BIN)/conductor generate --styles shakespeare,kjv,python,abc_irish \
+	  --schedule "$(MORPH)" --chars 900 --prime "KING. " --seed 7
+	@echo
+	@echo "Now live: open the URL below, steer with the sliders or the pad (Ctrl-C stops)."
+	$(BIN)/conductor serve
 
 # What the tests drive from outside Python: a real browser and liblo's OSC tools (Debian).
 system:

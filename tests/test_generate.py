@@ -88,6 +88,33 @@ def test_skipping_with_catch_up_gives_the_same_stream_as_running_everything(
     assert streams[0] == streams[1]
 
 
+def test_lookahead_gives_the_same_stream_as_stepping_plainly(two_styles: list[Path]) -> None:
+    """Engine work done ahead (with the weights then known) changes no symbol, including when
+    the next weights wake a model the lookahead skipped, and across a prime."""
+    weights = [[1.0, 0.0]] * 30 + [[0.0, 1.0]] * 30 + [[0.5, 0.5]] * 30 + [[1.0, 0.0]] * 30
+    streams = []
+    for ahead in (False, True):
+        conductor = Conductor(Ensemble.from_checkpoints(two_styles), seed=9)
+        text = []
+        for i, w in enumerate(weights):
+            if i == 70:
+                conductor.prime("abc 123 ")
+            text.append(int(conductor.step(w).symbols))
+            if ahead:
+                conductor.lookahead(weights[i])  # the weights in force now, not the next ones
+        streams.append(text)
+    assert streams[0] == streams[1]
+
+
+def test_current_logits_are_what_the_next_step_would_give(two_styles: list[Path]) -> None:
+    ensemble = Ensemble.from_checkpoints(two_styles)
+    ensemble.step(torch.tensor([ord("a")]))
+    now = ensemble.current_logits({0, 1})  # [1, 2, V]
+    for i, model in enumerate(ensemble.models):
+        h, _ = ensemble.state(i)
+        torch.testing.assert_close(now[:, i], model.head(h[-1]), atol=1e-5, rtol=1e-5)
+
+
 def test_bad_weights_and_temperatures(two_styles: list[Path]) -> None:
     conductor = Conductor(Ensemble.from_checkpoints(two_styles))
     with pytest.raises(ConductorError, match="finite"):

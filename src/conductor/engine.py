@@ -310,6 +310,17 @@ class Ensemble:
         full = torch.zeros(n, self.streams, len(self.vocab))  # [n, B, V]
         return full.index_copy_(0, rows, logits)
 
+    @torch.no_grad()
+    def current_logits(self, models: AbstractSet[int]) -> torch.Tensor:
+        """Logits [B, N, V] of `models` from their current state (zeros for the others): what
+        they predict after the last symbol they read."""
+        out = torch.zeros(self.streams, len(self.models), len(self.vocab))  # [B, N, V]
+        for index in models:
+            group, k = self._locate(index)
+            top = group.h[-1, k]  # [B, H]
+            out[:, index] = torch.addmm(group.stack.head_b[k], top, group.stack.head_w[k])
+        return out
+
     # -- catch-up ------------------------------------------------------------------------------
 
     @torch.no_grad()

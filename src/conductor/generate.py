@@ -171,6 +171,7 @@ class Conductor:
                     f"{len(ensemble)} styles"
                 )
             self.style_temperatures = style_temperatures_of(style_temperatures)  # [1, N, 1]
+        self._ahead: tuple[torch.Tensor, frozenset[int]] | None = None  # see `lookahead`
         self._prepared_key: object = None
         self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
@@ -188,6 +189,7 @@ class Conductor:
 
     def reset(self) -> None:
         """Forget the history: every stream's state zero, the next input a newline."""
+        self._ahead = None
         for stream in range(self.ensemble.streams):
             self.ensemble.reset(stream)
         self.pending = torch.full((self.ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
@@ -208,8 +210,25 @@ class Conductor:
             return
         ids = torch.from_numpy(self.ensemble.vocab.encode(cleaned).astype("int64"))  # [P]
         batch = ids.unsqueeze(0).expand(self.ensemble.streams, -1)  # [B, P]
-        self.ensemble.advance(torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1))
+        if self._ahead is not None:  # the pending symbol is already read: read the rest
+            self._ahead = None
+            self.ensemble.advance(batch[:, :-1])  # catches the skipped models up first
+        else:
+            self.ensemble.advance(torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1))
         self.pending = batch[:, -1].clone()
+
+    def lookahead(self, weights: torch.Tensor | Sequence[float]) -> None:
+        """Feed the pending symbol to the models `weights` would run, now.
+
+        A live session calls this right after each symbol, while it waits for the next tick: the
+        next `step` then only mixes and samples, so the engine's work is off the path from a
+        control change to the symbol that obeys it. If the weights at that step run a model the
+        lookahead skipped, `step` catches it up exactly first. The symbols are the same either
+        way; a replay makes the same calls, so it stays bit-exact.
+        """
+        if self._ahead is None:
+            _, active, _ = self._prepare(weights)
+            self._ahead = (self.ensemble.step(self.pending, active), active)
 
     def _prepare(
         self, weights: torch.Tensor | Sequence[float]
@@ -242,7 +261,18 @@ class Conductor:
     def step(self, weights: torch.Tensor | Sequence[float]) -> Steps:
         """One symbol per stream under `weights` [N] or [B, N]."""
         w, active, mixer_w = self._prepare(weights)  # [B, N], set, [B, N]
-        logits = self.ensemble.step(self.pending, active)  # [B, N, V]
+        if self._ahead is None:
+            logits = self.ensemble.step(self.pending, active)  # [B, N, V]
+        else:
+            logits, ran = self._ahead  # [B, N, V], the models that read the pending symbol
+            self._ahead = None
+            if missing := active - ran:
+                late = torch.zeros(len(self.ensemble), dtype=torch.bool)
+                late[list(missing)] = True
+                self.ensemble.catch_up(late)  # they read what they missed, pending included
+                logits = torch.where(
+                    late.view(1, -1, 1), self.ensemble.current_logits(missing), logits
+                )  # [B, N, V]
         if self.style_temperatures is not None:
             logits = logits / self.style_temperatures  # [B, N, V]
         if self.mixer == "linear":

@@ -518,9 +518,15 @@ class Session:
         events = self._step_with(self._take_queue())
         for event in events:
             self._emit(event)
+        self._look_ahead()
         last = events[-1]
         assert isinstance(last, StepEvent)
         return last
+
+    def _look_ahead(self) -> None:
+        """The next step's engine work, done after the symbol is out and before the next tick
+        (live and in a replay alike, so both make the same engine calls)."""
+        self.conductor.lookahead(self.weights)
 
     async def run(self) -> None:
         """The generation clock: steps at `rate` (or free) until `close`, honouring pause."""
@@ -538,6 +544,7 @@ class Session:
             events = await loop.run_in_executor(self._executor, self._step_with, commands)
             for event in events:
                 self._emit(event)
+            await loop.run_in_executor(self._executor, self._look_ahead)
             if self.rate > 0:
                 deadline += 1.0 / self.rate
                 delay = deadline - loop.time()
