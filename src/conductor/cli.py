@@ -198,7 +198,9 @@ def _cmd_control(args: argparse.Namespace) -> int:
         for mixer, points in by_mixer.items():
             curve = " ".join(f"{p.share_b:.2f}" for p in points)
             rising = "monotonic" if report.monotonic(key, mixer) else "NOT monotonic"
-            console.print(f"{a} → {b} ({mixer}): judged {b} at w=0..1: {curve}  [{rising}]")
+            console.print(
+                f"{a} → {b} ({mixer}): judged {b} at w=0..1: {curve}  ({rising})", markup=False
+            )
     if args.json:
         control.write_json(report, Path(args.json))
         console.print(f"wrote {args.json}")
