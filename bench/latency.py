@@ -14,8 +14,6 @@ Uses the shipped styles when `--styles-dir` has at least N of them, else N rando
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import random
 import socket
@@ -24,7 +22,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -34,7 +31,7 @@ from conductor.checkpoint import save_checkpoint
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.model import SIZES, CharLSTM
-from conductor.server.run import Endpoints, serve
+from conductor.server.run import BackgroundServer
 from conductor.session import Session
 from conductor.vocab import ASCII128
 
@@ -52,27 +49,6 @@ def checkpoints(styles_dir: Path, count: int, scratch: Path) -> list[Path]:
     return paths
 
 
-def start_server(paths: list[Path], rate: float) -> tuple[Endpoints, Any]:
-    session = Session(Conductor(Ensemble.from_checkpoints(paths)), rate=rate)
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-    loop = asyncio.new_event_loop()
-
-    def on_ready(endpoints: Endpoints) -> None:
-        box["endpoints"] = endpoints
-        ready.set()
-
-    def main() -> None:
-        box["task"] = loop.create_task(serve(session, port=0, osc_port=0, on_ready=on_ready))
-        with contextlib.suppress(BaseException):  # cancelled at the end
-            loop.run_until_complete(box["task"])
-
-    threading.Thread(target=main, daemon=True).start()
-    if not ready.wait(60):
-        raise SystemExit("the server did not start")
-    return box["endpoints"], lambda: loop.call_soon_threadsafe(box["task"].cancel)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=500)
@@ -84,8 +60,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         paths = checkpoints(args.styles_dir, args.models, Path(scratch))
-        endpoints, stop = start_server(paths, args.rate)
-        assert endpoints.osc is not None
+        session = Session(Conductor(Ensemble.from_checkpoints(paths)), rate=args.rate)
+        server = BackgroundServer(session, port=0, osc_port=0)
+        endpoints = server.endpoints
+        assert endpoints is not None and endpoints.osc is not None
         arrivals: list[tuple[float, float]] = []  # (time, marker weight) per step event
         seen = threading.Condition()
         ws = connect(endpoints.url.replace("http://", "ws://") + "ws", max_size=None)
@@ -130,7 +108,7 @@ def main() -> None:
             latencies.append((first - sent) * 1000)
             time.sleep(rng.uniform(0.02, 0.06))
         ws.close()
-        stop()
+        server.stop()
 
     latencies.sort()
     p50 = statistics.median(latencies)

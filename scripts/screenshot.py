@@ -9,19 +9,15 @@ pad from one style towards another while symbols stream, and saves the page as a
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import sync_playwright
 
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.sampling import SamplingParams
-from conductor.server.run import Endpoints, serve
+from conductor.server.run import BackgroundServer
 from conductor.session import Session
 
 STYLES = ["shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german", "abc_scottish"]
@@ -38,25 +34,12 @@ def main() -> None:
     session = Session(
         Conductor(ensemble, params=SamplingParams(temperature=0.8), seed=3), rate=40, slew=0.5
     )
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    def on_ready(endpoints: Endpoints) -> None:
-        box["url"] = endpoints.url
-        ready.set()
-
-    def run() -> None:
-        box["task"] = loop.create_task(serve(session, port=0, osc_port=None, on_ready=on_ready))
-        with contextlib.suppress(BaseException):
-            loop.run_until_complete(box["task"])
-
-    threading.Thread(target=run, daemon=True).start()
-    ready.wait(60)
+    server = BackgroundServer(session, port=0, osc_port=None)
+    assert server.endpoints is not None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 760})
-        page.goto(box["url"])
+        page.goto(server.endpoints.url)
         page.wait_for_function("document.getElementById('status').textContent === 'live'")
         pad = page.locator("#pad").bounding_box()
         assert pad is not None
@@ -77,7 +60,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out))
         browser.close()
-    loop.call_soon_threadsafe(box["task"].cancel)
+    server.stop()
     print(f"wrote {args.out}")
 
 

@@ -6,7 +6,6 @@ import os
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +13,11 @@ import torch
 from hypothesis import settings
 
 from conductor.corpus import load_corpus
+from conductor.engine import Ensemble
+from conductor.generate import Conductor
 from conductor.model import ModelConfig
+from conductor.server.run import BackgroundServer
+from conductor.session import Session
 from conductor.train import TrainConfig, Trainer
 
 # Property tests explore the same examples on every run (set HYPOTHESIS_PROFILE=explore to
@@ -70,46 +73,14 @@ def two_styles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
-class LiveServer:
-    """`conductor.server.run.serve` on free ports in a background thread, for real clients."""
+class LiveServer(BackgroundServer):
+    """A real server (web + OSC on free ports) over the two tiny styles, for real clients."""
 
     def __init__(self, paths: list[Path], rate: float = 50.0, token: str | None = None) -> None:
-        import asyncio
-        import threading
-
-        from conductor.engine import Ensemble
-        from conductor.generate import Conductor
-        from conductor.server.run import Endpoints, serve
-        from conductor.session import Session
-
-        self.session = Session(
+        session = Session(
             Conductor(Ensemble.from_checkpoints(paths), seed=0), [1.0, 0.0], rate=rate
         )
-        self.endpoints: Endpoints | None = None
-        self.error: BaseException | None = None
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        def on_ready(endpoints: Endpoints) -> None:
-            self.endpoints = endpoints
-            ready.set()
-
-        def main() -> None:
-            try:
-                self._task = self._loop.create_task(
-                    serve(self.session, port=0, osc_port=0, token=token, on_ready=on_ready)
-                )
-                self._loop.run_until_complete(self._task)
-            except BaseException as error:
-                self.error = error
-            finally:
-                ready.set()
-
-        self._thread = threading.Thread(target=main, daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if self.endpoints is None:
-            raise RuntimeError(f"server did not start: {self.error!r}")
+        super().__init__(session, port=0, osc_port=0, token=token)
 
     @property
     def ws_url(self) -> str:
@@ -120,19 +91,6 @@ class LiveServer:
     def osc(self) -> tuple[str, int]:
         assert self.endpoints is not None and self.endpoints.osc is not None
         return self.endpoints.osc
-
-    def call(self, fn: Any) -> Any:
-        """Run fn() on the server's loop thread and return its result."""
-        import asyncio
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")

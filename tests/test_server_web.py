@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from conductor.engine import Ensemble
 from conductor.errors import ConductorError
+from conductor.generate import Conductor
+from conductor.server.run import BackgroundServer
+from conductor.session import Session
 from tests.conftest import LiveServer
 
 
@@ -144,21 +148,6 @@ def test_a_token_is_checked_and_required_beyond_localhost(two_styles: list[Path]
             assert receive(client, "hello")["styles"] == ["letters", "digits"]
     finally:
         server.stop()
-    with pytest.raises(RuntimeError, match="add --token"):
-        _ = LiveServerOnHost(two_styles, "0.0.0.0")
-
-
-class LiveServerOnHost:
-    def __init__(self, paths: list[Path], host: str) -> None:
-        import asyncio
-
-        from conductor.engine import Ensemble
-        from conductor.generate import Conductor
-        from conductor.server.run import serve
-        from conductor.session import Session
-
-        session = Session(Conductor(Ensemble.from_checkpoints(paths)))
-        try:
-            asyncio.run(serve(session, host=host, port=0, osc_port=None))
-        except ConductorError as error:
-            raise RuntimeError(str(error)) from None
+    session = Session(Conductor(Ensemble.from_checkpoints(two_styles)))
+    with pytest.raises(ConductorError, match="add --token"):
+        BackgroundServer(session, host="0.0.0.0", port=0, osc_port=None)

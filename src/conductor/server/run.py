@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,7 +19,9 @@ from conductor.server.osc import OscBridge, oscquery_app
 from conductor.server.web import create_app
 from conductor.session import Session
 
-__all__ = ["Endpoints", "serve"]
+__all__ = ["BackgroundServer", "Endpoints", "serve"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -104,3 +108,51 @@ async def serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, SystemExit, Exception):
                 await task
+
+
+class BackgroundServer:
+    """`serve` on its own thread and event loop, for scripts, benchmarks and tests.
+
+    Starts at once and returns when the server is listening (or raises what stopped it).
+    `call(fn)` runs `fn()` on the server's loop, where the session lives; `stop()` ends it.
+    """
+
+    def __init__(self, session: Session, timeout: float = 60.0, **options: Any) -> None:
+        self.session = session
+        self.endpoints: Endpoints | None = None
+        self.error: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def on_ready(endpoints: Endpoints) -> None:
+            self.endpoints = endpoints
+            ready.set()
+
+        def main() -> None:
+            self._task = self._loop.create_task(serve(session, on_ready=on_ready, **options))
+            try:
+                self._loop.run_until_complete(self._task)
+            except asyncio.CancelledError:
+                pass
+            except BaseException as error:  # handed to the thread that started us
+                self.error = error
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="conductor-server", daemon=True)
+        self._thread.start()
+        ready.wait(timeout)
+        if self.endpoints is None:
+            if isinstance(self.error, ConductorError):
+                raise self.error
+            raise ConductorError(f"the server did not start: {self.error!r}")
+
+    def call(self, fn: Callable[[], T]) -> T:
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(30)
