@@ -151,3 +151,17 @@ def test_a_token_is_checked_and_required_beyond_localhost(two_styles: list[Path]
     session = Session(Conductor(Ensemble.from_checkpoints(two_styles)))
     with pytest.raises(ConductorError, match="add --token"):
         BackgroundServer(session, host="0.0.0.0", port=0, osc_port=None)
+
+
+def test_two_browsers_share_one_session(live: LiveServer) -> None:
+    with connect(live.ws_url) as first, connect(live.ws_url) as second:
+        receive(first, "hello")
+        receive(second, "hello")
+        first.send(json.dumps({"type": "set", "weights": {"letters": 0.3, "digits": 0.7}}))
+        deadline = time.monotonic() + 5
+        while receive(second, "step")["weights"] != [0.3, 0.7]:
+            assert time.monotonic() < deadline
+        second.send(json.dumps({"type": "pause"}))
+        assert receive(first, "state")["state"]["paused"] is True
+        second.send(json.dumps({"type": "play"}))
+        assert receive(first, "state")["state"]["paused"] is False
