@@ -544,6 +544,8 @@ class Session:
             events = await loop.run_in_executor(self._executor, self._step_with, commands)
             for event in events:
                 self._emit(event)
+            if self._closed:
+                break
             await loop.run_in_executor(self._executor, self._look_ahead)
             if self.rate > 0:
                 deadline += 1.0 / self.rate
@@ -566,8 +568,11 @@ class Session:
                 await asyncio.sleep(0)
 
     def close(self) -> None:
+        """Stop the clock; finish the record after any step in flight (so its end line counts
+        exactly the symbols made)."""
         self._closed = True
         self._wake.set()
+        self._executor.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.write(
                 {
@@ -578,7 +583,6 @@ class Session:
             )
             self._recorder.handle.close()
             self._recorder = None
-        self._executor.shutdown(wait=False)
 
     # -- presets -------------------------------------------------------------------------------
 
