@@ -4,12 +4,19 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from conductor.corpus import load_corpus
 from conductor.errors import CorpusError
-from conductor.evaluate import COMPRESSORS, evaluate_checkpoint, marginal_bpc
-from conductor.model import ModelConfig
+from conductor.evaluate import (
+    COMPRESSORS,
+    dynamic_bits_per_symbol,
+    evaluate_checkpoint,
+    marginal_bpc,
+)
+from conductor.model import CharLSTM, ModelConfig, bits_per_symbol
 from conductor.train import TrainConfig, Trainer
 
 
@@ -77,3 +84,22 @@ def test_evaluate_needs_the_corpus_or_a_text(trained: Path, tmp_path: Path) -> N
             evaluate_checkpoint(moved, compressors=False)
     finally:
         corpus_file.write_bytes(backup)
+
+
+def test_dynamic_evaluation_adapts_to_repetition_and_leaves_the_model_alone() -> None:
+    torch.manual_seed(0)
+    model = CharLSTM(ModelConfig(hidden=64, embed=16)).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    phrase = torch.from_numpy(rng.integers(97, 107, size=40)).long()
+    text = phrase.repeat(40)  # one unseen phrase, said 40 times
+    static = bits_per_symbol(model, text, streams=1)
+    dynamic = dynamic_bits_per_symbol(model, text, lr=1e-2)
+    assert dynamic < static - 1.0  # reading the repeats, it learns them; a static model cannot
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_evaluate_reports_dynamic_bpc_when_asked(trained: Path) -> None:
+    report = evaluate_checkpoint(trained, compressors=False, dynamic=True)
+    assert report.dynamic_bpc is not None and 1.0 < report.dynamic_bpc < 6.0
+    assert "beats_dynamic" in report.to_json()

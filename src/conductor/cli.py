@@ -218,12 +218,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     with console.status("scoring model and compressors on the held-out text…"):
         report = evaluate_checkpoint(
-            checkpoint, Path(args.text) if args.text else None, not args.no_compressors
+            checkpoint,
+            Path(args.text) if args.text else None,
+            not args.no_compressors,
+            dynamic=args.dynamic,
         )
     table = Table(title=f"{report.name}: {report.test_symbols:,} held-out symbols")
     table.add_column("predictor")
     table.add_column("bits/symbol", justify="right")
     table.add_row(f"conductor ({checkpoint.name})", f"{report.model_bpc:.3f}", style="bold")
+    if report.dynamic_bpc is not None:
+        table.add_row("conductor, dynamic evaluation", f"{report.dynamic_bpc:.3f}", style="bold")
     for name, bpc in report.compressors.items():
         table.add_row(f"{name} (marginal)", f"{bpc:.3f}")
     console.print(table)
@@ -231,6 +236,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if report.compressors:
         beaten = report.beaten()
         console.print(f"beats: {', '.join(beaten) if beaten else 'none'}")
+        if report.dynamic_bpc is not None:
+            dynamic = report.beaten(dynamic=True)
+            console.print(f"with dynamic evaluation beats: {', '.join(dynamic) or 'none'}")
     if args.json:
         payload = json.dumps(report.to_json(), indent=2) + "\n"
         atomic_write_bytes(Path(args.json), payload.encode())
@@ -520,6 +528,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--text", help="score this text file instead of the test split")
     evaluate.add_argument("--json", help="also write the results as JSON to this file")
     evaluate.add_argument("--no-compressors", action="store_true", help="model BPC only")
+    evaluate.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="also score with dynamic evaluation (the model adapts as it reads, as compressors do)",
+    )
     ctl = evaluate.add_argument_group("controllability (--control)")
     ctl.add_argument(
         "--control", action="store_true", help="judge generated text with a style classifier"
