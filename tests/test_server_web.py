@@ -58,21 +58,25 @@ def test_a_weight_set_over_the_socket_steers_the_following_symbols(ws: ClientCon
     assert sum(s["symbol"] in "0123456789 " for s in following) >= 9
 
 
-def test_distributions_ride_along_at_display_rate(live: LiveServer, ws: ClientConnection) -> None:
+def test_distributions_follow_at_display_rate(live: LiveServer, ws: ClientConnection) -> None:
     live.call(lambda: live.session.submit({"type": "rate", "chars_per_s": 0}))  # free-running
     try:
-        receive(ws, "step")
-        start, steps, with_dists = time.monotonic(), 0, 0
+        last_step = receive(ws, "step")["i"]
+        start, steps, dists = time.monotonic(), 0, 0
         while time.monotonic() - start < 1.0:
-            message = receive(ws, "step")
-            steps += 1
-            if "mixed" in message:
-                with_dists += 1
+            message = json.loads(ws.recv(timeout=5))
+            if message["type"] == "step":
+                steps += 1
+                last_step = message["i"]
+            elif message["type"] == "dists":
+                dists += 1
+                assert message["i"] == last_step  # right after its own step
                 assert len(message["mixed"]) == 128 and len(message["per_model"]) == 2
                 assert abs(sum(message["mixed"]) - 1) < 0.02
+                assert all(abs(sum(row) - 1) < 0.02 for row in message["per_model"])
     finally:
         live.call(lambda: live.session.submit({"type": "rate", "chars_per_s": 50}))
-    assert steps > 100 and 10 <= with_dists <= 70
+    assert steps > 100 and 10 <= dists <= 70
 
 
 def test_bad_messages_get_error_events_and_the_stream_goes_on(ws: ClientConnection) -> None:

@@ -202,8 +202,8 @@ class StepEvent:
     steps: Steps  # the tensors, for sinks that show distributions
     _texts: dict[bool, str] = field(default_factory=dict, repr=False)
 
-    def to_json(self, distributions: bool = False) -> dict[str, Any]:
-        event: dict[str, Any] = {
+    def to_json(self) -> dict[str, Any]:
+        return {
             "type": "step",
             "i": self.i,
             "symbol": self.symbol,
@@ -211,18 +211,24 @@ class StepEvent:
             "weights": [round(w, 4) for w in self.weights],
             "attribution": [round(a, 4) for a in self.attribution],
         }
-        if distributions:
-            per_model = torch.softmax(self.steps.scaled_logits[0], dim=-1)  # [N, V]
-            mixed = self.steps.mixed[0].exp()  # [V]
-            event["mixed"] = _rounded(mixed)
-            event["per_model"] = _rounded(per_model)
-        return event
+
+    def distributions_json(self) -> dict[str, Any]:
+        """What every model and the mix predicted at this step (for display)."""
+        per_model = torch.softmax(self.steps.scaled_logits[0], dim=-1)  # [N, V]
+        mixed = self.steps.mixed[0].exp()  # [V]
+        return {
+            "type": "dists",
+            "i": self.i,
+            "mixed": _rounded(mixed),
+            "per_model": _rounded(per_model),
+        }
 
     def json_text(self, distributions: bool = False) -> str:
-        """`to_json` as text, made once per event however many viewers ask."""
+        """The step (or its distributions) as JSON text, made once however many viewers ask."""
         cached = self._texts.get(distributions)
         if cached is None:
-            cached = self._texts[distributions] = json.dumps(self.to_json(distributions))
+            payload = self.distributions_json() if distributions else self.to_json()
+            cached = self._texts[distributions] = json.dumps(payload)
         return cached
 
 

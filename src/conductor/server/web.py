@@ -1,9 +1,11 @@
 """The web visualiser and control page: FastAPI, one WebSocket per browser, a static page.
 
-Every browser shares the one `Session`. Each gets its own outgoing queue: symbols go out for
-every step; the distributions (`mixed`, `per_model`) ride along at most at display rate, on the
-latest step, so a fast stream never floods a browser. A browser that cannot keep up (its queue
-full) is disconnected — it reconnects and gets the current state — rather than slowing the rest.
+Every browser shares the one `Session`. Each gets its own outgoing queue: a `step` message for
+every symbol; a `dists` message (every model's and the mixed distribution) right after it, at
+most at display rate, so a fast stream never floods a browser. The distributions are turned
+into JSON only when the socket is ready for them, after the symbol has gone out: they never
+delay it. A browser that cannot keep up (its queue full) is disconnected — it reconnects and
+gets the current state — rather than slowing the rest.
 """
 
 from __future__ import annotations
@@ -35,21 +37,21 @@ class _Client:
     """One browser: a bounded queue of JSON texts and its display-rate clock."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_LIMIT)
+        # JSON text, or a step whose distributions are still to be serialised.
+        self.queue: asyncio.Queue[str | StepEvent | None] = asyncio.Queue(QUEUE_LIMIT)
         self.last_distributions = 0.0
         self.overflowed = False
 
     def __call__(self, event: dict[str, Any] | StepEvent) -> None:
-        if isinstance(event, StepEvent):
-            now = time.monotonic()
-            show = now - self.last_distributions >= 1 / DISPLAY_HZ
-            if show:
-                self.last_distributions = now
-            text = event.json_text(distributions=show)
-        else:
-            text = json.dumps(event)
         try:
-            self.queue.put_nowait(text)
+            if not isinstance(event, StepEvent):
+                self.queue.put_nowait(json.dumps(event))
+                return
+            self.queue.put_nowait(event.json_text())
+            now = time.monotonic()
+            if now - self.last_distributions >= 1 / DISPLAY_HZ:
+                self.last_distributions = now
+                self.queue.put_nowait(event)  # serialised by the sender, after the symbol
         except asyncio.QueueFull:
             self.overflowed = True  # the sender closes this socket at its next message
 
@@ -133,10 +135,11 @@ def _handle(session: Session, text: str) -> dict[str, Any] | None:
 async def _send(websocket: WebSocket, client: _Client) -> None:
     try:
         while True:
-            text = await client.queue.get()
-            if text is None or client.overflowed:
+            item = await client.queue.get()
+            if item is None or client.overflowed:
                 await websocket.close(code=1013, reason="too slow: reconnect")
                 return
+            text = item.json_text(distributions=True) if isinstance(item, StepEvent) else item
             await websocket.send_text(text)
     except Exception:  # the socket closed under us; the receiver loop cleans up
         return

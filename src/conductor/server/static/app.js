@@ -64,8 +64,11 @@ function handle(event) {
       view.step = event.i;
       view.weights = event.weights;
       view.lastSymbol = event.symbol;
-      if (event.mixed) { view.mixed = event.mixed; view.perModel = event.per_model; }
       appendText(event.symbol, event.by);
+      break;
+    case "dists":
+      view.mixed = event.mixed;
+      view.perModel = event.per_model;
       break;
     case "state": applyState(event.state); break;
     case "prime": appendText(event.text, null); break;
