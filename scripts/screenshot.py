@@ -46,7 +46,7 @@ def main() -> None:
         cx, cy, r = (
             pad["x"] + pad["width"] / 2,
             pad["y"] + pad["height"] / 2,
-            0.85 * pad["width"] / 2,
+            0.72 * pad["width"] / 2,
         )
         page.mouse.move(cx, cy - r)  # shakespeare, at the top
         page.mouse.down()

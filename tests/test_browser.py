@@ -78,7 +78,7 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     cx, cy = pad["x"] + pad["width"] / 2, pad["y"] + pad["height"] / 2
     page.mouse.move(cx, cy + 60)
     page.mouse.down()
-    page.mouse.move(cx, pad["y"] + 0.075 * pad["height"], steps=8)  # the top of the circle
+    page.mouse.move(cx, cy - 0.72 * pad["height"] / 2, steps=8)  # the top of the circle
     page.mouse.up()
     wait_for(lambda: live.call(lambda: live.session.target)[0] > 0.9)
     time.sleep(0.6)

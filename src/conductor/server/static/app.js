@@ -4,6 +4,8 @@
 const PALETTE = ["#3fd0e0", "#e05fd0", "#e8d44d", "#5fd38d", "#6f9bff", "#ff6b6b", "#f2f2f2", "#ffa94d"];
 const SYMBOLS = ["\n"].concat(Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)));
 const MAX_SPANS = 6000;
+const RADIUS = 0.72;  // styles sit on a circle of this fraction of the pad's half-width
+const ROW_HEIGHT = 22;
 
 const $ = (id) => document.getElementById(id);
 const view = {
@@ -195,7 +197,7 @@ function padPoint(event) {
   const rect = pad.getBoundingClientRect();
   const x = ((event.clientX - rect.left) / rect.width) * 2 - 1;
   const y = 1 - ((event.clientY - rect.top) / rect.height) * 2;
-  const clamp = (v) => Math.max(-1, Math.min(1, v / 0.85));  // styles sit at 85% of the radius
+  const clamp = (v) => Math.max(-1, Math.min(1, v / RADIUS));
   return [clamp(x), clamp(y)];
 }
 pad.addEventListener("pointerdown", (e) => { view.dragging = true; pad.setPointerCapture(e.pointerId); movePad(e); });
@@ -209,7 +211,7 @@ function movePad(event) {
 
 function drawPad() {
   const g = pad.getContext("2d");
-  const w = pad.width, h = pad.height, r = 0.85 * w / 2;
+  const w = pad.width, h = pad.height, r = RADIUS * w / 2;
   const at = ([x, y]) => [w / 2 + x * r, h / 2 - y * r];
   g.clearRect(0, 0, w, h);
   g.strokeStyle = "#262b31";
@@ -222,8 +224,12 @@ function drawPad() {
     g.beginPath(); g.arc(px, py, 5 + 12 * weight, 0, 2 * Math.PI); g.fill();
     g.globalAlpha = 1;
     g.font = "11px system-ui";
-    g.textAlign = px < w / 2 - 5 ? "right" : px > w / 2 + 5 ? "left" : "center";
-    g.fillText(name, px + (g.textAlign === "right" ? -14 : g.textAlign === "left" ? 14 : 0), py + (py < h / 2 ? -14 : 22));
+    // Labels sit inside the circle on the sides (so none is clipped), above or below at the poles.
+    const side = Math.abs(px - w / 2) > 5;
+    g.textAlign = !side ? "center" : px < w / 2 ? "left" : "right";
+    const dx = !side ? 0 : px < w / 2 ? 12 : -12;
+    const dy = side ? 4 : py < h / 2 ? -12 : 20;
+    g.fillText(name, px + dx, py + dy);
   });
   if (view.cursor) {
     const [cx, cy] = at(view.cursor);
@@ -246,9 +252,8 @@ function drawDistributions() {
   const g = canvas.getContext("2d");
   const rows = [["mixed", view.mixed, null]].concat(
     view.styles.map((name, i) => [name, view.perModel ? view.perModel[i] : null, i]));
-  const label = 120, top = 16;
-  const rowH = Math.max(12, Math.min(30, Math.floor((canvas.height - top) / rows.length)));
-  canvas.height = top + rowH * rows.length;
+  const label = 120, top = 16, rowH = ROW_HEIGHT;
+  if (canvas.height !== top + rowH * rows.length) canvas.height = top + rowH * rows.length;
   const cellW = (canvas.width - label) / SYMBOLS.length;
   g.clearRect(0, 0, canvas.width, canvas.height);
   g.font = "10px ui-monospace, monospace";
@@ -275,8 +280,22 @@ function drawDistributions() {
   }
 }
 
+function syncSliders() {
+  // The sliders follow the weights in force (set by any surface: the pad, OSC, MIDI, a preset)
+  // except the one under the user's hand.
+  for (const input of document.querySelectorAll("#sliders input")) {
+    if (document.activeElement === input) continue;
+    const i = view.styles.indexOf(input.dataset.style);
+    const value = view.weights[i];
+    if (value === undefined || Math.abs(Number(input.value) - value) < 0.005) continue;
+    input.value = value;
+    input.parentElement.querySelector("output").textContent = value.toFixed(2);
+  }
+}
+
 function frame() {
   flushText();
+  syncSliders();
   drawDistributions();
   drawPad();
   $("step").textContent = view.state ? `step ${view.step}` : "";
