@@ -50,6 +50,7 @@ format: install
 bench: install
 	$(BIN)/python bench/train_speed.py --json bench/results/train_speed.json
 	$(BIN)/python bench/ensemble_speed.py --json bench/results/ensemble_speed.json
+	$(BIN)/python bench/latency.py --json bench/results/latency.json
 
 # The shipped ensemble: train (resumable; MINUTES is each style's total) then export to styles/.
 MINUTES ?= 10
