@@ -402,10 +402,8 @@ class Session:
         elif isinstance(command, GetCommand):
             return {"type": "state", "state": self.state()}
         elif isinstance(command, LearnCommand):
-            if command.style is not None and command.style not in self.names:
-                raise CommandError(
-                    f"unknown style {command.style!r}; styles: {', '.join(self.names)}"
-                )
+            if command.style is not None:
+                self._require_style(command.style)
             self.learning = command.style
         self._wake.set()
         self._emit({"type": "state", "state": self.state()})
@@ -418,25 +416,30 @@ class Session:
         except MixingError as error:
             raise CommandError(str(error)) from None
 
+    def _merged(self, weights: Mapping[str, float], base: Sequence[float]) -> list[float]:
+        """`base` (one weight per style) with the named styles' weights replaced."""
+        return [weights.get(name, old) for name, old in zip(self.names, base, strict=True)]
+
+    def _require_style(self, style: str) -> None:
+        if style not in self.names:
+            raise CommandError(f"unknown style {style!r}; styles: {', '.join(self.names)}")
+
     def _pending_target(self) -> list[float]:
         """The target weights once the queued commands are applied (what a new one merges into)."""
         target = self.target
         for queued in self._queue:
             if isinstance(queued, SetCommand) and queued.weights is not None:
-                target = [queued.weights.get(n, t) for n, t in zip(self.names, target, strict=True)]
+                target = self._merged(queued.weights, target)
             elif isinstance(queued, PresetCommand):
                 target = list(self.presets[queued.name])
         return target
 
     def _check_mix(self, command: Command) -> None:
         if isinstance(command, SetCommand) and command.weights is not None:
-            unknown = [name for name in command.weights if name not in self.names]
-            if unknown:
-                raise CommandError(f"unknown style {unknown[0]!r}; styles: {', '.join(self.names)}")
-            mixer = command.mixer or self.conductor.mixer
-            pending = self._pending_target()
-            merged = [command.weights.get(n, t) for n, t in zip(self.names, pending, strict=True)]
-            check_weights(merged, len(self.names), mixer)
+            for name in command.weights:
+                self._require_style(name)
+            merged = self._merged(command.weights, self._pending_target())
+            check_weights(merged, len(self.names), command.mixer or self.conductor.mixer)
         elif isinstance(command, SetCommand) and command.mixer is not None:
             check_weights(self._pending_target(), len(self.names), command.mixer)
         elif isinstance(command, PresetCommand) and command.name not in self.presets:
@@ -467,8 +470,7 @@ class Session:
                         command.slew if command.slew is not None else self.slew
                     )
                     command = command.model_copy(update={"glide_steps": steps})
-                target = [new.get(n, t) for n, t in zip(self.names, self.target, strict=True)]
-                self._glide = _Glide(self.weights, target, step, steps)
+                self._glide = _Glide(self.weights, self._merged(new, self.target), step, steps)
         elif isinstance(command, PresetCommand):
             steps = command.glide_steps
             if steps is None:
