@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conductor import engine as engine_module
 from conductor.checkpoint import save_checkpoint
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
@@ -37,11 +38,17 @@ def reference_logits(models: list[CharLSTM], ids: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(ids)[0] for m in models], dim=2)
 
 
+@pytest.mark.parametrize("rows_first_from", [512, 16])  # 16: two of the three groups transposed
 @pytest.mark.parametrize("streams", [1, 3])
-def test_engine_equals_each_model_alone_for_mixed_sizes(streams: int) -> None:
+def test_engine_equals_each_model_alone_for_mixed_sizes(
+    streams: int, rows_first_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "_ROWS_FIRST_HIDDEN", rows_first_from)
     models = make_models(SHAPES)
     engine = Ensemble(models, [f"m{i}" for i in range(len(models))])
     assert len(engine.groups) == 3
+    layouts = [group.stack.rows_first for group in engine.groups]
+    assert layouts == [g.hidden >= rows_first_from for g in engine.groups]
     engine.set_streams(streams)
     ids = torch.randint(0, 128, (streams, 40))
     expected = reference_logits(models, ids)  # [B, T, N, V]
@@ -50,7 +57,11 @@ def test_engine_equals_each_model_alone_for_mixed_sizes(streams: int) -> None:
         torch.testing.assert_close(got, expected[:, t], atol=1e-5, rtol=1e-5)
 
 
-def test_skipped_model_catches_up_exactly() -> None:
+@pytest.mark.parametrize("rows_first_from", [512, 16])
+def test_skipped_model_catches_up_exactly(
+    rows_first_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "_ROWS_FIRST_HIDDEN", rows_first_from)
     models = make_models(SHAPES, seed=1)
     engine = Ensemble(models, ["a", "b", "c", "d"])
     engine.set_streams(2)

@@ -38,11 +38,12 @@ class _Stack:
     """Stacked weights of some models of one shape (all of a group, or its active subset)."""
 
     table: torch.Tensor  # [n, V, 4H] layer-0 input projection of every symbol, biases included
-    w_hh0: torch.Tensor  # [n, H, 4H]
-    w_cat: list[torch.Tensor]  # per layer >= 1: [n, 2H, 4H]
+    w_hh0: torch.Tensor  # [n, H, 4H], or [n, 4H, H] when `rows_first`
+    w_cat: list[torch.Tensor]  # per layer >= 1: [n, 2H, 4H], or [n, 4H, 2H] when `rows_first`
     b_cat: list[torch.Tensor]  # per layer >= 1: [n, 1, 4H]
     head_w: torch.Tensor  # [n, H, V]
     head_b: torch.Tensor  # [n, 1, V]
+    rows_first: bool = False  # recurrent matrices stored transposed (see `_ROWS_FIRST_HIDDEN`)
 
     def select(self, rows: torch.Tensor) -> _Stack:
         def pick(t: torch.Tensor) -> torch.Tensor:
@@ -55,6 +56,7 @@ class _Stack:
             b_cat=[pick(t) for t in self.b_cat],
             head_w=pick(self.head_w),
             head_b=pick(self.head_b),
+            rows_first=self.rows_first,
         )
 
 
@@ -85,8 +87,23 @@ def _ifog(weights: torch.Tensor) -> torch.Tensor:
     return torch.cat([i, f, o, g], dim=-1)
 
 
+# From this hidden size on, a group's recurrent matrices are stored [n, 4H, K] and multiplied as
+# W x: at one symbol per step (a matrix-vector product) that streams large matrices from memory
+# ~18% faster here (8 models 1024x2048: 1.30 vs 1.61 ms on the 2-core EPYC); small ones, which
+# stay in cache, are faster as x W (16 models 256x1024: 181 vs 226 us). Same sums either way.
+_ROWS_FIRST_HIDDEN = 512
+
+
+def _gates(bias: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows_first: bool) -> torch.Tensor:
+    """bias [n, 1|B, 4H] + x [n, B, K] W, with W [n, K, 4H] (or [n, 4H, K] if rows_first)."""
+    if not rows_first:
+        return torch.baddbmm(bias, x, w)  # [n, B, 4H]
+    return torch.baddbmm(bias.transpose(1, 2), w, x.transpose(1, 2)).transpose(1, 2)
+
+
 def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
     layers = models[0].config.layers
+    rows_first = models[0].config.hidden >= _ROWS_FIRST_HIDDEN
     tables, w_hh0, heads_w, heads_b = [], [], [], []
     w_cat: list[list[torch.Tensor]] = [[] for _ in range(1, layers)]
     b_cat: list[list[torch.Tensor]] = [[] for _ in range(1, layers)]
@@ -105,13 +122,19 @@ def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
                 b_cat[layer - 1].append(_ifog(bias).unsqueeze(0))  # [1, 4H]
             heads_w.append(model.head.weight.T)  # [H, V]
             heads_b.append(model.head.bias.unsqueeze(0))  # [1, V]
+
+        def lay_out(ws: list[torch.Tensor]) -> torch.Tensor:  # → [n, K, 4H] or [n, 4H, K]
+            stacked = torch.stack(ws)
+            return (stacked.transpose(1, 2) if rows_first else stacked).contiguous()
+
         return _Stack(
             table=torch.stack(tables).contiguous(),  # [n, V, 4H]
-            w_hh0=torch.stack(w_hh0).contiguous(),  # [n, H, 4H]
-            w_cat=[torch.stack(ws).contiguous() for ws in w_cat],  # [n, 2H, 4H]
+            w_hh0=lay_out(w_hh0),
+            w_cat=[lay_out(ws) for ws in w_cat],
             b_cat=[torch.stack(bs).contiguous() for bs in b_cat],  # [n, 1, 4H]
             head_w=torch.stack(heads_w).contiguous(),  # [n, H, V]
             head_b=torch.stack(heads_b).contiguous(),  # [n, 1, V]
+            rows_first=rows_first,
         )
 
 
@@ -288,12 +311,12 @@ class Ensemble:
             x_gates = stack.table[:, int(symbols[0])].unsqueeze(1)  # [n, 1, 4H], a view
         else:
             x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
-        gates = torch.baddbmm(x_gates, h[0], stack.w_hh0)  # [n, B, 4H]
+        gates = _gates(x_gates, h[0], stack.w_hh0, stack.rows_first)  # [n, B, 4H]
         h_new, c_new = _lstm_cell(gates, c[0])  # [n, B, H]
         hs, cs = [h_new], [c_new]
         for layer in range(1, group.layers):
             both = torch.cat([h_new, h[layer]], dim=-1)  # [n, B, 2H]
-            gates = torch.baddbmm(stack.b_cat[layer - 1], both, stack.w_cat[layer - 1])
+            gates = _gates(stack.b_cat[layer - 1], both, stack.w_cat[layer - 1], stack.rows_first)
             h_new, c_new = _lstm_cell(gates, c[layer])  # [n, B, H]
             hs.append(h_new)
             cs.append(c_new)
