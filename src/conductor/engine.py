@@ -30,7 +30,7 @@ from conductor.errors import ConductorError
 from conductor.model import CharLSTM
 from conductor.vocab import ASCII128, Vocab
 
-__all__ = ["Ensemble"]
+__all__ = ["Ensemble", "EnsembleSnapshot"]
 
 
 @dataclass
@@ -148,6 +148,15 @@ def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torc
     return h_next, c_next
 
 
+@dataclass(frozen=True)
+class EnsembleSnapshot:
+    states: list[tuple[torch.Tensor, torch.Tensor]]  # per group: h, c [L, n, B, H]
+    missed: list[torch.Tensor]  # symbols [B] some skipped model has not read yet
+    missed_by: list[int]
+    behind: frozenset[int]
+    streams: int
+
+
 class Ensemble:
     """N models, B streams. `step` → logits [B, N, V]; state per stream; skipping with catch-up."""
 
@@ -227,6 +236,28 @@ class Ensemble:
             group.c = torch.cat([group.c, group.c[:, :, stream : stream + 1]], dim=2)
         self.streams += 1
         return self.streams - 1
+
+    def snapshot(self) -> EnsembleSnapshot:
+        """Every model's state and what skipped models still have to read (a copy): `restore`
+        returns to exactly this point. Skipped models stay skipped (no catch-up is forced)."""
+        return EnsembleSnapshot(
+            [(group.h.clone(), group.c.clone()) for group in self.groups],
+            list(self._missed),  # the [B] tensors themselves are never changed in place
+            list(self._missed_by),
+            frozenset(self._behind),
+            self.streams,
+        )
+
+    def restore(self, snapshot: EnsembleSnapshot) -> None:
+        """Return every model to a `snapshot` of this ensemble."""
+        if len(snapshot.states) != len(self.groups) or len(snapshot.missed_by) != len(self):
+            raise ConductorError("this snapshot is of another ensemble")
+        for (h, c), group in zip(snapshot.states, self.groups, strict=True):
+            group.h, group.c = h.clone(), c.clone()
+        self._missed = list(snapshot.missed)
+        self._missed_by = list(snapshot.missed_by)
+        self._behind = set(snapshot.behind)
+        self.streams = snapshot.streams
 
     def _check_stream(self, stream: int) -> None:
         if not 0 <= stream < self.streams:

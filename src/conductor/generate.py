@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from conductor.engine import Ensemble
+from conductor.engine import Ensemble, EnsembleSnapshot
 from conductor.errors import ConductorError
 from conductor.mixing import (
     DEFAULT_THRESHOLD,
@@ -41,7 +41,7 @@ from conductor.sampling import SamplingParams, sample, sample_probs
 from conductor.sampling import style_temperatures as style_temperatures_of
 from conductor.vocab import clean
 
-__all__ = ["Conductor", "Keyframe", "Schedule", "ScheduleError", "Steps"]
+__all__ = ["Conductor", "ConductorSnapshot", "Keyframe", "Schedule", "ScheduleError", "Steps"]
 
 
 class ScheduleError(ConductorError):
@@ -144,6 +144,15 @@ class Steps:
         return [names[int(i)] for i in self.attribution.argmax(-1)]
 
 
+@dataclass(frozen=True)
+class ConductorSnapshot:
+    ensemble: EnsembleSnapshot
+    pending: torch.Tensor  # [B]
+    generator: torch.Tensor  # the random generator's state
+    step_index: int
+    ahead: tuple[torch.Tensor, frozenset[int]] | None  # a lookahead already run, if any
+
+
 class Conductor:
     """Mixed, sampled generation over an `Ensemble`'s streams."""
 
@@ -216,6 +225,27 @@ class Conductor:
         else:
             self.ensemble.advance(torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1))
         self.pending = batch[:, -1].clone()
+
+    def snapshot(self) -> ConductorSnapshot:
+        """Where generation stands (models, pending symbol, random stream, step): `restore`
+        returns to it, and the same calls from there give the same symbols."""
+        return ConductorSnapshot(
+            self.ensemble.snapshot(),
+            self.pending.clone(),
+            self.generator.get_state(),
+            self.step_index,
+            self._ahead,
+        )
+
+    def restore(self, snapshot: ConductorSnapshot, rewind_random: bool = True) -> None:
+        """Go back to a `snapshot` of this conductor. With `rewind_random` the same calls then
+        give the same symbols again; without, the random stream goes on (to resample)."""
+        self.ensemble.restore(snapshot.ensemble)
+        self.pending = snapshot.pending.clone()
+        if rewind_random:
+            self.generator.set_state(snapshot.generator)
+        self.step_index = snapshot.step_index
+        self._ahead = snapshot.ahead
 
     def lookahead(self, weights: torch.Tensor | Sequence[float]) -> None:
         """Feed the pending symbol to the models `weights` would run, now.

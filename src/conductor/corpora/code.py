@@ -18,8 +18,18 @@ _LATEX_INSTALL = "apt-get install c++-annotations-latex"
 _GLIBC_DIRS = ("string", "stdlib", "stdio-common", "libio", "malloc")
 
 
+# Not the library's own code: test suites (generated fixtures, huge literal tables), the IDLE
+# editor's tests, installed third-party packages, and the config/build helpers.
+_PYTHON_SKIP = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
+
+
 def _python_stdlib(root: Path) -> tuple[str, list[str]]:
-    files = sorted(root.glob("*.py"))
+    files = sorted(
+        p
+        for p in root.rglob("*.py")
+        if not _PYTHON_SKIP & set(p.relative_to(root).parts[:-1])
+        and not p.relative_to(root).parts[0].startswith("config-")
+    )
     if not files:
         raise CorpusError(f"{root} holds no *.py files; give Python's stdlib directory")
     return read_files(files)
@@ -66,7 +76,7 @@ def _latex(source: Path) -> tuple[str, list[str]]:
 CODE_RECIPES = (
     Recipe(
         name="python",
-        description="Python: the interpreter's own standard library modules (top level)",
+        description="Python: the interpreter's own standard library (all packages, no tests)",
         install="nothing: it is the running Python's stdlib",
         licence="PSF License",
         locate=lambda: Path(sysconfig.get_paths()["stdlib"]),

@@ -1,0 +1,153 @@
+"""Musical validity of generated tunes: does music21 read them, and do their bars fit the meter?
+
+For each music style alone and for 50/50 mixtures of pairs under both mixers, generates
+`--tunes` tunes (each primed with the header of one of the styles' own held-out tunes: its meter,
+unit length and key, as a user would choose them) and reports:
+
+- parsed: the share of tunes music21 reads without error;
+- valid: the share that parse with >= 90% of their bars of the meter's length (pickups and
+  section ends may be short: see `conductor.music.check_tune`);
+- bars ok: the share of all bars that have the right length;
+- ended: the share the models ended themselves (else the symbol cap stopped them);
+- judged: the independent style classifier's verdicts on the written bodies (the judge of
+  `conductor eval --control`, trained on the corpora's train splits of these styles).
+
+The same figures for the styles' real held-out tunes are the reference row.
+
+    python bench/music.py [--tunes 100] [--json bench/results/music.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from conductor.control import StyleJudge, corpora_of
+from conductor.corpora.abc import split_tunes
+from conductor.corpus import load_corpus, split
+from conductor.engine import Ensemble
+from conductor.generate import Conductor
+from conductor.music import MusicError, TuneCheck, TuneHeader, check_tune, tune_body
+from conductor.sampling import SamplingParams
+from conductor.tunes import compose
+
+STYLES = ["abc_irish", "abc_german", "abc_scottish"]
+VALID_BARS = 0.9
+
+
+def held_out_tunes(corpus: Path) -> list[str]:
+    """The whole tunes of a corpus's test split."""
+    ids = split(load_corpus(corpus).ids).test
+    text = ids.tobytes().decode("ascii")
+    return ["\n".join(lines).strip() + "\n" for lines in split_tunes(text)[1:]]  # first: partial
+
+
+def headers_of(tunes: list[str]) -> list[TuneHeader]:
+    headers = []
+    for tune in tunes:
+        try:
+            header = TuneHeader.parse(tune)
+        except MusicError:
+            continue
+        headers.append(TuneHeader(header.meter, header.unit, header.key))  # no title
+    return headers
+
+
+def summarise(checks: list[TuneCheck], ended: list[bool], judged: list[str]) -> dict[str, Any]:
+    bars = sum(c.bars for c in checks)
+    return {
+        "tunes": len(checks),
+        "parsed": sum(c.parsed for c in checks) / len(checks),
+        "valid": sum(c.parsed and c.bar_share >= VALID_BARS for c in checks) / len(checks),
+        "bars_ok": sum(c.full_bars for c in checks) / bars if bars else 0.0,
+        "mean_bars": statistics.fmean(c.bars for c in checks),
+        "ended": sum(ended) / len(ended) if ended else None,
+        "judged": {name: count / len(judged) for name, count in Counter(judged).items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--tunes", type=int, default=100, help="tunes per case (100)")
+    parser.add_argument("--max-symbols", type=int, default=1500, help="cap per tune (1500)")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=Path("bench/results/music.json"))
+    args = parser.parse_args()
+
+    paths = [args.styles_dir / f"{name}.safetensors" for name in STYLES]
+    corpora = corpora_of(paths)
+    start = time.perf_counter()
+    judge = StyleJudge.train(corpora)
+    print(f"judge: held-out accuracy {judge.holdout_accuracy:.1%} on {', '.join(STYLES)}")
+    real = {name: held_out_tunes(corpora[name]) for name in STYLES}
+    headers = {name: headers_of(tunes) for name, tunes in real.items()}
+
+    rows: list[dict[str, Any]] = []
+    for name in STYLES:
+        tunes = real[name][: args.tunes]
+        checks = [check_tune(t) for t in tunes]
+        judged = judge.predict([tune_body(t) for t in tunes])
+        rows.append({"case": f"{name} (real held-out tunes)", **summarise(checks, [], judged)})
+        print(_line(rows[-1]), flush=True)
+
+    cases: list[tuple[str, str, list[float], list[str]]] = []
+    for k, name in enumerate(STYLES):
+        weights = [1.0 if i == k else 0.0 for i in range(len(STYLES))]
+        cases.append((name, "linear", weights, [name]))
+    for a, b in [(0, 1), (1, 2), (0, 2)]:
+        weights = [0.5 if i in (a, b) else 0.0 for i in range(len(STYLES))]
+        for mixer in ("linear", "product"):
+            cases.append((f"{STYLES[a]}+{STYLES[b]}", mixer, weights, [STYLES[a], STYLES[b]]))
+
+    ensemble = Ensemble.from_checkpoints(paths)
+    for label, mixer, weights, sources in cases:
+        conductor = Conductor(
+            ensemble, mixer, SamplingParams(temperature=args.temperature), seed=args.seed
+        )
+        checks, ended, bodies = [], [], []
+        for i in range(args.tunes):
+            header_pool = headers[sources[i % len(sources)]]
+            header = header_pool[(i // len(sources)) % len(header_pool)]
+            conductor.reset()
+            tune = compose(conductor, lambda _k, w=weights: w, header, max_symbols=args.max_symbols)
+            checks.append(check_tune(tune.text))
+            ended.append(tune.ended)
+            bodies.append(tune.body)
+        row = {"case": label, "mixer": mixer, **summarise(checks, ended, judge.predict(bodies))}
+        rows.append(row)
+        print(_line(row), flush=True)
+
+    payload = {
+        "styles": STYLES,
+        "tunes_per_case": args.tunes,
+        "temperature": args.temperature,
+        "max_symbols": args.max_symbols,
+        "valid_means": f"parsed and >= {VALID_BARS:.0%} of bars of the meter's length",
+        "judge_holdout_accuracy": judge.holdout_accuracy,
+        "seconds": time.perf_counter() - start,
+        "rows": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.json} ({payload['seconds']:.0f} s)")
+
+
+def _line(row: dict[str, Any]) -> str:
+    judged = ", ".join(f"{k} {v:.0%}" for k, v in sorted(row["judged"].items()))
+    mixer = row.get("mixer", "")
+    ended = "" if row["ended"] is None else f" ended {row['ended']:.0%}"
+    return (
+        f"{row['case']:<36} {mixer:<8} parsed {row['parsed']:.0%}  valid {row['valid']:.0%}  "
+        f"bars ok {row['bars_ok']:.1%}  bars/tune {row['mean_bars']:.0f}{ended}  judged: {judged}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import mido
+import pytest
+
+from conductor.music import (
+    BarSplitter,
+    MusicError,
+    TuneHeader,
+    bar_notes,
+    check_tune,
+    fits_meter,
+    opens_section,
+    playable,
+    render_wav,
+    tune_body,
+    write_midi,
+)
+
+JIG = TuneHeader(meter="6/8", unit="1/8", key="D")
+TUNE = JIG.text() + "|:A|dfa afd|gfe dcB|ABc d2A|1 dfa d2:|2 dfa d3||\n"
+
+
+def feed_all(splitter: BarSplitter, text: str) -> list[tuple[str, TuneHeader]]:
+    return [bar for char in text for bar in splitter.feed(char)]  # one symbol at a time
+
+
+def test_header_is_checked_and_written_as_the_corpora_write_it() -> None:
+    assert JIG.text(3) == "X:3\nM:6/8\nL:1/8\nK:D\n"
+    assert TuneHeader(title="Morph", key="Ador").text().startswith("X:1\nT:Morph\nM:4/4")
+    assert JIG.bar_quarters == Fraction(3)
+    assert TuneHeader(meter="C|").bar_quarters == Fraction(4)
+    assert TuneHeader(meter="none").bar_quarters is None
+    for bad in [{"meter": "6-8"}, {"unit": "3/8"}, {"key": "H minor"}, {"title": "a\nb"}]:
+        with pytest.raises(MusicError, match="try|title"):
+            TuneHeader(**bad)  # type: ignore[arg-type]
+    assert TuneHeader.parse("X:1\nT:A\nM:3/4\nL:1/4\nK:Gm\nabc|\n") == TuneHeader(
+        "3/4", "1/4", "Gm", "A"
+    )
+
+
+def test_splitter_returns_each_bar_when_its_bar_line_is_written() -> None:
+    splitter = BarSplitter(header=JIG)
+    bars = feed_all(splitter, tune_body(TUNE))
+    texts = [playable(text) for text, _ in bars]
+    assert texts == ["A", "dfa afd", "gfe dcB", "ABc d2A", "dfa d2", "dfa d3"]
+    assert splitter.bars == 6 and not splitter.ended
+
+
+def test_splitter_follows_field_changes_and_ends_at_a_blank_line() -> None:
+    splitter = BarSplitter(header=JIG)
+    body = "dfa afd|\nK:G\nM:3/4\ngab c'2 d|[K:Em]e6|\n\nX:2\nabc|"
+    bars = feed_all(splitter, body)
+    assert [(playable(t), h.key, h.meter) for t, h in bars] == [
+        ("dfa afd", "D", "6/8"),
+        ("gab c'2 d", "G", "3/4"),
+        ("e6", "Em", "3/4"),
+    ]
+    assert "[K:G]" in bars[1][0]  # the change is shown where it happened
+    assert splitter.ended  # nothing after the blank line is read
+
+
+def test_splitter_flushes_a_last_bar_without_bar_line_and_reports_empty_bars() -> None:
+    bars = BarSplitter(header=JIG)
+    got = feed_all(bars, "dfa afd|| |d3")
+    assert [playable(t) for t, _ in got] == ["dfa afd", ""]  # `||` is one bar line; `| |` a bar
+    assert [playable(t) for t, _ in bars.flush()] == ["d3"]
+
+
+def test_a_known_bar_gives_known_onsets_and_durations() -> None:
+    bar = bar_notes("dfa a>fd|", JIG, tempo=120.0)  # 120 quarters a minute: an eighth is 0.25 s
+    assert bar.ok and bar.quarters == 3.0 and bar.seconds == pytest.approx(1.5)
+    assert [n.pitch for n in bar.notes] == [74, 78, 81, 81, 78, 74]  # D major: F sharp
+    assert [n.onset for n in bar.notes] == pytest.approx([0, 0.25, 0.5, 0.75, 1.125, 1.25])
+    assert [n.duration for n in bar.notes] == pytest.approx([0.25] * 3 + [0.375, 0.125, 0.25])
+    assert bar.notes[0].velocity > bar.notes[1].velocity  # the downbeat leads
+    chord = bar_notes("[DFA]3 z3|", JIG, tempo=60.0)
+    assert sorted(n.pitch for n in chord.notes) == [62, 66, 69]
+    assert all(n.duration == pytest.approx(1.5) for n in chord.notes)
+
+
+def test_unreadable_bars_are_reported_not_raised() -> None:
+    assert not bar_notes("| |", JIG, 120).ok
+    garbage = bar_notes("((((3[[[", JIG, 120)
+    assert not garbage.ok and garbage.error
+    with pytest.raises(MusicError, match="tempo"):
+        bar_notes("abc|", JIG, 0)
+
+
+def test_fits_meter_allows_short_pickups_and_section_ends_only() -> None:
+    full = bar_notes("dfa afd|", JIG, 120)
+    short = bar_notes("dfa|", JIG, 120)
+    long = bar_notes("dfa afd e|", JIG, 120)
+    assert fits_meter(full, opens=False)
+    assert not fits_meter(short, opens=False) and fits_meter(short, opens=True)
+    assert fits_meter(bar_notes("dfa:|", JIG, 120), opens=False)
+    assert not fits_meter(long, opens=True)
+    assert opens_section("A|", None) and opens_section("d2|", "dfa:|")
+    assert not opens_section("d2|", "dfa afd|")
+
+
+def test_check_tune_counts_bars_of_the_meter() -> None:
+    good = check_tune(TUNE)
+    assert good.parsed and good.bars >= 5 and good.bar_share == 1.0
+    bad = check_tune(JIG.text() + "dfa afd|gfe dcB a|ABc d2 z|\n")
+    assert bad.parsed and bad.full_bars == bad.bars - 1
+    assert not check_tune("X:1\nK:D\n((((|||]]]\n").parsed
+
+
+def test_midi_and_wav_are_written_and_readable(tmp_path: Path) -> None:
+    midi = write_midi(TUNE, tmp_path / "tune.mid", tempo=150.0)
+    song = mido.MidiFile(str(midi))
+    pitches = [m.note for track in song.tracks for m in track if m.type == "note_on" and m.velocity]
+    assert pitches[:4] == [69, 74, 78, 81]  # A, then d f a in D major
+    tempos = [m.tempo for track in song.tracks for m in track if m.type == "set_tempo"]
+    assert tempos and mido.tempo2bpm(tempos[0]) == pytest.approx(150.0)
+    # music21 plays the repeat: pickup + 3 bars + first ending, 3 bars + second: 24 quarters
+    assert 24 * 60 / 150 <= song.length <= 24 * 60 / 150 + 1.0
+    try:
+        wav = render_wav(midi, tmp_path / "tune.wav")
+    except MusicError as error:  # DependencyError is one: fluidsynth not installed
+        pytest.skip(str(error))
+    with wave.open(str(wav)) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+        assert audio.getsampwidth() == 2 and seconds >= song.length * 0.9
+        frames = audio.readframes(audio.getnframes())
+    assert any(frames)  # not silence
+    assert not list(tmp_path.glob(".*.tmp"))
