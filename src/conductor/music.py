@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from conductor.errors import ConductorError, DependencyError
 
@@ -163,7 +164,7 @@ class Bar:
         return self.error is None
 
 
-def _music21():  # type: ignore[no-untyped-def]
+def _music21() -> Any:
     try:
         import music21
     except ImportError as error:  # pragma: no cover - music21 is a dependency
@@ -171,7 +172,7 @@ def _music21():  # type: ignore[no-untyped-def]
     return music21
 
 
-def _parse_abc(text: str):  # type: ignore[no-untyped-def]
+def _parse_abc(text: str) -> Any:
     """music21's reading of an ABC text (a Score), or a `MusicError` with its complaint."""
     music21 = _music21()
     try:
