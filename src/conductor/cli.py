@@ -327,8 +327,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     conductor = Conductor(
         ensemble, args.mixer, params, args.seed, args.threshold, style_temperatures=style_temps
     )
-    conductor.prime(args.prime)
     colours = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+    if args.format or args.out:
+        return _generate_tune(args, conductor, schedule, colours)
+    conductor.prime(args.prime)
     to_stdout = args.json == "-"
     events: Any = sys.stdout if to_stdout else None
     if args.json and not to_stdout:
@@ -348,7 +350,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     pending = Text()
     last_flush = time.monotonic()
     try:
-        for step in range(args.chars):
+        for step in range(600 if args.chars is None else args.chars):
             weights = schedule.weights_at(step)
             result = conductor.step(weights)
             symbol = ensemble.vocab.decode(result.symbols.tolist())
@@ -383,6 +385,71 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         total = max(1, sum(written.values()))
         summary = "  ".join(f"{n} {100 * k / total:.0f}%" for n, k in written.items())
         console.print(f"[dim]written by: {summary}[/dim]")
+    return 0
+
+
+_TUNE_FORMATS = ("abc", "mid", "wav")
+
+
+def _generate_tune(
+    args: argparse.Namespace, conductor: Conductor, schedule: Schedule, colours: dict[str, str]
+) -> int:
+    """`generate --format abc|mid|wav`: one tune from a chosen header, printed bar by bar."""
+    from conductor.music import TuneHeader, render_wav, write_midi
+    from conductor.tunes import compose
+
+    out = Path(args.out) if args.out else None
+    fmt = args.format or (out.suffix.lstrip(".").lower() if out else "abc")
+    if fmt == "midi":
+        fmt = "mid"
+    if fmt not in _TUNE_FORMATS:
+        raise ConductorError(f"--format {fmt!r}: give abc, mid or wav")
+    if fmt != "abc" and out is None:
+        out = Path(f"tune.{fmt}")
+    if out is not None and not out.parent.is_dir():
+        raise ConductorError(f"cannot write {out}: no directory {out.parent}")
+    if args.tempo <= 0:
+        raise ConductorError("--tempo is quarter notes per minute and must be positive")
+    header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
+    console.print(header.text(), end="", style="dim", highlight=False, markup=False)
+    console.print(args.opening, end="", style="dim", highlight=False, markup=False)
+
+    def show(text: str, by: list[str]) -> None:
+        line = Text()
+        for symbol, style in zip(text, by, strict=False):
+            line.append(symbol, style=colours.get(style, ""))
+        console.print(line, end="", highlight=False)
+
+    tune = compose(
+        conductor,
+        schedule.weights_at,
+        header,
+        opening=args.opening,
+        bars=args.bars,
+        max_symbols=3000 if args.chars is None else args.chars,
+        fit_meter=not args.no_fit_meter,
+        on_bar=show,
+    )
+    console.print()
+    ending = "ended by the models" if tune.ended else "stopped"
+    console.print(
+        f"[dim]{tune.bars} bars, {ending}; {tune.resampled} bars resampled to fit the meter, "
+        f"{tune.unfit} kept unfit[/dim]"
+    )
+    if out is None:
+        return 0
+    if fmt == "abc":
+        atomic_write_bytes(out, tune.text.encode("ascii"))
+    elif fmt == "mid":
+        write_midi(tune.text, out, tempo=args.tempo)
+    else:
+        midi = out.with_name(f".{out.name}.mid")
+        try:
+            write_midi(tune.text, midi, tempo=args.tempo)
+            render_wav(midi, out)
+        finally:
+            midi.unlink(missing_ok=True)
+    console.print(f"wrote {out}")
     return 0
 
 
@@ -578,9 +645,26 @@ def _parser() -> argparse.ArgumentParser:
         help="styles under this share of the weight are not run (0.05)",
     )
     gen.add_argument("--prime", default="\n", help="text to start from")
-    gen.add_argument("--chars", type=int, default=600, help="symbols to generate (600)")
+    gen.add_argument(
+        "--chars", type=int, help="symbols to generate (600; for a tune: the most, 3000)"
+    )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--json", help="write one JSON event per symbol to FILE ('-': stdout)")
+    tune = gen.add_argument_group(
+        "tunes (ABC styles): with --format or --out, write one tune from a chosen header"
+    )
+    tune.add_argument("--format", choices=[*_TUNE_FORMATS, "midi"], help="abc | mid | wav")
+    tune.add_argument("--out", help="the file to write (format from its suffix)")
+    tune.add_argument("--meter", default="4/4", help="M: of the header (4/4)")
+    tune.add_argument("--unit", default="1/8", help="L: of the header (1/8)")
+    tune.add_argument("--key", default="D", help="K: of the header (D)")
+    tune.add_argument("--title", help="T: of the header")
+    tune.add_argument("--opening", default="", help="opening bars the models continue")
+    tune.add_argument("--bars", type=int, help="stop after this many bars (default: tune end)")
+    tune.add_argument("--tempo", type=float, default=120.0, help="quarter notes a minute (120)")
+    tune.add_argument(
+        "--no-fit-meter", action="store_true", help="keep bars that do not fit the meter"
+    )
     gen.set_defaults(func=_cmd_generate)
 
     srv = commands.add_parser("serve", help="live session: web page, OSC, OSCQuery")
