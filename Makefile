@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: the CPU wheel on local disk. Anything that depends on torch after it.
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[test]'
+	# abcjs draws the live sheet music: from the npm registry at setup, never committed.
+	npm install --silent --no-audit --no-fund --prefix .npm abcjs@6.4.4
 	touch $(STAMP)
 
 install: $(STAMP)

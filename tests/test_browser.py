@@ -26,16 +26,28 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def page(live: LiveServer) -> Iterator[object]:
+def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 820})
-        assert live.endpoints is not None
-        page.goto(live.endpoints.url)
-        yield page
-        browser.close()
+        # Audio may start without a click: the music test still presses "sound on" if needed.
+        flags = [*FLAGS, "--autoplay-policy=no-user-gesture-required"]
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(live: LiveServer, browser: object) -> Iterator[object]:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page(viewport={"width": 1300, "height": 820})
+    page.set_default_timeout(60_000)  # a loaded CI machine is slow, not wrong
+    assert live.endpoints is not None
+    page.goto(live.endpoints.url)
+    yield page
+    page.close()
 
 
 def wait_for(condition: object, seconds: float = 10.0) -> None:
@@ -58,8 +70,12 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     from playwright.sync_api import Page
 
     assert isinstance(page, Page)
-    page.wait_for_function("document.getElementById('status').textContent === 'live'")
-    page.wait_for_function("document.querySelectorAll('#text span[data-by]').length > 20")
+    page.wait_for_function(
+        "document.getElementById('status').textContent === 'live'", timeout=60_000
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('#text span[data-by]').length > 20", timeout=60_000
+    )
 
     # Sliders: digits all the way up, letters all the way down (real mouse clicks).
     for style, end in [("digits", 0.99), ("letters", 0.01)]:
@@ -99,3 +115,57 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     shot = tmp_path / "page.png"
     page.screenshot(path=str(shot))
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browser: object) -> None:
+    from playwright.sync_api import Browser
+
+    from conductor.engine import Ensemble
+    from conductor.generate import Conductor
+    from conductor.music import TuneHeader
+    from conductor.performance import MusicOptions
+    from conductor.server.run import BackgroundServer
+    from conductor.server.web import abcjs_path
+    from conductor.session import Session
+
+    if abcjs_path() is None:
+        pytest.skip("abcjs is not installed (make install gets it from npm)")
+    styles = Path(__file__).resolve().parents[1] / "styles"
+    paths = [styles / "abc_irish.safetensors", styles / "abc_german.safetensors"]
+    options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=360.0, ahead_bars=1.0)
+    session = Session(Conductor(Ensemble.from_checkpoints(paths), seed=2), rate=0, music=options)
+    server = BackgroundServer(session, port=0, osc_port=None)
+    try:
+        assert isinstance(browser, Browser)
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.set_default_timeout(60_000)
+        assert server.endpoints is not None
+        page.goto(server.endpoints.url)
+        page.wait_for_function("!document.getElementById('music').hidden")
+        if page.inner_text("#sound") == "sound on":
+            page.click("#sound")  # a user gesture starts the audio
+        page.wait_for_function(
+            "music.state.ctx && music.state.ctx.state === 'running'", timeout=60_000
+        )
+        page.wait_for_function(
+            "document.getElementById('sound').textContent === 'sound off'", timeout=60_000
+        )
+        # sheet music is drawn and grows bar by bar
+        page.wait_for_function(
+            "document.querySelectorAll('#score svg .abcjs-bar').length >= 3", timeout=60_000
+        )
+        first = page.evaluate("document.querySelectorAll('#score svg .abcjs-note').length")
+        page.wait_for_function(
+            f"document.querySelectorAll('#score svg .abcjs-note').length > {first}"
+        )
+        # notes are scheduled on the WebAudio clock, in the future
+        page.wait_for_function(
+            "window.conductorAudio && window.conductorAudio.scheduled > 8", timeout=60_000
+        )
+        ahead = page.evaluate("window.conductorAudio.lastStart - music.state.ctx.currentTime")
+        assert -1.0 < ahead < 5.0
+        info = page.inner_text("#music-info")
+        assert "bars played" in info and "360" in info
+        page.close()
+    finally:
+        server.stop()

@@ -456,16 +456,26 @@ def _generate_tune(
 # -- serve and replay --------------------------------------------------------------------------
 
 DEFAULT_STYLES = "shakespeare,kjv,python,c,latex,abc_irish,abc_german,abc_scottish"
+MUSIC_STYLES = "abc_irish,abc_german,abc_scottish"
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from conductor.server.midi import MidiControl, load_mapping
+    from conductor.music import TuneHeader
+    from conductor.performance import MusicOptions
+    from conductor.server.midi import MidiControl, MidiOut, load_mapping
     from conductor.server.run import Endpoints, serve
     from conductor.session import Session
 
-    paths = _resolve_styles(args.styles, Path(args.styles_dir))
+    styles = args.styles or (MUSIC_STYLES if args.music else DEFAULT_STYLES)
+    paths = _resolve_styles(styles, Path(args.styles_dir))
+    music = None
+    if args.music:
+        header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
+        music = MusicOptions(header, args.tempo, args.ahead_bars)
+    elif args.midi_out:
+        raise ConductorError("--midi-out plays the tune: add --music")
     ensemble = Ensemble.from_checkpoints(paths)
     params = SamplingParams(temperature=args.temperature)
     conductor = Conductor(ensemble, args.mixer, params, args.seed, args.threshold)
@@ -480,7 +490,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         presets_file=Path(args.presets) if args.presets else None,
         record=Path(args.record) if args.record else None,
         style_paths=[str(p) for p in paths],
+        music=music,
     )
+    if args.midi_out:
+        midi_out = MidiOut.open(args.midi_out)  # a one-line error where there is no MIDI
+        session.add_sink(midi_out)
     if args.prime:
         session.submit({"type": "prime", "text": args.prime})
     midi = None
@@ -545,6 +559,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 # -- parser ------------------------------------------------------------------------------------
+
+
+def _add_header_args(group: argparse._ArgumentGroup) -> None:
+    """The tune header a user chooses (generate --format, serve --music)."""
+    group.add_argument("--meter", default="4/4", help="M: of the header (4/4)")
+    group.add_argument("--unit", default="1/8", help="L: of the header (1/8)")
+    group.add_argument("--key", default="D", help="K: of the header (D)")
+    group.add_argument("--title", help="T: of the header")
+    group.add_argument("--tempo", type=float, default=120.0, help="quarter notes a minute (120)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -655,20 +678,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--format", choices=[*_TUNE_FORMATS, "midi"], help="abc | mid | wav")
     tune.add_argument("--out", help="the file to write (format from its suffix)")
-    tune.add_argument("--meter", default="4/4", help="M: of the header (4/4)")
-    tune.add_argument("--unit", default="1/8", help="L: of the header (1/8)")
-    tune.add_argument("--key", default="D", help="K: of the header (D)")
-    tune.add_argument("--title", help="T: of the header")
+    _add_header_args(tune)
     tune.add_argument("--opening", default="", help="opening bars the models continue")
     tune.add_argument("--bars", type=int, help="stop after this many bars (default: tune end)")
-    tune.add_argument("--tempo", type=float, default=120.0, help="quarter notes a minute (120)")
     tune.add_argument(
         "--no-fit-meter", action="store_true", help="keep bars that do not fit the meter"
     )
     gen.set_defaults(func=_cmd_generate)
 
     srv = commands.add_parser("serve", help="live session: web page, OSC, OSCQuery")
-    srv.add_argument("--styles", default=DEFAULT_STYLES, help="comma-separated names or paths")
+    srv.add_argument("--styles", help=f"comma-separated names or paths ({DEFAULT_STYLES})")
     srv.add_argument("--styles-dir", default="styles", help="where style names are looked up")
     srv.add_argument("--weights", help="starting weights (default: the first style)")
     srv.add_argument("--mixer", choices=MIXERS, default="linear")
@@ -687,6 +706,15 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--midi-in", help="MIDI input port name: controllers steer the weights")
     srv.add_argument("--midi-map", help="JSON CC→style map (learned bindings are saved here)")
     srv.add_argument("--record", help="write every command with its step to this file")
+    music = srv.add_argument_group("music: play the tune the ABC styles write, bar by bar")
+    music.add_argument(
+        "--music", action="store_true", help=f"on (styles default to {MUSIC_STYLES})"
+    )
+    _add_header_args(music)
+    music.add_argument(
+        "--ahead-bars", type=float, default=1.0, help="how far generation runs ahead (1 bar)"
+    )
+    music.add_argument("--midi-out", help="also play the notes on this MIDI output port")
     srv.set_defaults(func=_cmd_serve)
 
     rep = commands.add_parser("replay", help="re-run a --record file; checks it is identical")

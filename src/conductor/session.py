@@ -20,9 +20,11 @@ header with the styles, seed and settings); `replay` reproduces the exact symbol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,6 +40,8 @@ from conductor.errors import ConductorError
 from conductor.generate import Conductor, Steps
 from conductor.mapping import xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixingError, check_weights
+from conductor.music import Bar
+from conductor.performance import MusicOptions, Performance
 from conductor.sampling import SamplingParams
 
 __all__ = [
@@ -264,6 +268,14 @@ class _Recorder:
         self.handle.flush()
 
 
+@dataclass(frozen=True)
+class _BarReady:
+    """A bar read in the engine thread, to be placed on the timeline on the loop thread."""
+
+    tune: int
+    bar: Bar
+
+
 class Session:
     """Live control state over a `Conductor` (stream 0), a clock, and event sinks."""
 
@@ -276,6 +288,7 @@ class Session:
         presets_file: Path | None = None,
         record: Path | None = None,
         style_paths: Sequence[str] = (),
+        music: MusicOptions | None = None,
     ) -> None:
         if not math.isfinite(rate) or rate < 0:
             raise ConductorError(f"rate must be >= 0 symbols/s (0 = free-running), not {rate}")
@@ -297,6 +310,9 @@ class Session:
         self.presets_file = presets_file
         self.presets: dict[str, list[float]] = self._load_presets()
         self.text_tail = ""  # the last symbols, for a viewer that joins late
+        self.performance = Performance(music) if music is not None else None
+        if self.performance is not None:  # the models start the first tune from its header
+            self._prime(self.performance.header_text())
         self._recorder: _Recorder | None = None
         if record is not None:
             try:
@@ -314,6 +330,7 @@ class Session:
                     "mixer": conductor.mixer,
                     "params": vars(conductor.params),
                     "threshold": conductor.threshold,
+                    "music": None if music is None else music.to_json(),
                     "style_temperatures": (
                         None
                         if conductor.style_temperatures is None
@@ -355,6 +372,10 @@ class Session:
             "presets": sorted(self.presets),
             "learning": self.learning,
         }
+
+    def music_state(self) -> dict[str, Any] | None:
+        """Music options and the tune so far (None when music is off)."""
+        return None if self.performance is None else self.performance.to_json()
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -478,14 +499,20 @@ class Session:
                 command = command.model_copy(update={"glide_steps": steps})
             self._glide = _Glide(self.weights, list(self.presets[command.name]), step, steps)
         elif isinstance(command, PrimeCommand):
-            self.conductor.prime(command.text)
-            self.text_tail = (self.text_tail + command.text)[-2000:]
+            self._prime(command.text)
             events.append({"type": "prime", "text": command.text, "i": step})
         elif isinstance(command, ResetCommand):
             self.conductor.reset()
             events.append({"type": "reset", "i": step})
+            if self.performance is not None:  # a new tune from the header
+                self.performance.restart()
+                self._prime(self.performance.header_text())
         if self._recorder is not None:
             self._recorder.write({"step": step, "command": _recordable(command)})
+
+    def _prime(self, text: str) -> None:
+        self.conductor.prime(text)
+        self.text_tail = (self.text_tail + text)[-2000:]
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -493,10 +520,10 @@ class Session:
         commands, self._queue = self._queue, []
         return commands
 
-    def _step_with(self, commands: list[Command]) -> list[dict[str, Any] | StepEvent]:
+    def _step_with(self, commands: list[Command]) -> list[dict[str, Any] | StepEvent | _BarReady]:
         """Runs in the engine thread: apply commands, step; → events, emitted by the caller on
         the loop thread (sinks are not thread-safe)."""
-        events: list[dict[str, Any] | StepEvent] = []
+        events: list[dict[str, Any] | StepEvent | _BarReady] = []
         applied: list[dict[str, Any]] = []
         for command in commands:
             try:
@@ -519,16 +546,28 @@ class Session:
                 steps=steps,
             )
         )
+        if self.performance is not None:
+            bars, ended = self.performance.feed(symbol)
+            events.extend(_BarReady(tune, bar) for tune, bar in bars)
+            if ended:  # the models closed the tune: the next starts from the header
+                self._prime(self.performance.header_text())
         return events
+
+    def _out(self, event: dict[str, Any] | StepEvent | _BarReady) -> dict[str, Any] | StepEvent:
+        """An event as sinks see it: a bar placed on the playback timeline (loop thread)."""
+        if not isinstance(event, _BarReady):
+            return event
+        assert self.performance is not None
+        starts_in = self.performance.place(event.bar, time.monotonic())
+        return self.performance.bar_event(event.tune, event.bar, starts_in)
 
     def step(self) -> StepEvent:
         """Apply queued commands and generate one symbol, here and now (no clock)."""
-        events = self._step_with(self._take_queue())
+        events = [self._out(event) for event in self._step_with(self._take_queue())]
         for event in events:
             self._emit(event)
         self._look_ahead()
-        last = events[-1]
-        assert isinstance(last, StepEvent)
+        last = next(event for event in reversed(events) if isinstance(event, StepEvent))
         return last
 
     def _look_ahead(self) -> None:
@@ -546,12 +585,20 @@ class Session:
                 await self._wake.wait()
                 deadline = loop.time()
                 continue
+            if self.performance is not None and self._pending_steps == 0:
+                wait = self.performance.wait_before_next(time.monotonic())
+                if wait > 0:  # enough music is scheduled: let playback catch up
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=min(wait, 0.05))
+                    deadline = loop.time()
+                    continue
             if self._pending_steps:
                 self._pending_steps -= 1
             commands = self._take_queue()  # on the loop thread: a whole OSC bundle or none
             events = await loop.run_in_executor(self._executor, self._step_with, commands)
             for event in events:
-                self._emit(event)
+                self._emit(self._out(event))
             if self._closed:
                 break
             await loop.run_in_executor(self._executor, self._look_ahead)
@@ -659,7 +706,8 @@ def replay(
             float(header.get("threshold", DEFAULT_THRESHOLD)),
             style_temperatures=header.get("style_temperatures"),
         )
-        session = Session(conductor, header["weights"], rate=0)
+        music = MusicOptions.from_json(header["music"]) if header.get("music") else None
+        session = Session(conductor, header["weights"], rate=0, music=music)
         commands = [(int(e["step"]), parse_command(e["command"])) for e in entries]
     except (KeyError, TypeError, ValueError) as error:
         raise ConductorError(f"{record} is a damaged record ({error})") from None

@@ -1,4 +1,4 @@
-"""MIDI in (mido): controllers steer the weights.
+"""MIDI in and out (mido): controllers steer the weights; the tune plays on an output port.
 
 A control-change message on a bound controller number sets that style's weight to value/127.
 Bindings come from a JSON file (`{"cc": {"1": "shakespeare", "2": "kjv"}, "channel": 0}`;
@@ -7,6 +7,9 @@ channel optional, 0-15, absent = any) or by *learn*: send the session `{"type": 
 
 mido's ports call back on their own thread; messages are handed to the asyncio loop, which owns
 the session. Where the machine has no MIDI system, opening a port is a one-line error.
+
+Out (`MidiOut`, with `serve --music --midi-out PORT`): every note of every bar placed on the
+playback timeline, as note-on at its onset and note-off after its duration, on channel 0.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from conductor.errors import ConductorError
 from conductor.mapping import cc_to_weight
 from conductor.session import CommandError, Session
 
-__all__ = ["MidiControl", "load_mapping"]
+__all__ = ["MidiControl", "MidiOut", "load_mapping"]
 
 
 def load_mapping(path: Path, styles: list[str]) -> tuple[dict[int, str], int | None]:
@@ -41,6 +44,55 @@ def load_mapping(path: Path, styles: list[str]) -> tuple[dict[int, str], int | N
     if channel is not None and (not isinstance(channel, int) or not 0 <= channel <= 15):
         raise ConductorError(f"MIDI map {path}: channel must be 0-15")
     return mapping, channel
+
+
+def _open_port(kind: str, name: str, opener: Any) -> Any:
+    try:
+        return opener()
+    except Exception as error:  # mido raises ImportError/OSError/IOError by backend
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConductorError(
+            f"cannot open MIDI {kind} {name!r}: {detail}; this needs a MIDI system (ALSA or "
+            "CoreMIDI) and python-rtmidi (pip install python-rtmidi)"
+        ) from None
+
+
+class MidiOut:
+    """Plays placed bars on a MIDI output port: a session sink (on the loop thread)."""
+
+    def __init__(self, port: Any, channel: int = 0) -> None:
+        self.port = port  # anything with send(mido.Message): a real port or a test double
+        self.channel = channel
+        self.sent = 0
+
+    @classmethod
+    def open(cls, name: str) -> MidiOut:
+        return cls(_open_port("output", name, lambda: mido.open_output(name)))
+
+    def __call__(self, event: Any) -> None:
+        if not isinstance(event, dict) or event.get("type") != "bar":
+            return
+        if event["starts_in"] is None:
+            return
+        loop = asyncio.get_running_loop()
+        for pitch, velocity, onset, duration in event["notes"]:
+            start = event["starts_in"] + onset
+            on = mido.Message("note_on", note=pitch, velocity=velocity, channel=self.channel)
+            off = mido.Message("note_off", note=pitch, velocity=0, channel=self.channel)
+            loop.call_later(start, self._send, on)
+            loop.call_later(start + duration * 0.95, self._send, off)  # a breath between notes
+
+    def _send(self, message: mido.Message) -> None:
+        try:
+            self.port.send(message)
+            self.sent += 1
+        except Exception:  # a port that went away must not stop the session
+            return
+
+    def close(self) -> None:
+        close = getattr(self.port, "close", None)
+        if close is not None:
+            close()
 
 
 class MidiControl:
@@ -95,16 +147,7 @@ class MidiControl:
         def callback(message: mido.Message) -> None:
             loop.call_soon_threadsafe(self.handle, message)
 
-        try:
-            self.port = mido.open_input(name, callback=callback)
-        except Exception as error:  # mido raises ImportError/OSError/IOError by backend
-            detail = (
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            )
-            raise ConductorError(
-                f"cannot open MIDI input {name!r}: {detail}; this needs a MIDI system (ALSA or "
-                "CoreMIDI) and python-rtmidi (pip install python-rtmidi)"
-            ) from None
+        self.port = _open_port("input", name, lambda: mido.open_input(name, callback=callback))
 
     def close(self) -> None:
         if self.port is not None:

@@ -7,7 +7,9 @@ malformed (binary garbage, wrong argument types, unknown addresses, bad values) 
 
 Out: subscribers (`/conductor/subscribe s i`, loopback only unless the server allows remote
 hosts) get `/conductor/symbol s i` and `/conductor/by s` for every step, `/conductor/weights f…`
-when the weights change, and `/conductor/mixed b` (float32 blob) at display rate.
+when the weights change, and `/conductor/mixed b` (float32 blob) at display rate. With music on
+(`serve --music`): `/conductor/bar i s` (index, ABC text) when a bar is read, and
+`/conductor/note i i f` (MIDI pitch, velocity, duration in seconds) as each note sounds.
 
 With a token (required when the server listens beyond 127.0.0.1) every message's first argument
 must be the token string.
@@ -290,7 +292,11 @@ class OscBridge(asyncio.DatagramProtocol):
             self.transport.sendto(packet, target)
 
     def _on_event(self, event: dict[str, Any] | StepEvent) -> None:
-        if not self.subscribers or not isinstance(event, StepEvent):
+        if not self.subscribers:
+            return
+        if not isinstance(event, StepEvent):
+            if event.get("type") == "bar":
+                self._on_bar(event)
             return
         packets = [
             _message(f"{PREFIX}/symbol", event.symbol, event.i),
@@ -307,6 +313,22 @@ class OscBridge(asyncio.DatagramProtocol):
         for subscriber in list(self.subscribers):
             for packet in packets:
                 self._send(subscriber, packet)
+
+    def _on_bar(self, event: dict[str, Any]) -> None:
+        """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds."""
+        bar = _message(f"{PREFIX}/bar", int(event["index"]), str(event["abc"]))
+        for subscriber in list(self.subscribers):
+            self._send(subscriber, bar)
+        if event["starts_in"] is None:
+            return  # a bar that could not be read is not played
+        loop = asyncio.get_running_loop()
+        for pitch, velocity, onset, duration in event["notes"]:
+            packet = _message(f"{PREFIX}/note", int(pitch), int(velocity), float(duration))
+            loop.call_later(event["starts_in"] + onset, self._to_subscribers, packet)
+
+    def _to_subscribers(self, packet: bytes) -> None:
+        for subscriber in list(self.subscribers):
+            self._send(subscriber, packet)
 
 
 def oscquery_app(bridge: OscBridge, osc_port: int) -> FastAPI:

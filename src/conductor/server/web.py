@@ -14,12 +14,14 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import time
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from conductor.mapping import pad_position
@@ -56,6 +58,16 @@ class _Client:
             self.overflowed = True  # the sender closes this socket at its next message
 
 
+def abcjs_path() -> Path | None:
+    """abcjs, installed from the npm registry at setup (`make install`), not committed:
+    $CONDUCTOR_ABCJS, or `.npm/` in the working directory or in the source checkout."""
+    relative = Path(".npm/node_modules/abcjs/dist/abcjs-basic-min.js")
+    candidates = [Path.cwd() / relative, Path(__file__).resolve().parents[3] / relative]
+    if os.environ.get("CONDUCTOR_ABCJS"):
+        candidates.insert(0, Path(os.environ["CONDUCTOR_ABCJS"]))
+    return next((path for path in candidates if path.is_file()), None)
+
+
 def _hello(session: Session) -> dict[str, Any]:
     count = len(session.names)
     return {
@@ -64,6 +76,7 @@ def _hello(session: Session) -> dict[str, Any]:
         "pad": [pad_position(i, count) for i in range(count)],
         "state": session.state(),
         "text": session.text_tail,
+        "music": session.music_state(),
     }
 
 
@@ -79,6 +92,13 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
         return (static / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/vendor/abcjs-basic-min.js")
+    async def abcjs() -> Response:
+        found = abcjs_path()
+        if found is None:  # the page then says how to get it; the music still plays
+            return Response("/* abcjs is not installed: run make install */", status_code=404)
+        return FileResponse(found, media_type="text/javascript")
 
     @app.get("/state")
     async def state(token: str | None = None) -> JSONResponse:

@@ -57,6 +57,7 @@ function handle(event) {
     case "hello":
       view.styles = event.styles;
       view.pad = event.pad;
+      music.hello(event.music);
       buildSliders();
       $("text").textContent = "";
       appendText(event.text, null);
@@ -73,6 +74,7 @@ function handle(event) {
       view.perModel = event.per_model;
       break;
     case "state": applyState(event.state); break;
+    case "bar": music.bar(event); break;
     case "prime": appendText(event.text, null); break;
     case "reset": appendText("\n", null); break;
     case "error": showError(event.message); break;
@@ -295,6 +297,7 @@ function syncSliders() {
 
 function frame() {
   flushText();
+  music.frame();
   syncSliders();
   drawDistributions();
   drawPad();

@@ -1,0 +1,143 @@
+"""Live playback of a generated tune: bars as they complete, timed notes, a playhead ahead of now.
+
+A `Performance` follows the symbols a live session writes. Each completed bar is read (music21,
+in the tune's context) into notes at the session's tempo and placed on a playback timeline:
+right after the previous bar, or a short lead-in from now if playback has caught up. The session
+stops generating while the music scheduled beyond now exceeds `ahead_bars` bars, so generation
+runs ahead of playback by a bounded amount: the music never stalls, and a weight change is heard
+within about `ahead_bars + 1` bars. A bar that cannot be read is skipped and counted, never fatal.
+
+When the models end a tune (a blank line), the next one starts from the same header with the
+next `X:` number, so a session plays tune after tune.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conductor.errors import ConductorError
+from conductor.music import Bar, BarSplitter, TuneHeader, bar_notes
+
+__all__ = ["MusicOptions", "Performance"]
+
+LEAD_IN = 0.15  # seconds between a bar being ready and playing it when playback had caught up
+
+
+@dataclass(frozen=True)
+class MusicOptions:
+    header: TuneHeader = field(default_factory=TuneHeader)
+    tempo: float = 120.0  # quarter notes a minute
+    ahead_bars: float = 1.0  # the most music scheduled beyond now, in bars
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.tempo <= 600:
+            raise ConductorError(f"tempo {self.tempo} is out of range: 10 to 600 quarters a minute")
+        if not 0 < self.ahead_bars <= 16:
+            raise ConductorError("ahead_bars must be more than 0 and at most 16")
+
+    def to_json(self) -> dict[str, Any]:
+        header = self.header
+        return {
+            "meter": header.meter,
+            "unit": header.unit,
+            "key": header.key,
+            "title": header.title,
+            "tempo": self.tempo,
+            "ahead_bars": self.ahead_bars,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MusicOptions:
+        header = TuneHeader(data["meter"], data["unit"], data["key"], data.get("title"))
+        return cls(header, float(data["tempo"]), float(data["ahead_bars"]))
+
+
+class Performance:
+    """Bars from a symbol stream, and where each plays on a monotonic clock (seconds)."""
+
+    def __init__(self, options: MusicOptions) -> None:
+        self.options = options
+        self.tune = 1  # the X: number of the tune being written
+        self.splitter = BarSplitter(header=options.header)
+        self.played = 0  # bars placed on the timeline
+        self.skipped = 0  # bars that could not be read
+        self.playhead_end = 0.0  # when the last placed bar stops sounding
+        self.score: list[str] = []  # the current tune's bars so far, for a viewer joining late
+        self._bar_seconds = self._full_bar_seconds(options.header)
+
+    def _full_bar_seconds(self, header: TuneHeader) -> float:
+        quarters = header.bar_quarters or 4
+        return float(quarters) * 60.0 / self.options.tempo
+
+    def header_text(self) -> str:
+        """What to prime the models with for the current tune."""
+        return "\n" + self.options.header.text(self.tune)
+
+    def feed(self, symbol: str) -> tuple[list[tuple[int, Bar]], bool]:
+        """Read one generated symbol: → the bars it completed (with their tune's number; read,
+        not yet placed), and whether it ended the tune (the caller then primes `header_text()`
+        for the next)."""
+        done = self.splitter.feed(symbol)
+        ended = self.splitter.ended
+        first = self.splitter.bars - len(done)
+        bars = [
+            (self.tune, bar_notes(text, context, self.options.tempo, first + k))
+            for k, (text, context) in enumerate(done)
+        ]
+        self.score = [*self.score, *(text for text, _ in done)][-64:]
+        if ended:
+            self.restart()
+        return bars, ended
+
+    def restart(self) -> None:
+        """The history was reset: the next symbols are a new tune's body."""
+        self.tune += 1
+        self.splitter = BarSplitter(header=self.options.header)
+        self.score = []
+
+    def to_json(self) -> dict[str, Any]:
+        """Options and the tune so far, for a viewer that joins late."""
+        return {
+            **self.options.to_json(),
+            "tune": self.tune,
+            "score": {"header": self.splitter.header.text(self.tune), "bars": self.score},
+        }
+
+    def place(self, bar: Bar, now: float) -> float | None:
+        """Put a read bar on the timeline: → seconds from `now` until it starts (None: skipped)."""
+        if not bar.ok or bar.seconds <= 0:
+            self.skipped += 1
+            return None
+        start = max(now + LEAD_IN, self.playhead_end)
+        self.playhead_end = start + bar.seconds
+        self._bar_seconds = bar.seconds if bar.header.bar_quarters else self._bar_seconds
+        self.played += 1
+        return start - now
+
+    def lead(self, now: float) -> float:
+        """Seconds of music scheduled beyond `now`."""
+        return max(0.0, self.playhead_end - now)
+
+    def wait_before_next(self, now: float) -> float:
+        """How long generation should wait so that it stays at most `ahead_bars` ahead."""
+        return max(0.0, self.lead(now) - self.options.ahead_bars * self._bar_seconds)
+
+    def bar_event(self, tune: int, bar: Bar, starts_in: float | None) -> dict[str, Any]:
+        """The `bar` event viewers and players receive."""
+        return {
+            "type": "bar",
+            "tune": tune,
+            "index": bar.index,
+            "abc": bar.abc,
+            "header": bar.header.text(tune),
+            "ok": bar.ok,
+            "error": bar.error,
+            "starts_in": None if starts_in is None else round(starts_in, 4),
+            "seconds": round(bar.seconds, 4),
+            "notes": [
+                [n.pitch, n.velocity, round(n.onset, 4), round(n.duration, 4)] for n in bar.notes
+            ],
+            "played": self.played,
+            "skipped": self.skipped,
+        }

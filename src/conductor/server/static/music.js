@@ -1,0 +1,90 @@
+// The tune as it is written: sheet music (abcjs) grown bar by bar, and a WebAudio synth that
+// plays each bar at the time the server placed it on the playback timeline.
+"use strict";
+
+const music = (() => {
+  const state = {
+    on: false, tune: null, header: "", bars: [], dirty: false, ctx: null,
+    played: 0, skipped: 0, scheduled: 0, tempo: null,
+  };
+  const $m = (id) => document.getElementById(id);
+
+  function hello(options) {
+    $m("music").hidden = !options;
+    if (!options) return;
+    state.on = true;
+    state.tempo = options.tempo;
+    if (options.score) { state.tune = options.tune; state.header = options.score.header; state.bars = options.score.bars.slice(); state.dirty = true; }
+    info();
+    if (typeof ABCJS === "undefined") {
+      $m("score").textContent = "sheet music needs abcjs (installed by `make install`); the tune still plays.";
+    }
+  }
+
+  function info() {
+    const running = state.ctx && state.ctx.state === "running";
+    const sound = running ? "sound on" : "sound off: press the button";
+    $m("sound").textContent = running ? "sound off" : "sound on";
+    $m("music-info").textContent =
+      `tune ${state.tune ?? "-"} · ${state.tempo} ♩/min · ${state.played} bars played, ${state.skipped} skipped · ${sound}`;
+  }
+
+  function bar(event) {
+    if (event.tune !== state.tune) { state.tune = event.tune; state.bars = []; }
+    state.header = event.header;
+    state.bars.push(event.abc);
+    state.played = event.played; state.skipped = event.skipped;
+    state.dirty = true;
+    if (event.starts_in !== null) play(event);
+    info();
+  }
+
+  function audio() {
+    if (!state.ctx) state.ctx = new (window.AudioContext || window.webkitAudioContext)();
+    return state.ctx;
+  }
+
+  // A plucked, slightly hollow tone: a triangle and a quiet octave, with a quick decay.
+  function play(event) {
+    const ctx = audio();
+    if (ctx.state !== "running") return;  // browsers start audio only after a user gesture
+    const start = ctx.currentTime + event.starts_in;
+    for (const [pitch, velocity, onset, duration] of event.notes) {
+      const t = start + onset;
+      const freq = 440 * Math.pow(2, (pitch - 69) / 12);
+      const gain = ctx.createGain();
+      const peak = 0.18 * (velocity / 127);
+      gain.gain.setValueAtTime(0, t);
+      gain.gain.linearRampToValueAtTime(peak, t + 0.01);
+      gain.gain.exponentialRampToValueAtTime(peak * 0.35, t + Math.max(0.03, duration * 0.6));
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + duration * 0.98);
+      gain.connect(ctx.destination);
+      for (const [type, mult, level] of [["triangle", 1, 1], ["sine", 2, 0.25]]) {
+        const osc = ctx.createOscillator();
+        const g = ctx.createGain();
+        osc.type = type; osc.frequency.value = freq * mult; g.gain.value = level;
+        osc.connect(g).connect(gain);
+        osc.start(t); osc.stop(t + duration);
+      }
+      state.scheduled += 1;
+    }
+    window.conductorAudio = { scheduled: state.scheduled, lastStart: start };
+  }
+
+  function frame() {
+    if (!state.on || !state.dirty || typeof ABCJS === "undefined") return;
+    state.dirty = false;
+    const bars = state.bars.slice(-48);  // the last few lines of the tune
+    ABCJS.renderAbc("score", state.header + bars.join(""), { responsive: "resize", add_classes: true });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $m("sound").addEventListener("click", async () => {
+      const ctx = audio();
+      if (ctx.state === "running") await ctx.suspend(); else await ctx.resume();
+      info();
+    });
+  });
+
+  return { hello, bar, frame, state };
+})();

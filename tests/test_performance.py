@@ -1,0 +1,159 @@
+"""Live music: bars from the symbol stream, placed on a playback timeline, sent to players."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mido
+import pytest
+
+from conductor.engine import Ensemble
+from conductor.errors import ConductorError
+from conductor.generate import Conductor
+from conductor.music import TuneHeader
+from conductor.performance import LEAD_IN, MusicOptions, Performance
+from conductor.server.midi import MidiOut
+from conductor.server.run import BackgroundServer
+from conductor.session import Session, StepEvent, replay
+from tests.test_server_osc import Peer, osc
+
+STYLES = Path(__file__).resolve().parents[1] / "styles"
+ABC = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
+JIG = MusicOptions(TuneHeader("6/8", "1/8", "D"), tempo=120.0, ahead_bars=1.0)
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConductorError, match="tempo"):
+        MusicOptions(tempo=1000)
+    with pytest.raises(ConductorError, match="ahead_bars"):
+        MusicOptions(ahead_bars=0)
+    assert MusicOptions.from_json(JIG.to_json()) == JIG
+
+
+def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> None:
+    performance = Performance(JIG)
+    assert performance.header_text() == "\nX:1\nM:6/8\nL:1/8\nK:D\n"
+    bars = [bar for char in "dfa afd|gfe dcB|" for bar in performance.feed(char)[0]]
+    assert [(tune, bar.index, bar.seconds) for tune, bar in bars] == [(1, 0, 1.5), (1, 1, 1.5)]
+    now = 100.0
+    first = performance.place(bars[0][1], now)
+    second = performance.place(bars[1][1], now + 0.01)
+    assert first == pytest.approx(LEAD_IN)  # playback had caught up: a short lead-in
+    assert second == pytest.approx(LEAD_IN + 1.5 - 0.01)  # right after the first bar
+    assert performance.lead(now) == pytest.approx(LEAD_IN + 3.0)
+    # one bar ahead at most: wait until only one bar's worth is left to play
+    assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.5)
+    assert performance.wait_before_next(now + 10) == 0
+    event = performance.bar_event(1, bars[0][1], first)
+    assert event["type"] == "bar" and event["notes"][0] == [74, 96, 0.0, 0.25]
+
+
+def test_unreadable_bars_are_skipped_and_a_blank_line_starts_the_next_tune() -> None:
+    performance = Performance(JIG)
+    [(_, bad)] = performance.feed("d((((3[[[|")[0]
+    assert not bad.ok and performance.place(bad, 0.0) is None and performance.skipped == 1
+    bars, ended = performance.feed("dfa afd|\n\n")
+    assert ended and [t for t, _ in bars] == [1]
+    assert performance.header_text().startswith("\nX:2\n")
+    assert performance.to_json()["score"]["bars"] == []
+
+
+def collect(session: Session) -> list[Any]:
+    events: list[Any] = []
+    session.add_sink(events.append)
+    return events
+
+
+def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) -> None:
+    record = tmp_path / "tune.jsonl"
+    conductor = Conductor(Ensemble.from_checkpoints(ABC), seed=4)
+    session = Session(
+        conductor, [1.0, 0.0], rate=0, music=JIG, record=record, style_paths=[str(p) for p in ABC]
+    )
+    assert session.text_tail.endswith("K:D\n")
+    events = collect(session)
+    for _ in range(150):
+        session.step()
+    bars = [e for e in events if isinstance(e, dict) and e["type"] == "bar"]
+    assert len(bars) >= 5
+    played = [b for b in bars if b["ok"]]
+    assert played and all(b["notes"] and b["starts_in"] > 0 for b in played)
+    assert session.music_state()["score"]["bars"]  # type: ignore[index]
+    # halfway, morph to the German model: the session still plays, and replays exactly
+    session.submit({"type": "set", "weights": {"abc_german": 1.0, "abc_irish": 0.0}})
+    for _ in range(100):
+        session.step()
+    session.close()
+    text = "".join(e.symbol for e in events if isinstance(e, StepEvent))
+    again = replay(record, lambda styles: [Path(s) for s in styles])
+    assert again.matches and again.text == text
+
+
+class FakePort:
+    """A MIDI output port double: the machine has no MIDI system."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[float, mido.Message]] = []
+
+    def send(self, message: mido.Message) -> None:
+        self.messages.append((time.monotonic(), message))
+
+
+def test_midi_out_plays_each_note_at_its_time() -> None:
+    port = FakePort()
+    out = MidiOut(port)
+    event = {"type": "bar", "starts_in": 0.05, "notes": [[62, 96, 0.0, 0.1], [66, 80, 0.1, 0.1]]}
+
+    async def play() -> None:
+        out(event)
+        out({"type": "bar", "starts_in": None, "notes": [[70, 80, 0.0, 0.1]]})  # skipped bar
+        out({"type": "reset"})
+        await asyncio.sleep(0.4)
+
+    start = time.monotonic()
+    asyncio.run(play())
+    kinds = [(m.type, m.note) for _, m in port.messages]
+    assert kinds == [("note_on", 62), ("note_off", 62), ("note_on", 66), ("note_off", 66)]
+    onsets = [t - start for t, m in port.messages if m.type == "note_on"]
+    assert onsets[0] == pytest.approx(0.05, abs=0.04) and onsets[1] == pytest.approx(0.15, abs=0.04)
+
+
+def test_midi_out_without_a_midi_system_is_a_one_line_error() -> None:
+    with pytest.raises(ConductorError, match="MIDI output 'nowhere'") as error:
+        MidiOut.open("nowhere")
+    assert "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def music_server() -> Iterator[BackgroundServer]:
+    conductor = Conductor(Ensemble.from_checkpoints(ABC), seed=1)
+    options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=480.0, ahead_bars=1.0)
+    session = Session(conductor, [1.0, 0.0], rate=0, music=options)
+    server = BackgroundServer(session, port=0, osc_port=0)
+    yield server
+    server.stop()
+
+
+def test_osc_subscribers_hear_each_note_as_it_sounds(music_server: BackgroundServer) -> None:
+    assert music_server.endpoints is not None and music_server.endpoints.osc is not None
+    peer = Peer(music_server.endpoints.osc)
+    try:
+        peer.send(osc("/conductor/subscribe", "127.0.0.1", peer.port))
+        bar = peer.first("/conductor/bar", seconds=15)
+        assert isinstance(bar[0], int) and "|" in bar[1]
+        pitch, velocity, duration = peer.first("/conductor/note", seconds=5)
+        assert 21 <= pitch <= 108 and 1 <= velocity <= 127 and 0 < duration < 5
+        # generation waits for playback: after a second, at most ~2 bars of 4/4 at 480 per
+        # minute (0.5 s each) are scheduled beyond now
+        time.sleep(1.0)
+        lead = music_server.call(
+            lambda: music_server.session.performance.lead(time.monotonic())  # type: ignore[union-attr]
+        )
+        assert lead <= LEAD_IN + 2 * 0.5 + 0.6
+    finally:
+        peer.send(osc("/conductor/unsubscribe", "127.0.0.1", peer.port))
+        peer.close()
