@@ -21,19 +21,28 @@ install: $(STAMP)
 # The main job on the shipped ensemble (styles/, committed; nothing is trained here): a morph
 # through four styles in the terminal, each symbol coloured by the style that wrote it, then the
 # live page.
+TUNE_MORPH := 0:abc_irish=1 120:abc_irish=1 240:abc_german=1
 MORPH := 0:shakespeare=1 150:shakespeare=1 250:kjv=1 400:kjv=1 500:python=1 650:python=1 750:abc_irish=1
-demo: install
+demo: install system
 	$(BIN)/conductor generate --styles shakespeare,kjv,python,abc_irish \
 	  --schedule "$(MORPH)" --chars 900 --prime "KING. " --seed 7
 	@echo
+	@echo "A tune that morphs from an Irish jig to a German folk song, as ABC, MIDI and audio:"
+	$(BIN)/conductor generate --styles abc_irish,abc_german --schedule "$(TUNE_MORPH)" \
+	  --meter 6/8 --key G --title "Morph" --seed 3 --tempo 160 --out demo-tune.wav
+	@echo
 	@echo "Now live: open the URL below, steer with the sliders or the pad (Ctrl-C stops)."
+	@echo "(For music: conductor serve --music, and press 'sound on' on the page.)"
 	$(BIN)/conductor serve
 
-# What the tests drive from outside Python: a real browser and liblo's OSC tools (Debian).
+# What the tests and tunes use from outside Python (Debian): a real browser, liblo's OSC tools,
+# FluidSynth and a General MIDI soundfont (WAV output).
+SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system:
 	@command -v chromium >/dev/null && command -v oscsend >/dev/null && command -v oscdump >/dev/null \
+	  && command -v fluidsynth >/dev/null && test -f $(SOUNDFONT) \
 	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	      --no-install-recommends chromium liblo-tools)
+	      --no-install-recommends chromium liblo-tools fluidsynth fluid-soundfont-gm)
 
 test: install system
 	$(BIN)/pytest

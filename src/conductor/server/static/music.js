@@ -4,7 +4,7 @@
 
 const music = (() => {
   const state = {
-    on: false, tune: null, header: "", bars: [], dirty: false, ctx: null,
+    on: false, wanted: false, tune: null, header: "", bars: [], dirty: false, ctx: null,
     played: 0, skipped: 0, scheduled: 0, tempo: null,
   };
   const $m = (id) => document.getElementById(id);
@@ -22,9 +22,9 @@ const music = (() => {
   }
 
   function info() {
-    const running = state.ctx && state.ctx.state === "running";
+    const running = state.wanted && state.ctx && state.ctx.state === "running";
     const sound = running ? "sound on" : "sound off: press the button";
-    $m("sound").textContent = running ? "sound off" : "sound on";
+    $m("sound").textContent = state.wanted ? "sound off" : "sound on";
     $m("music-info").textContent =
       `tune ${state.tune ?? "-"} · ${state.tempo} ♩/min · ${state.played} bars played, ${state.skipped} skipped · ${sound}`;
   }
@@ -46,8 +46,8 @@ const music = (() => {
 
   // A plucked, slightly hollow tone: a triangle and a quiet octave, with a quick decay.
   function play(event) {
-    const ctx = audio();
-    if (ctx.state !== "running") return;  // browsers start audio only after a user gesture
+    const ctx = state.ctx;  // made on the first click: browsers start audio only after a gesture
+    if (!state.wanted || !ctx || ctx.state !== "running") return;
     const start = ctx.currentTime + event.starts_in;
     for (const [pitch, velocity, onset, duration] of event.notes) {
       const t = start + onset;
@@ -80,8 +80,10 @@ const music = (() => {
 
   document.addEventListener("DOMContentLoaded", () => {
     $m("sound").addEventListener("click", async () => {
+      state.wanted = !state.wanted;
+      info();
       const ctx = audio();
-      if (ctx.state === "running") await ctx.suspend(); else await ctx.resume();
+      if (state.wanted) await ctx.resume(); else await ctx.suspend();
       info();
     });
   });
