@@ -101,6 +101,8 @@ def test_fits_meter_allows_short_pickups_and_section_ends_only() -> None:
     assert not fits_meter(long, opens=True)
     assert opens_section("A|", None) and opens_section("d2|", "dfa:|")
     assert not opens_section("d2|", "dfa afd|")
+    assert opens_section("|: d2|", "dfa afd|")  # `||` or `|:` written together
+    assert not opens_section("\n| d2|", "dfa afd |")  # a bar line at the end and at the start
 
 
 def test_check_tune_counts_bars_of_the_meter() -> None:
@@ -130,3 +132,12 @@ def test_midi_and_wav_are_written_and_readable(tmp_path: Path) -> None:
         frames = audio.readframes(audio.getnframes())
     assert any(frames)  # not silence
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_line_end_closes_a_bar_as_music21_reads_it() -> None:
+    header = TuneHeader(meter="4/2", unit="1/4", key="G")
+    body = "G2 | B2B2c2c2 | d4d4\nz2d4d2 | d2e2 \\\nf2d2 |"
+    bars = feed_all(BarSplitter(header=header), body)
+    assert [playable(t) for t, _ in bars] == ["G2", "B2B2c2c2", "d4d4", "z2d4d2", "d2e2  f2d2"]
+    assert "".join(t for t, _ in bars) == body  # bars are the text exactly as written
+    assert check_tune(header.text() + body + "\n").bars == 5

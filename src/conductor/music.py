@@ -186,7 +186,8 @@ def _parse_abc(text: str) -> Any:
 
 def playable(bar_text: str) -> str:
     """A bar's text without the bar-line decorations around it (`|:`, `:|`, `[1`, `||` …)."""
-    text = _BARLINE_BITS.sub(" ", _INLINE_FIELD.sub(" ", bar_text.replace("\n", " ")))
+    text = bar_text.replace("\\\n", " ").replace("\n", " ")  # line continuations, line breaks
+    text = _BARLINE_BITS.sub(" ", _INLINE_FIELD.sub(" ", text))
     return _VOLTA_START.sub("", text).strip(" :")  # `1` of a `|1` volta split from its bar line
 
 
@@ -247,7 +248,9 @@ def opens_section(bar_text: str, previous: str | None) -> bool:
     """Is this bar the first of its tune or section (where a pickup may be short)?"""
     if previous is None or _CLOSES_SECTION.search(previous):
         return True
-    return bar_text.lstrip().startswith(("|", ":", "[|"))
+    # `||`, `:|`, `|:` and `|]` written together; `|` at a line's end then `|` starting the next
+    # line is no double bar (the bar's text then starts with the line break).
+    return bar_text.startswith(("|", ":", "[|"))
 
 
 def fits_meter(bar: Bar, opens: bool) -> bool:
@@ -268,8 +271,9 @@ def fits_meter(bar: Bar, opens: bool) -> bool:
 class BarSplitter:
     """Splits a stream of ABC symbols into bars as they are written.
 
-    `feed(text)` returns the bars completed by `text` (each as its text and the header context it
-    is read in). Field lines in the body (`K:G`, `M:3/4`) and inline fields (`[K:G]`) change the
+    `feed(text)` returns the bars completed by `text` (each as its text, exactly as written, and
+    the header context it is read in). A bar ends at a bar line or, as music21 reads ABC, at the
+    end of its line (unless the line ends with the continuation `\\`). Field lines in the body (`K:G`, `M:3/4`) and inline fields (`[K:G]`) change the
     context of the bars after them. A blank line ends the tune (`ended` turns true); a bar in
     progress then is returned by `flush`.
     """
@@ -292,9 +296,9 @@ class BarSplitter:
 
     def flush(self) -> list[tuple[str, TuneHeader]]:
         """The bar in progress, if it has notes (a tune's last bar may lack its bar line)."""
-        text = "".join(self._bar).strip()
+        text = "".join(self._bar)
         self._bar.clear()
-        if text and _NOTE_LETTER.search(playable(text)):
+        if text.strip() and _NOTE_LETTER.search(playable(text)):
             self.bars += 1
             return [(text, self.header)]
         return []
@@ -306,6 +310,7 @@ class BarSplitter:
                 out = self.flush()
                 self.ended = True
                 return out
+            done: list[tuple[str, TuneHeader]] = []
             if self._line_is_field:
                 match = _FIELD_LINE.match("".join(self._line))
                 if match:
@@ -316,12 +321,22 @@ class BarSplitter:
                     if match.group(1) in "KLMQ":  # shown where it happened, as an inline field
                         self._bar.append(f"[{match.group(1)}:{match.group(2)}]")
             elif self._line:  # a one-character line: music
-                return self._music("".join(self._line) + "\n")
+                done = self._music("".join(self._line))
             self._line.clear()
             self._line_is_field = None
-            if self._bar and self._bar[-1] != "\n":
-                self._bar.append("\n")  # one line break, never a blank line inside a bar
-            return []
+            if not self._bar:  # the next bar starts a line: keep that (see `opens_section`)
+                self._bar.append("\n")
+                return done
+            if self._bar[-1] == "\n":
+                return done  # one line break, never a blank line inside a bar
+            body = "".join(self._bar)
+            self._bar.append("\n")
+            # As music21 reads ABC, a line's end closes a bar (unless the line ends with `\`).
+            if _NOTE_LETTER.search(playable(body)) and not body.rstrip().endswith("\\"):
+                done.append((body + "\n", self.header))
+                self.bars += 1
+                self._bar.clear()
+            return done
         if self._line_is_field is None:
             self._line.append(char)
             if len(self._line) < 2:
@@ -347,7 +362,7 @@ class BarSplitter:
             if char == "|":
                 body = "".join(self._bar)
                 if _NOTE_LETTER.search(playable(body)) or _EMPTY_BAR.fullmatch(body):
-                    done.append((body.strip(), self.header))
+                    done.append((body, self.header))
                     self.bars += 1
                     self._bar.clear()
         return done

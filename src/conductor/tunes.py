@@ -8,8 +8,9 @@ tunes), after `bars` complete bars, or at `max_symbols`.
 Bars that fit the meter (`fit_meter`, on by default): when a bar line is written, the bar is read
 (music21, in the tune's context); a bar that does not last one bar of the meter (a pickup or a
 section's last bar may be short) is taken back — the models return to the state at the bar's
-start, the random stream goes on — and sampled again, up to `tries` times; the last try stands if
-none fits. The mixture itself is untouched: this is rejection sampling of whole bars, the
+start, the random stream goes on — and sampled again, up to `tries` (200) times; the last try stands if
+none fits. Most bars fit at the first or second try; a style asked for a meter it rarely writes
+(the German model in 3/4) may need dozens. The mixture itself is untouched: this is rejection sampling of whole bars, the
 models' own bars, only the ones that count right.
 """
 
@@ -57,7 +58,7 @@ def compose(
     bars: int | None = None,
     max_symbols: int = 2000,
     fit_meter: bool = True,
-    tries: int = 8,
+    tries: int = 200,
     on_bar: Callable[[str, list[str]], None] | None = None,
 ) -> Tune:
     """Generate one tune on stream 0: prime with `header` (+ `opening`), then sample until the
