@@ -273,9 +273,9 @@ class BarSplitter:
 
     `feed(text)` returns the bars completed by `text` (each as its text, exactly as written, and
     the header context it is read in). A bar ends at a bar line or, as music21 reads ABC, at the
-    end of its line (unless the line ends with the continuation `\\`). Field lines in the body (`K:G`, `M:3/4`) and inline fields (`[K:G]`) change the
-    context of the bars after them. A blank line ends the tune (`ended` turns true); a bar in
-    progress then is returned by `flush`.
+    end of its line (unless the line ends with the continuation `\\`). Field lines in the body
+    (`K:G`, `M:3/4`) and inline fields (`[K:G]`) change the context of the bars after them. A
+    blank line ends the tune (`ended` turns true); a bar in progress then is returned by `flush`.
     """
 
     header: TuneHeader = field(default_factory=TuneHeader)

@@ -5,13 +5,13 @@ bars); the ensemble is primed with that header, as the ABC corpora write one, an
 body. Generation stops when the models end the tune (a blank line, as between the corpora's
 tunes), after `bars` complete bars, or at `max_symbols`.
 
-Bars that fit the meter (`fit_meter`, on by default): when a bar line is written, the bar is read
-(music21, in the tune's context); a bar that does not last one bar of the meter (a pickup or a
-section's last bar may be short) is taken back — the models return to the state at the bar's
-start, the random stream goes on — and sampled again, up to `tries` (200) times; the last try stands if
+Bars that fit the meter (`fit_meter`, on by default): when a bar ends, it is read (music21, in
+the tune's context); a bar that does not last one bar of the meter (a pickup or a section's last
+bar may be short) is taken back — the models return to their state at the bar's start, the
+random stream goes on — and sampled again, up to `tries` (200) times; the last try stands if
 none fits. Most bars fit at the first or second try; a style asked for a meter it rarely writes
-(the German model in 3/4) may need dozens. The mixture itself is untouched: this is rejection sampling of whole bars, the
-models' own bars, only the ones that count right.
+(the German model in 3/4) may need dozens. The mixture itself is untouched: this is rejection
+sampling of whole bars, the models' own bars, only the ones that count right.
 """
 
 from __future__ import annotations
