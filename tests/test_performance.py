@@ -37,8 +37,9 @@ def test_options_are_checked() -> None:
 def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> None:
     performance = Performance(JIG)
     assert performance.header_text() == "\nX:1\nM:6/8\nL:1/8\nK:D\n"
-    bars = [bar for char in "dfa afd|gfe dcB|" for bar in performance.feed(char)[0]]
-    assert [(tune, bar.index, bar.seconds) for tune, bar in bars] == [(1, 0, 1.5), (1, 1, 1.5)]
+    bars = [bar for char in "dfa afd|gfe dcB|" for bar in performance.feed(char, "irish")[0]]
+    assert [(tune, bar.index, bar.seconds) for tune, bar, _ in bars] == [(1, 0, 1.5), (1, 1, 1.5)]
+    assert bars[0][2] == {"irish": 1.0}
     now = 100.0
     first = performance.place(bars[0][1], now)
     second = performance.place(bars[1][1], now + 0.01)
@@ -54,10 +55,10 @@ def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> Non
 
 def test_unreadable_bars_are_skipped_and_a_blank_line_starts_the_next_tune() -> None:
     performance = Performance(JIG)
-    [(_, bad)] = performance.feed("d((((3[[[|")[0]
+    [(_, bad, _)] = performance.feed("d((((3[[[|")[0]
     assert not bad.ok and performance.place(bad, 0.0) is None and performance.skipped == 1
     bars, ended = performance.feed("dfa afd|\n\n")
-    assert ended and [t for t, _ in bars] == [1]
+    assert ended and [t for t, _, _ in bars] == [1]
     assert performance.header_text().startswith("\nX:2\n")
     assert performance.to_json()["score"]["bars"] == []
 
@@ -83,10 +84,14 @@ def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) 
     played = [b for b in bars if b["ok"]]
     assert played and all(b["notes"] and b["starts_in"] > 0 for b in played)
     assert session.music_state()["score"]["bars"]  # type: ignore[index]
-    # halfway, morph to the German model: the session still plays, and replays exactly
+    assert all(b["by"] == {"abc_irish": 1.0} for b in bars)
+    # morph to the German model: the bars after the change are the German model's
     session.submit({"type": "set", "weights": {"abc_german": 1.0, "abc_irish": 0.0}})
+    before = len(events)
     for _ in range(100):
         session.step()
+    later = [e for e in events[before:] if isinstance(e, dict) and e["type"] == "bar"]
+    assert len(later) >= 3 and all(b["by"] == {"abc_german": 1.0} for b in later[1:])
     session.close()
     text = "".join(e.symbol for e in events if isinstance(e, StepEvent))
     again = replay(record, lambda styles: [Path(s) for s in styles])

@@ -64,6 +64,7 @@ class Performance:
         self.skipped = 0  # bars that could not be read
         self.playhead_end = 0.0  # when the last placed bar stops sounding
         self.score: list[str] = []  # the current tune's bars so far, for a viewer joining late
+        self._writers: dict[str, int] = {}  # symbols of the bar in progress, per style
         self._bar_seconds = self._full_bar_seconds(options.header)
 
     def _full_bar_seconds(self, header: TuneHeader) -> float:
@@ -74,15 +75,22 @@ class Performance:
         """What to prime the models with for the current tune."""
         return "\n" + self.options.header.text(self.tune)
 
-    def feed(self, symbol: str) -> tuple[list[tuple[int, Bar]], bool]:
-        """Read one generated symbol: → the bars it completed (with their tune's number; read,
-        not yet placed), and whether it ended the tune (the caller then primes `header_text()`
-        for the next)."""
+    def feed(
+        self, symbol: str, by: str = ""
+    ) -> tuple[list[tuple[int, Bar, dict[str, float]]], bool]:
+        """Read one generated symbol and the style that wrote it: → the bars it completed (with
+        their tune's number and each style's share of the bar's symbols; read, not yet placed),
+        and whether it ended the tune (the caller then primes `header_text()` for the next)."""
+        self._writers[by] = self._writers.get(by, 0) + 1
         done = self.splitter.feed(symbol)
         ended = self.splitter.ended
         first = self.splitter.bars - len(done)
+        total = sum(self._writers.values())
+        shares = {name: round(count / total, 3) for name, count in self._writers.items() if name}
+        if done:
+            self._writers = {}
         bars = [
-            (self.tune, bar_notes(text, context, self.options.tempo, first + k))
+            (self.tune, bar_notes(text, context, self.options.tempo, first + k), shares)
             for k, (text, context) in enumerate(done)
         ]
         self.score = [*self.score, *(text for text, _ in done)][-64:]
@@ -123,11 +131,14 @@ class Performance:
         """How long generation should wait so that it stays at most `ahead_bars` ahead."""
         return max(0.0, self.lead(now) - self.options.ahead_bars * self._bar_seconds)
 
-    def bar_event(self, tune: int, bar: Bar, starts_in: float | None) -> dict[str, Any]:
+    def bar_event(
+        self, tune: int, bar: Bar, starts_in: float | None, by: dict[str, float] | None = None
+    ) -> dict[str, Any]:
         """The `bar` event viewers and players receive."""
         return {
             "type": "bar",
             "tune": tune,
+            "by": by or {},
             "index": bar.index,
             "abc": bar.abc,
             "header": bar.header.text(tune),

@@ -274,6 +274,7 @@ class _BarReady:
 
     tune: int
     bar: Bar
+    by: dict[str, float]  # each style's share of the bar's symbols
 
 
 class Session:
@@ -547,8 +548,8 @@ class Session:
             )
         )
         if self.performance is not None:
-            bars, ended = self.performance.feed(symbol)
-            events.extend(_BarReady(tune, bar) for tune, bar in bars)
+            bars, ended = self.performance.feed(symbol, steps.by(self.names)[0])
+            events.extend(_BarReady(tune, bar, by) for tune, bar, by in bars)
             if ended:  # the models closed the tune: the next starts from the header
                 self._prime(self.performance.header_text())
         return events
@@ -559,7 +560,7 @@ class Session:
             return event
         assert self.performance is not None
         starts_in = self.performance.place(event.bar, time.monotonic())
-        return self.performance.bar_event(event.tune, event.bar, starts_in)
+        return self.performance.bar_event(event.tune, event.bar, starts_in, event.by)
 
     def step(self) -> StepEvent:
         """Apply queued commands and generate one symbol, here and now (no clock)."""

@@ -26,7 +26,8 @@ const music = (() => {
     const sound = running ? "sound on" : "sound off: press the button";
     $m("sound").textContent = state.wanted ? "sound off" : "sound on";
     $m("music-info").textContent =
-      `tune ${state.tune ?? "-"} · ${state.tempo} ♩/min · ${state.played} bars played, ${state.skipped} skipped · ${sound}`;
+      `tune ${state.tune ?? "-"} · ${state.tempo} ♩/min · ${state.played} bars played, ` +
+      `${state.skipped} skipped · last bar by ${state.lastBy ?? "-"} · ${sound}`;
   }
 
   function bar(event) {
@@ -34,6 +35,8 @@ const music = (() => {
     state.header = event.header;
     state.bars.push(event.abc);
     state.played = event.played; state.skipped = event.skipped;
+    const writers = Object.entries(event.by || {}).sort((a, b) => b[1] - a[1]);
+    state.lastBy = writers.length ? writers[0][0] : null;
     state.dirty = true;
     if (event.starts_in !== null) play(event);
     info();

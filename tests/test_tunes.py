@@ -1,0 +1,120 @@
+"""Tune-aware generation with the shipped ABC styles: headers, stopping, meter fitting, files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import mido
+import pytest
+import torch
+
+from conductor.engine import Ensemble
+from conductor.generate import Conductor
+from conductor.music import BarSplitter, TuneHeader, bar_notes, check_tune, fits_meter
+from conductor.music import opens_section as opens
+from conductor.tunes import compose
+
+STYLES = Path(__file__).resolve().parents[1] / "styles"
+PATHS = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
+
+
+@pytest.fixture(scope="module")
+def conductor() -> Conductor:
+    return Conductor(Ensemble.from_checkpoints(PATHS), seed=5)
+
+
+def test_snapshot_and_restore_give_the_same_symbols_again(conductor: Conductor) -> None:
+    conductor.reset()
+    conductor.prime("\nX:1\nM:6/8\nL:1/8\nK:D\n")
+    snapshot = conductor.snapshot()
+    first = [int(conductor.step([0.5, 0.5]).symbols[0]) for _ in range(40)]
+    conductor.restore(snapshot)
+    assert [int(conductor.step([0.5, 0.5]).symbols[0]) for _ in range(40)] == first
+    conductor.restore(snapshot, rewind_random=False)  # a resample: another draw
+    assert [int(conductor.step([0.5, 0.5]).symbols[0]) for _ in range(40)] != first
+
+
+def test_snapshot_keeps_skipped_models_skipped_and_exact(conductor: Conductor) -> None:
+    conductor.reset()
+    for _ in range(10):
+        conductor.step([1.0, 0.0])  # the German model is skipped and falls behind
+    snapshot = conductor.snapshot()
+    assert snapshot.ensemble.behind == frozenset({1})
+    after = [conductor.step([0.5, 0.5]) for _ in range(5)]  # wakes it: catch-up
+    conductor.restore(snapshot)
+    again = [conductor.step([0.5, 0.5]) for _ in range(5)]
+    for a, b in zip(after, again, strict=True):
+        torch.testing.assert_close(a.per_model, b.per_model)
+
+
+def test_a_tune_starts_from_the_header_and_stops_after_n_bars(conductor: Conductor) -> None:
+    conductor.reset()
+    header = TuneHeader("6/8", "1/8", "G", "Test")
+    tune = compose(conductor, lambda _k: [1.0, 0.0], header, opening="|:D|", bars=6)
+    assert tune.text.startswith("X:1\nT:Test\nM:6/8\nL:1/8\nK:G\n|:D|")
+    assert tune.bars == 6 and not tune.ended
+    assert set(tune.by) == {"abc_irish"} and len(tune.by) == len(tune.written)
+    splitter = BarSplitter(header=header)
+    bars = splitter.feed(tune.body) + splitter.flush()
+    previous = None
+    for text, context in bars:  # every bar fits the meter
+        assert fits_meter(bar_notes(text, context, 120), opens(text, previous)), text
+        previous = text
+    assert check_tune(tune.text).bar_share == 1.0
+
+
+def test_models_end_a_tune_and_a_morph_changes_who_writes_it(conductor: Conductor) -> None:
+    conductor.reset()
+    header = TuneHeader("4/4", "1/8", "D")
+    tune = compose(conductor, lambda k: [1.0, 0.0] if k < 60 else [0.0, 1.0], header)
+    assert tune.ended and tune.bars >= 4 and "\n\n" not in tune.text
+    assert tune.by[:50] == ["abc_irish"] * 50 and set(tune.by[70:]) == {"abc_german"}
+    assert check_tune(tune.text).parsed
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "conductor.cli", "generate", "--styles-dir", str(STYLES)]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_generate_writes_a_morphing_tune_as_abc_midi_and_wav(tmp_path: Path) -> None:
+    common = ["--styles", "abc_irish,abc_german", "--schedule", "0:abc_irish=1 100:abc_german=1"]
+    common += ["--meter", "3/4", "--key", "A", "--seed", "2", "--bars", "12"]
+    abc = run(*common, "--out", str(tmp_path / "t.abc"))
+    assert abc.returncode == 0, abc.stderr
+    text = (tmp_path / "t.abc").read_text()
+    assert text.startswith("X:1\nM:3/4\nL:1/8\nK:A\n") and check_tune(text).parsed
+    bars = int(re.search(r"(\d+) bars, ", abc.stdout).group(1))  # type: ignore[union-attr]
+    assert 3 <= bars <= 12
+    mid = run(*common, "--format", "mid", "--tempo", "150", "--out", str(tmp_path / "t.mid"))
+    assert mid.returncode == 0, mid.stderr
+    song = mido.MidiFile(str(tmp_path / "t.mid"))
+    assert sum(m.type == "note_on" for t in song.tracks for m in t) >= 12
+    assert song.length > (bars - 1) * 3 * 60 / 150 * 0.9  # bars of 3 quarters at 150 a minute
+    if not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists():
+        pytest.skip("fluid-soundfont-gm is not installed (make test installs it)")
+    wav = run(*common, "--out", str(tmp_path / "t.wav"))
+    assert wav.returncode == 0, wav.stderr
+    with wave.open(str(tmp_path / "t.wav")) as audio:
+        assert audio.getnframes() / audio.getframerate() > song.length * 0.8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.abc", "t.mid", "t.wav"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--key", "Q", "--format", "abc"], "not an ABC key"),
+        (["--meter", "7-8", "--format", "abc"], "not an ABC meter"),
+        (["--out", "/nonexistent/dir/t.mid"], "no directory"),
+        (["--format", "mp3"], "invalid choice"),
+        (["--tempo", "0", "--format", "mid"], "--tempo"),
+    ],
+)
+def test_bad_tune_options_are_one_line_errors(args: list[str], message: str) -> None:
+    result = run("--styles", "abc_irish", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]  # argparse also prints the usage
