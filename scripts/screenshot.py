@@ -1,9 +1,12 @@
 """The README's screenshot: `conductor serve` on the shipped styles, conducted by a real browser.
 
     python scripts/screenshot.py [--out docs/screenshot.png]
+    python scripts/screenshot.py --music [--out docs/music.png]
 
 Starts the server on free ports, opens the page in Debian's Chromium (Playwright), glides the
-pad from one style towards another while symbols stream, and saves the page as a PNG.
+pad from one style towards another while symbols stream, and saves the page as a PNG. With
+`--music`: the three folk-tune styles playing a tune (sound on), the pad moved from the Irish
+style to the German one while the score grows.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from playwright.sync_api import sync_playwright
 
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.music import TuneHeader
+from conductor.performance import MusicOptions
 from conductor.sampling import SamplingParams
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
 
+MUSIC = ["abc_irish", "abc_german", "abc_scottish"]
 STYLES = ["shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german", "abc_scottish"]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -27,20 +33,25 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--music", action="store_true", help="the music page")
     args = parser.parse_args()
-    ensemble = Ensemble.from_checkpoints([args.styles_dir / f"{s}.safetensors" for s in STYLES])
-    session = Session(
-        Conductor(ensemble, params=SamplingParams(temperature=0.8), seed=3), rate=40, slew=0.5
-    )
+    names = MUSIC if args.music else STYLES
+    out = args.out or Path("docs/music.png" if args.music else "docs/screenshot.png")
+    ensemble = Ensemble.from_checkpoints([args.styles_dir / f"{s}.safetensors" for s in names])
+    conductor = Conductor(ensemble, params=SamplingParams(temperature=0.8), seed=3)
+    music = MusicOptions(TuneHeader("6/8", "1/8", "G", "Morph"), tempo=150) if args.music else None
+    session = Session(conductor, rate=40, slew=0.5, music=music)
     server = BackgroundServer(session, port=0, osc_port=None)
     assert server.endpoints is not None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 760})
+        page = browser.new_page(viewport={"width": 1280, "height": 1100 if args.music else 760})
         page.goto(server.endpoints.url)
         page.wait_for_function("document.getElementById('status').textContent === 'live'")
+        if args.music:
+            page.click("#sound")
         pad = page.locator("#pad").bounding_box()
         assert pad is not None
         cx, cy, r = (
@@ -48,20 +59,23 @@ def main() -> None:
             pad["y"] + pad["height"] / 2,
             0.72 * pad["width"] / 2,
         )
-        page.mouse.move(cx, cy - r)  # shakespeare, at the top
+        page.mouse.move(cx, cy - r)  # the first style, at the top
         page.mouse.down()
         page.mouse.move(cx, cy - r + 1, steps=2)
         time.sleep(6)
-        page.mouse.move(cx + 0.7 * r, cy - 0.7 * r, steps=30)  # towards kjv
+        page.mouse.move(cx + 0.7 * r, cy - 0.7 * r, steps=30)  # towards the second
         time.sleep(6)
+        if args.music:  # on to the German style's point, and let the score grow
+            page.mouse.move(cx + r * 0.866, cy + r * 0.5, steps=30)
+            time.sleep(12)
         page.mouse.move(cx + 0.2 * r, cy - 0.3 * r, steps=30)  # the middle: everyone a little
         time.sleep(3)
         page.mouse.up()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(args.out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out))
         browser.close()
     server.stop()
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
