@@ -120,7 +120,13 @@ def main() -> None:
             header_pool = headers[sources[i % len(sources)]]
             header = header_pool[(i // len(sources)) % len(header_pool)]
             conductor.reset()
-            tune = compose(conductor, lambda _k, w=weights: w, header, max_symbols=args.max_symbols)
+            tune = compose(
+                conductor,
+                lambda _k, w=weights: w,
+                header,
+                max_symbols=args.max_symbols,
+                fit_meter=not label.endswith("(raw)"),
+            )
             checks.append(check_tune(tune.text))
             ended.append(tune.ended)
             bodies.append(tune.body)
