@@ -54,7 +54,18 @@ def test_snapshot_keeps_skipped_models_skipped_and_exact(conductor: Conductor) -
 def test_a_tune_starts_from_the_header_and_stops_after_n_bars(conductor: Conductor) -> None:
     conductor.reset()
     header = TuneHeader("6/8", "1/8", "G", "Test")
-    tune = compose(conductor, lambda _k: [1.0, 0.0], header, opening="|:D|", bars=6)
+    shown: list[tuple[str, list[str]]] = []
+    tune = compose(
+        conductor,
+        lambda _k: [1.0, 0.0],
+        header,
+        opening="|:D|",
+        bars=6,
+        on_bar=lambda text, by: shown.append((text, by)),
+    )
+    # what a caller is shown, bar by bar, is exactly what was kept, each symbol with its writer
+    assert tune.written.startswith("".join(text for text, _ in shown).rstrip("\n"))
+    assert all(len(text) == len(by) for text, by in shown)
     assert tune.text.startswith("X:1\nT:Test\nM:6/8\nL:1/8\nK:G\n|:D|")
     assert tune.bars == 6 and not tune.ended
     assert set(tune.by) == {"abc_irish"} and len(tune.by) == len(tune.written)

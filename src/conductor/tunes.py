@@ -65,7 +65,8 @@ def compose(
     tune ends, `bars` bars are complete, or `max_symbols` symbols are written.
 
     `weights_at(k)` gives the weights for the k-th symbol written (a schedule morphs the tune);
-    `on_bar(text, by)` sees each bar once it is final (text and the style of each symbol).
+    `on_bar(symbols, by)` sees what was written up to the end of each bar once the bar is final
+    (the symbols since the last call, and the style that wrote each).
     """
     conductor.prime("\n" + header.text() + opening)
     splitter = BarSplitter(header=header)
@@ -90,7 +91,7 @@ def compose(
                 break
             tune.unfit += not fits
             if on_bar is not None:
-                on_bar(text, tune.by[mark[2] :])
+                on_bar("".join(written[mark[2] :]), tune.by[mark[2] :])
             previous, attempts = text, 0
             mark = (conductor.snapshot(), copy.deepcopy(splitter), len(written))
         else:
