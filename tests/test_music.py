@@ -6,6 +6,8 @@ from pathlib import Path
 
 import mido
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conductor.music import (
     BarSplitter,
@@ -141,3 +143,19 @@ def test_a_line_end_closes_a_bar_as_music21_reads_it() -> None:
     assert [playable(t) for t, _ in bars] == ["G2", "B2B2c2c2", "d4d4", "z2d4d2", "d2e2  f2d2"]
     assert "".join(t for t, _ in bars) == body  # bars are the text exactly as written
     assert check_tune(header.text() + body + "\n").bars == 5
+
+
+ABC_SYMBOLS = "ABCDEFGabcdefgz^_=,'/0123456789()[]{}<>-.~\"!:| \n\\KLMX"
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=ABC_SYMBOLS, max_size=40))
+def test_any_text_is_read_or_reported_never_raised(text: str) -> None:
+    splitter = BarSplitter(header=JIG)
+    bars = splitter.feed(text) + splitter.flush()
+    for bar_text, context in bars:
+        bar = bar_notes(bar_text, context, 120.0)
+        assert bar.ok or bar.error  # a bar music21 cannot read says why
+        assert all(n.duration > 0 and 0 <= n.pitch <= 127 for n in bar.notes)
+    check = check_tune(JIG.text() + text + "\n")
+    assert check.parsed or check.error

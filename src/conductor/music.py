@@ -409,6 +409,14 @@ def check_tune(tune: str) -> TuneCheck:
         if not flat.notes:
             return TuneCheck(parsed=False, error="music21 found no notes")
         return TuneCheck(parsed=True, bars=1, full_bars=1)
+    try:
+        full = _full_bars(tune, measures)
+    except Exception as error:  # a reading music21 produced but cannot measure
+        return TuneCheck(parsed=False, error=f"music21 cannot measure this tune: {error}")
+    return TuneCheck(parsed=True, bars=len(measures), full_bars=full)
+
+
+def _full_bars(tune: str, measures: list[Any]) -> int:
     header = TuneHeader.parse(tune) if _header_ok(tune) else None
     bar = header.bar_quarters if header else None
     full = 0
@@ -423,7 +431,7 @@ def check_tune(tune: str) -> TuneCheck:
         closes = number == len(measures) - 1 or measure.rightBarline is not None
         if (opens or closes) and 0 < length < bar:
             full += 1
-    return TuneCheck(parsed=True, bars=len(measures), full_bars=full)
+    return full
 
 
 def _header_ok(tune: str) -> bool:
