@@ -55,7 +55,7 @@ _MODES = "maj|major|ion|min|minor|m|aeo|mix|dor|phr|lyd|loc"
 _KEY = re.compile(rf"^(?:[A-Ga-g][#b]?(?:{_MODES})?|none|HP|Hp)$", re.IGNORECASE)
 _FIELD_LINE = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 _INLINE_FIELD = re.compile(r"\[([KLMQ]):([^\]]*)\]")
-_INLINE_FIELD_END = re.compile(r"\[([KLMQ]):([^\]]*)\]$")
+_INLINE_FIELD_END = re.compile(_INLINE_FIELD.pattern + "$")
 # Bar-line decorations that belong to no bar: repeats, double and final bars, volta numbers.
 _BARLINE_BITS = re.compile(r"\[\||\|\]|:*\|+\d*:*|::|\[\d+(?:[,-]\d+)*")
 _VOLTA_START = re.compile(r"^\s*\d+(?:[,-]\d+)*(?=\s|[A-Ga-gz^_=(\[])")
@@ -191,6 +191,10 @@ def playable(bar_text: str) -> str:
     return _VOLTA_START.sub("", text).strip(" :")  # `1` of a `|1` volta split from its bar line
 
 
+def _has_notes(bar_text: str) -> bool:
+    return bool(_NOTE_LETTER.search(playable(bar_text)))
+
+
 def bar_notes(bar_text: str, header: TuneHeader, tempo: float, index: int = 0) -> Bar:
     """Read one bar in its tune's context into notes timed at `tempo` quarter notes a minute.
 
@@ -199,9 +203,9 @@ def bar_notes(bar_text: str, header: TuneHeader, tempo: float, index: int = 0) -
     """
     if not (tempo > 0 and tempo < 10_000):
         raise MusicError(f"tempo {tempo} is not a speed; give quarter notes per minute, e.g. 120")
-    body = playable(bar_text)
-    if not _NOTE_LETTER.search(body):
+    if not _has_notes(bar_text):
         return Bar(index, bar_text, header, error="no notes in this bar")
+    body = playable(bar_text)
     try:
         score = _parse_abc(header.text() + body + "\n")
     except MusicError as error:
@@ -298,7 +302,7 @@ class BarSplitter:
         """The bar in progress, if it has notes (a tune's last bar may lack its bar line)."""
         text = "".join(self._bar)
         self._bar.clear()
-        if text.strip() and _NOTE_LETTER.search(playable(text)):
+        if _has_notes(text):
             self.bars += 1
             return [(text, self.header)]
         return []
@@ -332,7 +336,7 @@ class BarSplitter:
             body = "".join(self._bar)
             self._bar.append("\n")
             # As music21 reads ABC, a line's end closes a bar (unless the line ends with `\`).
-            if _NOTE_LETTER.search(playable(body)) and not body.rstrip().endswith("\\"):
+            if _has_notes(body) and not body.rstrip().endswith("\\"):
                 done.append((body + "\n", self.header))
                 self.bars += 1
                 self._bar.clear()
@@ -361,7 +365,7 @@ class BarSplitter:
                 continue
             if char == "|":
                 body = "".join(self._bar)
-                if _NOTE_LETTER.search(playable(body)) or _EMPTY_BAR.fullmatch(body):
+                if _has_notes(body) or _EMPTY_BAR.fullmatch(body):
                     done.append((body, self.header))
                     self.bars += 1
                     self._bar.clear()
@@ -417,8 +421,10 @@ def check_tune(tune: str) -> TuneCheck:
 
 
 def _full_bars(tune: str, measures: list[Any]) -> int:
-    header = TuneHeader.parse(tune) if _header_ok(tune) else None
-    bar = header.bar_quarters if header else None
+    try:
+        bar = TuneHeader.parse(tune).bar_quarters
+    except MusicError:  # a header we cannot read: no bar length to check
+        bar = None
     full = 0
     for number, measure in enumerate(measures):
         length = Fraction(measure.duration.quarterLength).limit_denominator(96)
@@ -432,14 +438,6 @@ def _full_bars(tune: str, measures: list[Any]) -> int:
         if (opens or closes) and 0 < length < bar:
             full += 1
     return full
-
-
-def _header_ok(tune: str) -> bool:
-    try:
-        TuneHeader.parse(tune)
-    except MusicError:
-        return False
-    return True
 
 
 def write_midi(tune: str, path: Path, tempo: float = 120.0) -> Path:

@@ -85,9 +85,10 @@ class Performance:
         done = self.splitter.feed(symbol)
         ended = self.splitter.ended
         first = self.splitter.bars - len(done)
-        total = sum(self._writers.values())
-        shares = {name: round(count / total, 3) for name, count in self._writers.items() if name}
-        if done:
+        shares: dict[str, float] = {}
+        if done:  # the bar's writers, counted since the last bar ended
+            total = sum(self._writers.values())
+            shares = {name: round(n / total, 3) for name, n in self._writers.items() if name}
             self._writers = {}
         bars = [
             (self.tune, bar_notes(text, context, self.options.tempo, first + k), shares)

@@ -310,15 +310,12 @@ class OscBridge(asyncio.DatagramProtocol):
             self._last_mixed = now
             mixed = event.steps.mixed[0].exp().numpy().astype(np.float32)  # [V]
             packets.append(_message(f"{PREFIX}/mixed", mixed.tobytes()))
-        for subscriber in list(self.subscribers):
-            for packet in packets:
-                self._send(subscriber, packet)
+        for packet in packets:
+            self._to_subscribers(packet)
 
     def _on_bar(self, event: dict[str, Any]) -> None:
         """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds."""
-        bar = _message(f"{PREFIX}/bar", int(event["index"]), str(event["abc"]))
-        for subscriber in list(self.subscribers):
-            self._send(subscriber, bar)
+        self._to_subscribers(_message(f"{PREFIX}/bar", int(event["index"]), str(event["abc"])))
         if event["starts_in"] is None:
             return  # a bar that could not be read is not played
         loop = asyncio.get_running_loop()
