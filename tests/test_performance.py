@@ -49,6 +49,11 @@ def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> Non
     # one bar ahead at most: wait until only one bar's worth is left to play
     assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.5)
     assert performance.wait_before_next(now + 10) == 0
+    # a short pickup does not shrink how far ahead generation may run: a full 6/8 bar is 1.5 s
+    [(_, pickup, _)] = performance.feed("A|")[0]
+    assert pickup.seconds == pytest.approx(0.25)
+    performance.place(pickup, now + 0.02)
+    assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.75)
     event = performance.bar_event(1, bars[0][1], first)
     assert event["type"] == "bar" and event["notes"][0] == [74, 96, 0.0, 0.25]
 

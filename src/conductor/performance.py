@@ -120,7 +120,7 @@ class Performance:
             return None
         start = max(now + LEAD_IN, self.playhead_end)
         self.playhead_end = start + bar.seconds
-        self._bar_seconds = bar.seconds if bar.header.bar_quarters else self._bar_seconds
+        self._bar_seconds = self._full_bar_seconds(bar.header)  # a full bar of its meter
         self.played += 1
         return start - now
 
