@@ -537,18 +537,19 @@ class Session:
         if self._recorder is not None:
             self._recorder.digest.update(symbol.encode())
         self.text_tail = (self.text_tail + symbol)[-2000:]
+        by = steps.by(self.names)[0]
         events.append(
             StepEvent(
                 i=steps.step,
                 symbol=symbol,
-                by=steps.by(self.names)[0],
+                by=by,
                 weights=steps.weights[0].tolist(),
                 attribution=steps.attribution[0].tolist(),
                 steps=steps,
             )
         )
         if self.performance is not None:
-            bars, ended = self.performance.feed(symbol, steps.by(self.names)[0])
+            bars, ended = self.performance.feed(symbol, by)
             events.extend(_BarReady(tune, bar, by) for tune, bar, by in bars)
             if ended:  # the models closed the tune: the next starts from the header
                 self._prime(self.performance.header_text())
