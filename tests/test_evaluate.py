@@ -12,9 +12,12 @@ from conductor.corpus import load_corpus
 from conductor.errors import CorpusError
 from conductor.evaluate import (
     COMPRESSORS,
+    DYNAMIC_GRID,
+    DynamicSettings,
     dynamic_bits_per_symbol,
     evaluate_checkpoint,
     marginal_bpc,
+    tune_dynamic,
 )
 from conductor.model import CharLSTM, ModelConfig, bits_per_symbol
 from conductor.train import TrainConfig, Trainer
@@ -99,7 +102,19 @@ def test_dynamic_evaluation_adapts_to_repetition_and_leaves_the_model_alone() ->
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_dynamic_settings_are_picked_on_held_out_text() -> None:
+    torch.manual_seed(0)
+    model = CharLSTM(ModelConfig(hidden=64, embed=16)).eval()
+    phrase = torch.from_numpy(np.random.default_rng(1).integers(97, 107, size=40)).long()
+    still, quick = DynamicSettings(128, 1e-7), DynamicSettings(64, 1e-2)
+    # on repeated text, the settings that learn fast win, whatever their place in the grid
+    assert tune_dynamic(model, phrase.repeat(30), (still, quick)) == quick
+    assert tune_dynamic(model, phrase.repeat(30), (quick, still)) == quick
+
+
 def test_evaluate_reports_dynamic_bpc_when_asked(trained: Path) -> None:
     report = evaluate_checkpoint(trained, compressors=False, dynamic=True)
     assert report.dynamic_bpc is not None and 1.0 < report.dynamic_bpc < 6.0
     assert "beats_dynamic" in report.to_json()
+    assert report.dynamic_settings is not None
+    assert DynamicSettings(**report.dynamic_settings) in DYNAMIC_GRID

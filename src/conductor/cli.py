@@ -228,7 +228,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     table.add_column("bits/symbol", justify="right")
     table.add_row(f"conductor ({checkpoint.name})", f"{report.model_bpc:.3f}", style="bold")
     if report.dynamic_bpc is not None:
-        table.add_row("conductor, dynamic evaluation", f"{report.dynamic_bpc:.3f}", style="bold")
+        tuned = report.dynamic_settings or {}
+        how = f" (chunk {tuned.get('chunk')}, lr {tuned.get('lr')})" if tuned else ""
+        table.add_row(
+            f"conductor, dynamic evaluation{how}", f"{report.dynamic_bpc:.3f}", style="bold"
+        )
     for name, bpc in report.compressors.items():
         table.add_row(f"{name} (marginal)", f"{bpc:.3f}")
     console.print(table)
@@ -621,7 +625,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--dynamic",
         action="store_true",
-        help="also score with dynamic evaluation (the model adapts as it reads, as compressors do)",
+        help=(
+            "also score with dynamic evaluation (the model adapts as it reads, as compressors "
+            "do; its chunk and step size are picked on the validation split)"
+        ),
     )
     ctl = evaluate.add_argument_group("controllability (--control)")
     ctl.add_argument(

@@ -28,10 +28,12 @@ from conductor.model import CharLSTM, bits_per_symbol
 
 __all__ = [
     "COMPRESSORS",
+    "DynamicSettings",
     "EvalReport",
     "dynamic_bits_per_symbol",
     "evaluate_checkpoint",
     "marginal_bpc",
+    "tune_dynamic",
 ]
 
 Compressor = Callable[[bytes], bytes]
@@ -82,6 +84,27 @@ def dynamic_bits_per_symbol(
     return total_nats / (n - 1) / math.log(2)
 
 
+@dataclass(frozen=True)
+class DynamicSettings:
+    chunk: int = 128
+    lr: float = 3e-4
+
+
+# What `tune_dynamic` tries; it picks on the validation split, never on the test text.
+DYNAMIC_GRID = tuple(DynamicSettings(chunk, lr) for chunk in (64, 128) for lr in (3e-4, 1e-3, 3e-3))
+TUNE_SYMBOLS = 100_000  # the validation text the grid is scored on (its start)
+
+
+def tune_dynamic(
+    model: CharLSTM, val_ids: torch.Tensor, grid: tuple[DynamicSettings, ...] = DYNAMIC_GRID
+) -> DynamicSettings:
+    """The dynamic-evaluation settings in `grid` that score best on `val_ids` (held-out text)."""
+    if len(grid) == 1 or val_ids.numel() < 2:
+        return grid[0]
+    scores = {s: dynamic_bits_per_symbol(model, val_ids, s.chunk, s.lr) for s in grid}
+    return min(scores, key=scores.__getitem__)
+
+
 @dataclass
 class EvalReport:
     checkpoint: str
@@ -92,6 +115,7 @@ class EvalReport:
     model_bpc: float
     compressors: dict[str, float] = field(default_factory=dict)
     dynamic_bpc: float | None = None  # with dynamic evaluation (`--dynamic`)
+    dynamic_settings: dict[str, float] | None = None  # chosen on the validation split
 
     def beaten(self, dynamic: bool = False) -> list[str]:
         bpc = self.dynamic_bpc if dynamic and self.dynamic_bpc is not None else self.model_bpc
@@ -104,11 +128,11 @@ class EvalReport:
         return result
 
 
-def _held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, bytes, str]:
-    """(training text, test text, where the test text came from) for a checkpoint."""
+def _held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, bytes, bytes, str]:
+    """(training, validation, test text, where the test text came from) for a checkpoint."""
     corpus_info = record.get("corpus") or {}
     source = corpus_info.get("source")
-    train = b""
+    train = val = b""
     corpus_ok = False
     if source and Path(source).exists():
         _, digest = read_text(Path(source))
@@ -121,20 +145,24 @@ def _held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, by
     if corpus_ok:
         corpus = load_corpus(Path(str(source)))
         splits = split(corpus.ids)
-        train = splits.train.tobytes()
+        train, val = splits.train.tobytes(), splits.val.tobytes()
         if text_file is None:
-            return train, splits.test.tobytes(), f"{source} (test split, last 5%)"
+            return train, val, splits.test.tobytes(), f"{source} (test split, last 5%)"
     assert text_file is not None
     test = load_corpus(text_file).ids.tobytes()
-    return train, test, str(text_file)
+    return train, val, test, str(text_file)
 
 
 def evaluate_checkpoint(
     checkpoint: Path, text_file: Path | None = None, compressors: bool = True, dynamic: bool = False
 ) -> EvalReport:
-    """Score `checkpoint` on its test split (or `text_file`) and, optionally, the compressors."""
+    """Score `checkpoint` on its test split (or `text_file`) and, optionally, the compressors.
+
+    Dynamic evaluation first picks its step size and chunk on the start of the validation split
+    (where the corpus is at hand), then reads the test text once with them.
+    """
     model, record = load_checkpoint(checkpoint)
-    train, test, test_source = _held_out(record, text_file)
+    train, val, test, test_source = _held_out(record, text_file)
     test_ids = torch.frombuffer(bytearray(test), dtype=torch.uint8).long()  # [n]
     model_bpc = bits_per_symbol(model, test_ids)
     report = EvalReport(
@@ -146,7 +174,12 @@ def evaluate_checkpoint(
         model_bpc=model_bpc,
     )
     if dynamic:
-        report.dynamic_bpc = dynamic_bits_per_symbol(model, test_ids)
+        settings = DynamicSettings()
+        if val:
+            val_ids = torch.frombuffer(bytearray(val[:TUNE_SYMBOLS]), dtype=torch.uint8).long()
+            settings = tune_dynamic(model, val_ids)
+        report.dynamic_bpc = dynamic_bits_per_symbol(model, test_ids, settings.chunk, settings.lr)
+        report.dynamic_settings = asdict(settings)
     if compressors:
         # lzma, bz2, zstd and pyppmd release the GIL: threads use both cores.
         with ThreadPoolExecutor(max_workers=2) as pool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from conductor.errors import DependencyError
 
-__all__ = ["Recipe", "package_dir", "require_program"]
+__all__ = ["Recipe", "package_dir", "require_program", "spread"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,14 @@ def read_files(paths: list[Path]) -> tuple[str, list[str]]:
     """The files' UTF-8 text joined by blank lines (undecodable bytes replaced), and their names."""
     texts = [p.read_bytes().decode("utf-8", errors="replace").strip("\n") for p in paths]
     return "\n\n".join(texts) + "\n", [str(p) for p in paths]
+
+
+def spread(names: list[str]) -> list[str]:
+    """`names` in a fixed order that looks random: sorted by the SHA-256 of each name.
+
+    Corpora are split into contiguous train / val / test blocks; joining a source tree's files
+    in path order would make the test block one corner of the tree (one directory's files, often
+    near-copies of one another). In this order every block samples the whole tree, and the same
+    files always give the same text.
+    """
+    return sorted(names, key=lambda name: hashlib.sha256(name.encode()).hexdigest())

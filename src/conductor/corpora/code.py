@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import re
 import sysconfig
 import tarfile
 from pathlib import Path
 
-from conductor.corpora._recipe import Recipe, read_files, require_path
+from conductor.corpora._recipe import Recipe, read_files, require_path, spread
 from conductor.errors import CorpusError
 
 __all__ = ["CODE_RECIPES"]
@@ -21,44 +22,104 @@ _GLIBC_DIRS = ("string", "stdlib", "stdio-common", "libio", "malloc")
 # Not the library's own code: test suites (generated fixtures, huge literal tables), the IDLE
 # editor's tests, installed third-party packages, and the config/build helpers.
 _PYTHON_SKIP = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
+# Files that say at the top that a program wrote them (the charmap codecs, pydoc's topics,
+# token.py, ...): tables, not code a person wrote, and near-copies of one another.
+_GENERATED = re.compile(r"generated|do not edit", re.IGNORECASE)
+# glibc's test programs: those its Makefiles list (tests, xtests, test-srcs, ...), and by name
+# (tst-*, test-*, tester.c, bug-*, xbug.c, ...; not malloc-debug.c) what those lists build in.
+_GLIBC_TEST = re.compile(r"tst|test|(?<!de)bug")
+_MAKE_TESTS = re.compile(r"^(x?tests[-\w.]*|test-srcs)\s*[:+]?=(.*)$")
+# The LGPL notice that opens every glibc file: the same ~700 characters some 500 times over.
+# The file's one-line description before it is kept.
+_LICENCE = re.compile(r"\A\s*/\*(.*?)\n?[ \t]*Copyright \(C\).*?\*/\n*", re.DOTALL)
+# A file most of whose lines (whitespace aside) an earlier file already has is a near-copy
+# (wfileops.c of fileops.c, the wide-character twins, ...) and is left out.
+_NEAR_COPY = 0.5
+
+
+def _is_generated(path: Path) -> bool:
+    return _GENERATED.search(path.read_bytes()[:400].decode("utf-8", errors="replace")) is not None
 
 
 def _python_stdlib(root: Path) -> tuple[str, list[str]]:
-    files = sorted(
-        p
+    found = {
+        p.relative_to(root).as_posix(): p
         for p in root.rglob("*.py")
         if not _PYTHON_SKIP & set(p.relative_to(root).parts[:-1])
         and not p.relative_to(root).parts[0].startswith("config-")
-    )
-    if not files:
+        and not _is_generated(p)
+    }
+    if not found:
         raise CorpusError(f"{root} holds no *.py files; give Python's stdlib directory")
-    return read_files(files)
+    return read_files([found[name] for name in spread(list(found))])
+
+
+def _make_tests(makefile: str) -> set[str]:
+    """The program names a glibc Makefile lists in its test variables."""
+    names: set[str] = set()
+    for line in makefile.replace("\\\n", " ").splitlines():
+        match = _MAKE_TESTS.match(line.strip())
+        if match:
+            names.update(word for word in match.group(2).split() if "$" not in word)
+    return names
+
+
+def _glibc_sources(files: dict[str, str]) -> tuple[str, list[str]]:
+    """Library C code from `files` (path inside the tree → text), joined in `spread` order."""
+    tests = {
+        f"{directory}/{name}"
+        for directory in _GLIBC_DIRS
+        for name in _make_tests(files.get(f"{directory}/Makefile", ""))
+    }
+    wanted = [
+        path
+        for path in files
+        if path.endswith((".c", ".h"))
+        and path.removesuffix(".c") not in tests
+        and _GLIBC_TEST.search(path.rsplit("/", 1)[-1]) is None
+    ]
+    if not wanted:
+        raise CorpusError(f"no C library files under {', '.join(_GLIBC_DIRS)}")
+    seen: set[str] = set()
+    names: list[str] = []
+    texts: list[str] = []
+    for name in spread(wanted):
+        text = _without_licence(files[name].strip("\n"))
+        lines = {key for line in text.splitlines() if len(key := "".join(line.split())) > 3}
+        if lines and len(lines & seen) > _NEAR_COPY * len(lines):
+            continue
+        seen |= lines
+        names.append(name)
+        texts.append(text)
+    return "\n\n".join(texts) + "\n", names
+
+
+def _without_licence(text: str) -> str:
+    match = _LICENCE.match(text)
+    if match is None or "License" not in match.group(0):
+        return text
+    description = match.group(1).rstrip()
+    return (f"/*{description}  */\n\n" if description.strip() else "") + text[match.end() :]
 
 
 def _glibc(source: Path) -> tuple[str, list[str]]:
+    """glibc's core directories from an unpacked tree or the source tarball."""
+    files: dict[str, str] = {}
     if source.is_dir():  # an unpacked tree (or a test fixture)
-        files = sorted(
-            p for d in _GLIBC_DIRS for p in (source / d).rglob("*") if p.suffix in (".c", ".h")
-        )
-        return read_files(files)
-    texts: list[str] = []
-    names: list[str] = []
+        for path in source.rglob("*"):
+            inside = path.relative_to(source).as_posix()
+            if path.is_file() and inside.split("/")[0] in _GLIBC_DIRS:
+                files[inside] = path.read_bytes().decode("utf-8", errors="replace")
+        return _glibc_sources(files)
     with tarfile.open(source, "r:*") as archive:
-        for member in sorted(archive.getmembers(), key=lambda m: m.name):
-            parts = member.name.split("/")
-            if (
-                member.isfile()
-                and len(parts) > 2
-                and parts[1] in _GLIBC_DIRS
-                and member.name.endswith((".c", ".h"))
-            ):
+        for member in archive.getmembers():
+            inside = member.name.split("/", 1)[-1]  # without the glibc-VERSION/ top directory
+            wanted = inside.split("/")[0] in _GLIBC_DIRS
+            if member.isfile() and wanted and inside.endswith((".c", ".h", "/Makefile")):
                 handle = archive.extractfile(member)
                 if handle is not None:
-                    texts.append(handle.read().decode("utf-8", errors="replace").strip("\n"))
-                    names.append(member.name)
-    if not texts:
-        raise CorpusError(f"{source} holds no C files under {', '.join(_GLIBC_DIRS)}")
-    return "\n\n".join(texts) + "\n", names
+                    files[inside] = handle.read().decode("utf-8", errors="replace")
+    return _glibc_sources(files)
 
 
 def _glibc_tarball() -> Path:
@@ -76,7 +137,10 @@ def _latex(source: Path) -> tuple[str, list[str]]:
 CODE_RECIPES = (
     Recipe(
         name="python",
-        description="Python: the interpreter's own standard library (all packages, no tests)",
+        description=(
+            "Python: the interpreter's own standard library (all packages; no tests, "
+            "no generated files)"
+        ),
         install="nothing: it is the running Python's stdlib",
         licence="PSF License",
         locate=lambda: Path(sysconfig.get_paths()["stdlib"]),
@@ -84,7 +148,10 @@ CODE_RECIPES = (
     ),
     Recipe(
         name="c",
-        description="C: GNU C library sources (string, stdlib, stdio-common, libio, malloc)",
+        description=(
+            "C: GNU C library sources (string, stdlib, stdio-common, libio, malloc; "
+            "no test programs, licence notices or near-copies)"
+        ),
         install=_GLIBC_INSTALL,
         licence="LGPL-2.1-or-later (GNU C Library)",
         locate=_glibc_tarball,
