@@ -65,8 +65,9 @@ bench: install
 
 # The shipped ensemble: train (resumable; MINUTES is each style's total) then export to styles/.
 MINUTES ?= 10
+JOBS ?= 2
 styles: corpora
-	$(BIN)/python scripts/styles.py train --minutes $(MINUTES)
+	$(BIN)/python scripts/styles.py train --minutes $(MINUTES) --jobs $(JOBS)
 	$(BIN)/python scripts/styles.py export
 
 # Real corpora need their packages: Debian's for the Bible, glibc and LaTeX, PyPI's for the rest.
