@@ -136,7 +136,7 @@ def _card(plan: StylePlan, record: dict[str, Any], report: dict[str, Any], size:
 {metrics["parameters"]:,} parameters, dropout {config["dropout"]}; stored as fp16 \
 ({size / 1e6:.2f} MB), computed in fp32.
 - **Training** (our trainer, `python scripts/styles.py train`): best checkpoint at step \
-{metrics["step"]:,} of a {metrics["train_seconds"] / 60:.1f}-minute run on CPU, \
+{metrics["step"]:,}, after {metrics["train_seconds"] / 60:.1f} minutes of training on CPU, \
 {metrics["epochs"]} epochs, batch {training["batch"]} x {training["seq_len"]} symbols, \
 AdamW lr {training["lr"]}, best validation {metrics["val_bpc"]:.3f} BPC.
 
