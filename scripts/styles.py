@@ -157,6 +157,15 @@ Beats: {", ".join(beaten) if beaten else "none"}. With dynamic evaluation it bea
 """
 
 
+def _write_report(plan: StylePlan, report: dict[str, Any]) -> int:
+    """`styles/NAME.eval.json` and the card from a style's report; → the weights file's size."""
+    target = STYLES / f"{plan.name}.safetensors"
+    (STYLES / f"{plan.name}.eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    size = target.stat().st_size
+    (STYLES / f"{plan.name}.md").write_text(_card(plan, read_meta(target), report, size))
+    return size
+
+
 def export(plans: list[StylePlan]) -> None:
     STYLES.mkdir(exist_ok=True)
     for plan in plans:
@@ -166,9 +175,7 @@ def export(plans: list[StylePlan]) -> None:
         target = save_checkpoint(STYLES / source.name, model, ASCII128, meta, torch.float16)
         report = evaluate_checkpoint(target, dynamic=True).to_json()
         report["fp32_bpc"] = evaluate_checkpoint(source, compressors=False).model_bpc
-        (STYLES / f"{plan.name}.eval.json").write_text(json.dumps(report, indent=2) + "\n")
-        size = target.stat().st_size
-        (STYLES / f"{plan.name}.md").write_text(_card(plan, read_meta(target), report, size))
+        size = _write_report(plan, report)
         print(
             f"{plan.name}: test {report['model_bpc']:.3f} (fp32 {report['fp32_bpc']:.3f}) "
             f"beats {', '.join(report['beats']) or 'none'}; {size / 1e6:.2f} MB",
@@ -217,10 +224,7 @@ def rescore(plans: list[StylePlan]) -> None:
         if abs(fresh.model_bpc - report["model_bpc"]) > 1e-3:
             sys.exit(f"{plan.name}: its test split changed; export it again instead")
         fresh.compressors = report["compressors"]
-        report = {**report, **fresh.to_json(), "fp32_bpc": report["fp32_bpc"]}
-        report_path.write_text(json.dumps(report, indent=2) + "\n")
-        size = target.stat().st_size
-        (STYLES / f"{plan.name}.md").write_text(_card(plan, read_meta(target), report, size))
+        _write_report(plan, {**report, **fresh.to_json(), "fp32_bpc": report["fp32_bpc"]})
         print(f"{plan.name}: dynamic {fresh.dynamic_bpc:.3f}", flush=True)
     _table()
 

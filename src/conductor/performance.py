@@ -90,11 +90,11 @@ class Performance:
             total = sum(self._writers.values())
             shares = {name: round(n / total, 3) for name, n in self._writers.items() if name}
             self._writers = {}
+            self.score = [*self.score, *(text for text, _ in done)][-64:]
         bars = [
             (self.tune, bar_notes(text, context, self.options.tempo, first + k), shares)
             for k, (text, context) in enumerate(done)
         ]
-        self.score = [*self.score, *(text for text, _ in done)][-64:]
         if ended:
             self.restart()
         return bars, ended

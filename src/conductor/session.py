@@ -550,7 +550,7 @@ class Session:
         )
         if self.performance is not None:
             bars, ended = self.performance.feed(symbol, by)
-            events.extend(_BarReady(tune, bar, by) for tune, bar, by in bars)
+            events.extend(_BarReady(tune, bar, shares) for tune, bar, shares in bars)
             if ended:  # the models closed the tune: the next starts from the header
                 self._prime(self.performance.header_text())
         return events

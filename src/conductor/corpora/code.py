@@ -38,16 +38,20 @@ _NEAR_COPY = 0.5
 
 
 def _is_generated(path: Path) -> bool:
-    return _GENERATED.search(path.read_bytes()[:400].decode("utf-8", errors="replace")) is not None
+    with path.open("rb") as handle:  # the top of the file is enough
+        return _GENERATED.search(handle.read(400).decode("utf-8", errors="replace")) is not None
+
+
+def _python_file(inside: Path) -> bool:
+    """`inside` (relative to the stdlib) is the library's own code, not tests or build helpers."""
+    return not _PYTHON_SKIP & set(inside.parts[:-1]) and not inside.parts[0].startswith("config-")
 
 
 def _python_stdlib(root: Path) -> tuple[str, list[str]]:
     found = {
         p.relative_to(root).as_posix(): p
         for p in root.rglob("*.py")
-        if not _PYTHON_SKIP & set(p.relative_to(root).parts[:-1])
-        and not p.relative_to(root).parts[0].startswith("config-")
-        and not _is_generated(p)
+        if _python_file(p.relative_to(root)) and not _is_generated(p)
     }
     if not found:
         raise CorpusError(f"{root} holds no *.py files; give Python's stdlib directory")
@@ -102,20 +106,24 @@ def _without_licence(text: str) -> str:
     return (f"/*{description}  */\n\n" if description.strip() else "") + text[match.end() :]
 
 
+def _glibc_reads(inside: str) -> bool:
+    """What `_glibc_sources` needs (path inside the tree): core C files and their Makefiles."""
+    return inside.split("/")[0] in _GLIBC_DIRS and inside.endswith((".c", ".h", "/Makefile"))
+
+
 def _glibc(source: Path) -> tuple[str, list[str]]:
     """glibc's core directories from an unpacked tree or the source tarball."""
     files: dict[str, str] = {}
     if source.is_dir():  # an unpacked tree (or a test fixture)
         for path in source.rglob("*"):
             inside = path.relative_to(source).as_posix()
-            if path.is_file() and inside.split("/")[0] in _GLIBC_DIRS:
+            if path.is_file() and _glibc_reads(inside):
                 files[inside] = path.read_bytes().decode("utf-8", errors="replace")
         return _glibc_sources(files)
     with tarfile.open(source, "r:*") as archive:
         for member in archive.getmembers():
             inside = member.name.split("/", 1)[-1]  # without the glibc-VERSION/ top directory
-            wanted = inside.split("/")[0] in _GLIBC_DIRS
-            if member.isfile() and wanted and inside.endswith((".c", ".h", "/Makefile")):
+            if member.isfile() and _glibc_reads(inside):
                 handle = archive.extractfile(member)
                 if handle is not None:
                     files[inside] = handle.read().decode("utf-8", errors="replace")
