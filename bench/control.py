@@ -41,8 +41,7 @@ def main() -> None:
     for key, by_mixer in report.sweeps.items():
         for mixer, points in by_mixer.items():
             curve = " ".join(f"{p.share_b:.2f}" for p in points)
-            flag = "monotonic" if report.monotonic(key, mixer) else "NOT monotonic"
-            print(f"  {key:<24} {mixer:<8} {curve}  {flag}")
+            print(f"  {key:<24} {mixer:<8} {curve}  {report.verdict(key, mixer)}")
     bpc = {}
     print("\ntest BPC (styles/NAME.eval.json):")
     for name in STYLES:
@@ -50,7 +49,22 @@ def main() -> None:
         bpc[name] = {"model": evaluation["model_bpc"], **evaluation["compressors"]}
         others = "  ".join(f"{k} {v:.3f}" for k, v in evaluation["compressors"].items())
         print(f"  {name:<14} {evaluation['model_bpc']:.3f}   {others}")
-    payload = {**report.to_json(), "bpc": bpc, "seconds": time.perf_counter() - start}
+    rising = {
+        key: {
+            mixer: {
+                "strictly_monotonic": report.monotonic(key, mixer),
+                "significant_drops_at": report.significant_drops(key, mixer),
+            }
+            for mixer in by_mixer
+        }
+        for key, by_mixer in report.sweeps.items()
+    }
+    payload = {
+        **report.to_json(),
+        "monotonic": rising,
+        "bpc": bpc,
+        "seconds": time.perf_counter() - start,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     plot_sweeps(report, args.plot)

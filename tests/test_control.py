@@ -55,6 +55,28 @@ def test_monotonic_is_false_for_a_curve_that_falls() -> None:
     assert not report.monotonic("a:b", "linear")
 
 
+def _curve(shares: list[float], samples: int) -> ControlReport:
+    points = [SweepPoint(k / 10, 1 - share, share, 0.0) for k, share in enumerate(shares)]
+    return ControlReport(1.0, samples, 10, 1.0, sweeps={"a:b": {"linear": points}})
+
+
+def test_a_dip_of_a_sample_or_two_at_the_top_is_sampling_noise() -> None:
+    report = _curve([0.0, 0.1, 0.5, 0.9, 1.0, 0.98], samples=100)
+    assert not report.monotonic("a:b", "linear")
+    assert report.significant_drops("a:b", "linear") == []
+    assert report.verdict("a:b", "linear") == "monotonic within sampling noise (largest dip 0.02)"
+
+
+def test_a_real_fall_is_reported_where_it_happens() -> None:
+    report = _curve([0.0, 0.3, 0.6, 0.4, 0.8, 1.0], samples=100)  # 0.6 → 0.4: ~2.9 s.e.
+    assert report.significant_drops("a:b", "linear") == [pytest.approx(0.3)]
+    assert report.verdict("a:b", "linear") == "FALLS at w_b = 0.3"
+    # the same fall measured on 10 samples is within what chance gives
+    assert (
+        _curve([0.0, 0.3, 0.6, 0.4, 0.8, 1.0], samples=10).significant_drops("a:b", "linear") == []
+    )
+
+
 def test_the_plot_is_a_png(report: ControlReport, tmp_path: Path) -> None:
     path = tmp_path / "plots" / "control.png"
     plot_sweeps(report, path)

@@ -197,7 +197,7 @@ def _cmd_control(args: argparse.Namespace) -> int:
         a, b = key.split(":")
         for mixer, points in by_mixer.items():
             curve = " ".join(f"{p.share_b:.2f}" for p in points)
-            rising = "monotonic" if report.monotonic(key, mixer) else "NOT monotonic"
+            rising = report.verdict(key, mixer)
             console.print(
                 f"{a} → {b} ({mixer}): judged {b} at w=0..1: {curve}  ({rising})", markup=False
             )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,8 +164,36 @@ class ControlReport:
         return asdict(self)
 
     def monotonic(self, pair: str, mixer: str) -> bool:
+        """Whether the share judged as b never falls from one weight to the next."""
         shares = [point.share_b for point in self.sweeps[pair][mixer]]
         return all(later >= earlier for earlier, later in itertools.pairwise(shares))
+
+    def significant_drops(self, pair: str, mixer: str, z: float = 1.96) -> list[float]:
+        """The weights of b at which the share judged as b falls by more than sampling explains.
+
+        Each point is a share of `samples` independent samples (its own seed), so two points
+        with the same true share differ by chance; a fall counts only when it exceeds `z`
+        standard errors of the difference of two binomial shares (95% for 1.96).
+        """
+        points = self.sweeps[pair][mixer]
+        drops = []
+        for earlier, later in itertools.pairwise(points):
+            p, q = earlier.share_b, later.share_b
+            error = math.sqrt((p * (1 - p) + q * (1 - q)) / self.samples)
+            if p - q > z * error:  # a fall from 1.0 to 1.0 (error 0) is not > 0
+                drops.append(later.weight_b)
+        return drops
+
+    def verdict(self, pair: str, mixer: str) -> str:
+        """'monotonic', 'monotonic within sampling noise (largest dip X)' or where it falls."""
+        if self.monotonic(pair, mixer):
+            return "monotonic"
+        drops = self.significant_drops(pair, mixer)
+        if drops:
+            return "FALLS at w_b = " + ", ".join(f"{w:.1f}" for w in drops)
+        shares = [point.share_b for point in self.sweeps[pair][mixer]]
+        dip = max(p - q for p, q in itertools.pairwise(shares))
+        return f"monotonic within sampling noise (largest dip {dip:.2f})"
 
 
 def recognition(
