@@ -49,22 +49,7 @@ def main() -> None:
         bpc[name] = {"model": evaluation["model_bpc"], **evaluation["compressors"]}
         others = "  ".join(f"{k} {v:.3f}" for k, v in evaluation["compressors"].items())
         print(f"  {name:<14} {evaluation['model_bpc']:.3f}   {others}")
-    rising = {
-        key: {
-            mixer: {
-                "strictly_monotonic": report.monotonic(key, mixer),
-                "significant_drops_at": report.significant_drops(key, mixer),
-            }
-            for mixer in by_mixer
-        }
-        for key, by_mixer in report.sweeps.items()
-    }
-    payload = {
-        **report.to_json(),
-        "monotonic": rising,
-        "bpc": bpc,
-        "seconds": time.perf_counter() - start,
-    }
+    payload = {**report.to_json(), "bpc": bpc, "seconds": time.perf_counter() - start}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     plot_sweeps(report, args.plot)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +114,9 @@ def test_cli_eval_control_writes_json_and_plot(two_styles: list[Path], tmp_path:
     assert result.returncode == 0, result.stderr
     assert "letters → digits (linear)" in result.stdout
     assert (tmp_path / "c.png").read_bytes()[:8] == PNG_MAGIC
-    assert '"recognition"' in (tmp_path / "c.json").read_text()
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert "recognition" in written
+    assert written["monotonic"]["letters:digits"]["linear"]["significant_drops_at"] == []
     bad = cli("eval", "--control", "--styles-dir", styles_dir, "--styles", "letters,digits",
               "--pairs", "letters-digits")  # fmt: skip
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

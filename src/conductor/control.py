@@ -161,11 +161,25 @@ class ControlReport:
     sweeps: dict[str, dict[str, list[SweepPoint]]] = field(default_factory=dict)  # pair → mixer
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report, with each sweep's monotonicity (strict, and where it significantly falls)."""
+        rising = {
+            key: {
+                mixer: {
+                    "strictly_monotonic": self.monotonic(key, mixer),
+                    "significant_drops_at": self.significant_drops(key, mixer),
+                }
+                for mixer in by_mixer
+            }
+            for key, by_mixer in self.sweeps.items()
+        }
+        return {**asdict(self), "monotonic": rising}
+
+    def _shares(self, pair: str, mixer: str) -> list[float]:
+        return [point.share_b for point in self.sweeps[pair][mixer]]
 
     def monotonic(self, pair: str, mixer: str) -> bool:
         """Whether the share judged as b never falls from one weight to the next."""
-        shares = [point.share_b for point in self.sweeps[pair][mixer]]
+        shares = self._shares(pair, mixer)
         return all(later >= earlier for earlier, later in itertools.pairwise(shares))
 
     def significant_drops(self, pair: str, mixer: str, z: float = 1.96) -> list[float]:
@@ -191,8 +205,7 @@ class ControlReport:
         drops = self.significant_drops(pair, mixer)
         if drops:
             return "FALLS at w_b = " + ", ".join(f"{w:.1f}" for w in drops)
-        shares = [point.share_b for point in self.sweeps[pair][mixer]]
-        dip = max(p - q for p, q in itertools.pairwise(shares))
+        dip = max(p - q for p, q in itertools.pairwise(self._shares(pair, mixer)))
         return f"monotonic within sampling noise (largest dip {dip:.2f})"
 
 
