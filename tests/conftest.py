@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sysconfig
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,30 @@ settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 torch.set_num_threads(1)  # tests run in parallel with nothing; one thread keeps runs repeatable
+
+
+DEADLINE = 60.0  # seconds: generous, so a loaded machine is slow but never red
+
+
+def wait_for(condition: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> None:
+    """Poll `condition` until it is true; fail (saying what was awaited) after `timeout` s.
+
+    Tests synchronise on what they wait for, never on a fixed sleep or a rate of steps per
+    wall-clock second, so a busy machine makes them slower, not red."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
+        time.sleep(0.005)
+
+
+async def until(condition: Callable[[], object], timeout: float = DEADLINE, what: str = "") -> None:
+    """`wait_for` inside an event loop: polls without blocking the loop."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
+        await asyncio.sleep(0.005)
 
 
 @pytest.fixture(scope="session")

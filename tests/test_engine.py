@@ -91,6 +91,53 @@ def test_skipped_model_catches_up_exactly(
         torch.testing.assert_close(got_c, c, atol=1e-5, rtol=1e-5)
 
 
+def test_a_long_absence_keeps_a_bounded_backlog_and_returns_exactly() -> None:
+    """Far more steps away than MAX_BACKLOG: memory and the work of a return stay bounded, and
+    the state is still that of a model that never slept."""
+    models = make_models(SHAPES, seed=4)
+    engine = Ensemble(models, ["a", "b", "c", "d"])
+    steps = 6 * engine_module.MAX_BACKLOG
+    ids = torch.randint(0, 128, (1, steps + 1))
+    for t in range(steps):
+        engine.step(ids[:, t], {0})
+        assert engine.kept_symbols <= engine_module.MAX_BACKLOG
+        assert engine.backlog <= engine_module.MAX_BACKLOG
+    assert engine.backlog == engine_module.MAX_BACKLOG  # free-running: nobody worked it off
+    expected = reference_logits(models, ids)[:, -1]  # [1, N, V]
+    torch.testing.assert_close(engine.step(ids[:, -1]), expected, atol=1e-5, rtol=1e-5)
+    assert engine.backlog == 0 and engine.kept_symbols == 0
+
+
+def test_work_off_in_idle_time_changes_no_float() -> None:
+    """Catching up between steps (as a live session does, at times set by the clock) and all at
+    once on return (as a replay does) give bit-identical logits."""
+    models = make_models(SHAPES, seed=5)
+    idle = Ensemble(models, ["a", "b", "c", "d"])
+    lazy = Ensemble(models, ["a", "b", "c", "d"])
+    idle.set_streams(2)
+    lazy.set_streams(2)
+    ids = torch.randint(0, 128, (2, 200))
+    generator = torch.Generator().manual_seed(0)
+    for t in range(200):
+        active = {0, 2} if 20 <= t < 150 else {0, 1, 2, 3}
+        a, b = idle.step(ids[:, t], active), lazy.step(ids[:, t], active)
+        assert torch.equal(a, b), f"step {t}"
+        budget = int(torch.randint(0, 6, (1,), generator=generator))  # irregular idle time
+        while budget and idle.work_off(int(torch.randint(1, 4, (1,), generator=generator))):
+            budget -= 1
+    assert idle.work_off() == 0
+
+
+def test_work_off_reads_what_was_missed_and_nothing_more() -> None:
+    engine = Ensemble(make_models(SHAPES[:2]), ["a", "b"])
+    for _ in range(10):
+        engine.step(torch.randint(0, 128, (1,)), {0})
+    assert engine.backlog == 10
+    assert engine.work_off(4) == 4 and engine.backlog == 6 and engine.kept_symbols == 6
+    assert engine.work_off(100) == 6 and engine.backlog == 0 and engine.kept_symbols == 0
+    assert engine.work_off() == 0
+
+
 def test_missed_symbols_are_forgotten_once_everyone_caught_up() -> None:
     engine = Ensemble(make_models(SHAPES[:2]), ["a", "b"])
     off = torch.tensor([True, False])

@@ -11,9 +11,14 @@ of every model of a group is one `baddbmm` per layer plus one for the heads, wha
 Models of different sizes form separate groups (one batched call per group and layer).
 
 Skipping with exact catch-up: `step(symbols, active=mask)` runs only the models in `mask`; the
-others record the symbols they miss. When a skipped model is active again, it first reads what it
-missed in one fused sequence call (`nn.LSTM` over [B, T]), so its state is what it would have
-been had it run all along. The engine knows tensors only: no I/O, no clocks, no asyncio.
+others record the symbols they miss and read them later, one symbol at a time through the same
+single-model step whenever they do it, so a model's state is what it would have been had it run
+all along, and *when* the catch-up runs changes no float of it. `work_off(count)` reads up to
+`count` missed symbols: a live session calls it in the idle time between symbols, so a model that
+comes back has next to nothing to read on the hot path. Should nobody call it (free-running), a
+model `MAX_BACKLOG` symbols behind reads one missed symbol per step inside `step`: the symbols
+kept for skipped models, and the work a returning model does, are bounded by `MAX_BACKLOG`,
+never by how long it was away. The engine knows tensors only: no I/O, no clocks, no asyncio.
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ from conductor.errors import ConductorError
 from conductor.model import CharLSTM
 from conductor.vocab import ASCII128, Vocab
 
-__all__ = ["Ensemble", "EnsembleSnapshot"]
+__all__ = ["MAX_BACKLOG", "Ensemble", "EnsembleSnapshot"]
+
+# The most symbols a skipped model is ever behind: from there on `step` reads one missed symbol
+# of it per step itself, so a return never costs more than this many single-model steps.
+MAX_BACKLOG = 64
 
 
 @dataclass
@@ -146,6 +155,29 @@ def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torc
     c_next = torch.addcmul(s[..., hidden : 2 * hidden] * c, s[..., :hidden], g)  # [n, B, H]
     h_next = s[..., 2 * hidden :] * torch.tanh(c_next)  # [n, B, H]
     return h_next, c_next
+
+
+def _advance(
+    stack: _Stack, h: torch.Tensor, c: torch.Tensor, symbols: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every layer of the stacked models reads symbols [B] from state h, c [L, n, B, H];
+    → the new h, c [L, n, B, H] (heads not applied)."""
+    if symbols.shape[0] == 1:
+        x_gates = stack.table[:, int(symbols[0])].unsqueeze(1)  # [n, 1, 4H], a view
+    else:
+        x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
+    gates = _gates(x_gates, h[0], stack.w_hh0, stack.rows_first)  # [n, B, 4H]
+    h_new, c_new = _lstm_cell(gates, c[0])  # [n, B, H]
+    if h.shape[0] == 1:
+        return h_new.unsqueeze(0), c_new.unsqueeze(0)  # [1, n, B, H], no copy
+    hs, cs = [h_new], [c_new]
+    for layer in range(1, h.shape[0]):
+        both = torch.cat([h_new, h[layer]], dim=-1)  # [n, B, 2H]
+        gates = _gates(stack.b_cat[layer - 1], both, stack.w_cat[layer - 1], stack.rows_first)
+        h_new, c_new = _lstm_cell(gates, c[layer])  # [n, B, H]
+        hs.append(h_new)
+        cs.append(c_new)
+    return torch.stack(hs), torch.stack(cs)  # [L, n, B, H]
 
 
 @dataclass(frozen=True)
@@ -309,13 +341,15 @@ class Ensemble:
             self._missed.append(symbols.clone())
             for index in skipped:
                 self._missed_by[index] += 1
+                if self._missed_by[index] > MAX_BACKLOG:  # nobody worked it off: read one now
+                    self._read(index, 1)
             self._behind |= skipped
         self.active = on
         outputs = [self._step_group(group, symbols, on) for group in self.groups]  # [n, B, V]
         stacked = outputs[0] if len(outputs) == 1 else torch.cat(outputs)  # [N', B, V]
         if self._order is not None:
             stacked = stacked.index_select(0, self._order)  # back to ensemble order
-        if self._missed and not skipped:
+        if self._missed:
             self._forget_caught_up()
         # Contiguous [B, N, V]: mixers reduce over N, which is slow on a strided view.
         return stacked.transpose(0, 1).contiguous()  # [B, N, V]
@@ -338,24 +372,8 @@ class Ensemble:
             h = group.h.index_select(1, rows)  # [L, n', B, H]
             c = group.c.index_select(1, rows)  # [L, n', B, H]
 
-        if self.streams == 1:
-            x_gates = stack.table[:, int(symbols[0])].unsqueeze(1)  # [n, 1, 4H], a view
-        else:
-            x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
-        gates = _gates(x_gates, h[0], stack.w_hh0, stack.rows_first)  # [n, B, 4H]
-        h_new, c_new = _lstm_cell(gates, c[0])  # [n, B, H]
-        hs, cs = [h_new], [c_new]
-        for layer in range(1, group.layers):
-            both = torch.cat([h_new, h[layer]], dim=-1)  # [n, B, 2H]
-            gates = _gates(stack.b_cat[layer - 1], both, stack.w_cat[layer - 1], stack.rows_first)
-            h_new, c_new = _lstm_cell(gates, c[layer])  # [n, B, H]
-            hs.append(h_new)
-            cs.append(c_new)
-        logits = torch.baddbmm(stack.head_b, h_new, stack.head_w)  # [n, B, V]
-        if group.layers == 1:
-            h_all, c_all = h_new.unsqueeze(0), c_new.unsqueeze(0)  # [1, n, B, H], no copy
-        else:
-            h_all, c_all = torch.stack(hs), torch.stack(cs)  # [L, n, B, H]
+        h_all, c_all = _advance(stack, h, c, symbols)  # [L, n, B, H]
+        logits = torch.baddbmm(stack.head_b, h_all[-1], stack.head_w)  # [n, B, V]
         if everyone:
             group.h, group.c = h_all, c_all
             return logits
@@ -385,13 +403,48 @@ class Ensemble:
 
     def _catch_up(self, models: Iterable[int]) -> None:
         for index in sorted(models):
-            pending = self._missed_by[index]
-            if pending:
-                missed = torch.stack(self._missed[len(self._missed) - pending :], dim=1)  # [B, T]
-                self._feed_model(index, missed)
-            self._missed_by[index] = 0
+            self._read(index, self._missed_by[index])
             self._behind.discard(index)
         self._forget_caught_up()
+
+    def _read(self, index: int, count: int) -> None:
+        """Model `index` reads the oldest `count` symbols it missed, one single-model step each
+        (the same op whenever it runs, so catching up early or late gives the same floats)."""
+        if count <= 0:
+            return
+        group, k = self._locate(index)
+        stack = group.subsets.get((k,))
+        if stack is None:
+            stack = group.subsets[(k,)] = group.stack.select(torch.tensor([k]))
+        h = group.h[:, k : k + 1].clone()  # [L, 1, B, H]
+        c = group.c[:, k : k + 1].clone()  # [L, 1, B, H]
+        start = len(self._missed) - self._missed_by[index]
+        for symbols in self._missed[start : start + count]:
+            h, c = _advance(stack, h, c, symbols)  # [L, 1, B, H]
+        group.h[:, k : k + 1] = h
+        group.c[:, k : k + 1] = c
+        self._missed_by[index] -= count
+
+    @property
+    def backlog(self) -> int:
+        """The most symbols any skipped model has still to read."""
+        return max(self._missed_by, default=0)
+
+    @property
+    def kept_symbols(self) -> int:
+        """How many missed symbols the engine holds (never more than the backlog)."""
+        return len(self._missed)
+
+    @torch.no_grad()
+    def work_off(self, count: int = 8) -> int:
+        """Idle-time catch-up: the skipped model furthest behind reads up to `count` of the
+        symbols it missed. Returns how many it read (0: nobody is behind)."""
+        index = max(range(len(self.models)), key=lambda m: self._missed_by[m])
+        count = min(count, self._missed_by[index])
+        self._read(index, count)
+        if count:
+            self._forget_caught_up()
+        return count
 
     def _forget_caught_up(self) -> None:
         keep = max(self._missed_by, default=0)

@@ -53,6 +53,10 @@ __all__ = [
     "replay",
 ]
 
+# Idle-time catch-up: symbols per engine call (a few ms at most for a large model), and how long
+# before the next tick it stops, so the tick is never late for it.
+WORK_OFF_SLICE = 4
+IDLE_MARGIN = 0.002
 MAX_WEIGHT = 100.0
 MAX_PRIME = 10_000
 Weight = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_WEIGHT, le=MAX_WEIGHT)]
@@ -590,6 +594,9 @@ class Session:
             if self.performance is not None and self._pending_steps == 0:
                 wait = self.performance.wait_before_next(time.monotonic())
                 if wait > 0:  # enough music is scheduled: let playback catch up
+                    until = time.monotonic() + min(wait, 0.05) - IDLE_MARGIN
+                    await loop.run_in_executor(self._executor, self._work_off, until)
+                    wait = self.performance.wait_before_next(time.monotonic())
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=min(wait, 0.05))
@@ -603,9 +610,13 @@ class Session:
                 self._emit(self._out(event))
             if self._closed:
                 break
-            await loop.run_in_executor(self._executor, self._look_ahead)
             if self.rate > 0:
                 deadline += 1.0 / self.rate
+                # The next step's engine work, then skipped models' catch-up until the tick.
+                margin = min(IDLE_MARGIN, 0.25 / self.rate)
+                await loop.run_in_executor(
+                    self._executor, self._idle, deadline - margin - loop.time()
+                )
                 delay = deadline - loop.time()
                 if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
                     deadline = loop.time()
@@ -621,8 +632,21 @@ class Session:
                         remaining = deadline - loop.time()
                         if remaining > 0 and self.rate > 0:
                             await asyncio.sleep(min(remaining, 1.0 / self.rate))
-            else:
+            else:  # free-running: no idle time; the engine bounds the backlog itself
+                await loop.run_in_executor(self._executor, self._look_ahead)
                 await asyncio.sleep(0)
+
+    def _idle(self, seconds: float) -> None:
+        """Engine thread, between two symbols: the lookahead, then catch-up for `seconds`."""
+        self._look_ahead()
+        self._work_off(time.monotonic() + seconds)
+
+    def _work_off(self, until: float) -> None:
+        """Skipped models read what they missed in small slices until `until` (monotonic
+        seconds): a style that comes back then has next to nothing left to read."""
+        ensemble = self.conductor.ensemble
+        while time.monotonic() < until and ensemble.work_off(WORK_OFF_SLICE):
+            pass
 
     def close(self) -> None:
         """Stop the clock; finish the record after any step in flight (so its end line counts
