@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sysconfig
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import settings
 
+from conductor.commands import (
+    LearnCommand,
+    PauseCommand,
+    PlayCommand,
+    PresetCommand,
+    RateCommand,
+    SaveCommand,
+    SetCommand,
+    XyCommand,
+)
 from conductor.corpus import load_corpus
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.mapping import xy_weights
 from conductor.model import ModelConfig
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
@@ -107,6 +120,20 @@ class LiveServer(BackgroundServer):
             Conductor(Ensemble.from_checkpoints(paths), seed=0), [1.0, 0.0], rate=rate
         )
         super().__init__(session, port=0, osc_port=0, token=token)
+        self.rate = rate
+
+    def restore(self) -> None:
+        """Back to how it started (the clock running at its rate, letters alone), whatever a
+        test (a fuzz test above all) left."""
+        scene = [
+            {"type": "play"},
+            {"type": "rate", "chars_per_s": self.rate},
+            {"type": "learn", "style": None},
+            {"type": "set", "weights": {"letters": 1.0, "digits": 0.0}, "mixer": "linear"},
+            {"type": "set", "temperature": 1.0, "top_k": 0, "top_p": 1.0, "bias": 0.0},
+        ]
+        self.call(lambda: self.session.submit_all(scene))
+        wait_for(lambda: self.call(lambda: self.session.target) == [1.0, 0.0], what="restore")
 
     @property
     def ws_url(self) -> str:
@@ -124,3 +151,57 @@ def live(two_styles: list[Path]) -> Iterator[LiveServer]:
     server = LiveServer(two_styles)
     yield server
     server.stop()
+
+
+def pending_view(session: Session) -> dict[str, Any]:
+    """Everything a command can change, as it will be once the queue is applied: the same
+    before and after any number of steps, so a fuzz test can compare it around one message
+    while the clock runs. (Call on the session's loop: `live.call(lambda: pending_view(s))`.)"""
+    params = dict(vars(session.conductor.params))
+    for queued in session._queue:
+        if isinstance(queued, SetCommand):
+            params.update(
+                {
+                    k: v
+                    for k in ("temperature", "top_k", "top_p", "bias")
+                    if (v := getattr(queued, k)) is not None
+                }
+            )
+    return {
+        "target": session._pending_target(),
+        "mixer": session._pending_mixer(),
+        "params": params,
+        "rate": session.rate,
+        "paused": session.paused,
+        "learning": session.learning,
+        "presets": {name: list(w) for name, w in session.presets.items()},
+    }
+
+
+def expected_view(view: dict[str, Any], commands: list[Any], names: list[str]) -> dict[str, Any]:
+    """The view once `commands` (validated `Command`s) are taken, as the protocol describes."""
+    out = json.loads(json.dumps(view))
+    for command in commands:
+        if isinstance(command, XyCommand):
+            weights = xy_weights(command.x, command.y, len(names))
+            command = SetCommand(weights=dict(zip(names, weights, strict=True)), slew=command.slew)
+        if isinstance(command, SetCommand):
+            if command.weights is not None:
+                out["target"] = [
+                    command.weights.get(n, w) for n, w in zip(names, out["target"], strict=True)
+                ]
+            out["mixer"] = command.mixer or out["mixer"]
+            for key in ("temperature", "top_k", "top_p", "bias"):
+                if getattr(command, key) is not None:
+                    out["params"][key] = getattr(command, key)
+        elif isinstance(command, PresetCommand):
+            out["target"] = list(out["presets"][command.name])
+        elif isinstance(command, SaveCommand):
+            out["presets"][command.name] = list(out["target"])
+        elif isinstance(command, RateCommand):
+            out["rate"] = command.chars_per_s
+        elif isinstance(command, PlayCommand | PauseCommand):
+            out["paused"] = isinstance(command, PauseCommand)
+        elif isinstance(command, LearnCommand):
+            out["learning"] = command.style
+    return out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -48,13 +47,6 @@ def page(live: LiveServer, browser: object) -> Iterator[object]:
     page.close()
 
 
-def wait_for(condition: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def written_by(page: object, last: int) -> list[str]:
     return page.evaluate(  # type: ignore[attr-defined, no-any-return]
         f"Array.from(document.querySelectorAll('#text span[data-by]')).slice(-{last})"
@@ -79,8 +71,7 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     wait_for(lambda: live.call(lambda: live.session.target)[0] < 0.05)
     target = live.call(lambda: live.session.target)
     assert target[1] > 0.95
-    time.sleep(0.6)  # ~30 symbols at 50/s
-    assert written_by(page, 15) == ["digits"] * 15
+    wait_for(lambda: written_by(page, 15) == ["digits"] * 15, what="15 symbols by digits")
 
     # The XY pad: drag to the top, where the first style ("letters") sits.
     pad = page.locator("#pad").bounding_box()
@@ -91,8 +82,7 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     page.mouse.move(cx, cy - 0.72 * pad["height"] / 2, steps=8)  # the top of the circle
     page.mouse.up()
     wait_for(lambda: live.call(lambda: live.session.target)[0] > 0.9)
-    time.sleep(0.6)
-    assert written_by(page, 15) == ["letters"] * 15
+    wait_for(lambda: written_by(page, 15) == ["letters"] * 15, what="15 symbols by letters")
     # Distributions are drawn: the canvas is not blank.
     painted = page.evaluate(
         "(() => { const c = document.getElementById('dists');"

@@ -8,11 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
+
+from tests.conftest import wait_for
 
 
 def conductor(*args: str) -> list[str]:
@@ -33,15 +35,18 @@ def test_serve_records_and_replay_reproduces_it(two_styles: list[Path], tmp_path
         url = re.search(r"http://127\.0\.0\.1:\d+/", lines[0])
         osc = re.search(r"udp://127\.0\.0\.1:(\d+)", lines[1])
         assert url and osc, lines
-        time.sleep(0.5)
         message = OscMessageBuilder("/conductor/weights")
         for weight in (0.0, 1.0):
             message.add_arg(weight)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.sendto(message.build().dgram, ("127.0.0.1", int(osc.group(1))))
-        time.sleep(0.5)
-        state = json.loads(urllib.request.urlopen(url.group(0) + "state", timeout=5).read())
-        assert state["target"] == {"letters": 0.0, "digits": 1.0}
+
+        def state() -> dict[str, Any]:
+            return json.loads(urllib.request.urlopen(url.group(0) + "state", timeout=5).read())  # type: ignore[union-attr, no-any-return]
+
+        wait_for(lambda: state()["target"] == {"letters": 0.0, "digits": 1.0}, what="the weights")
+        step = state()["step"]
+        wait_for(lambda: state()["step"] > step + 20, what="20 symbols under them")
     finally:
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=20)[0]

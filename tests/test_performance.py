@@ -19,6 +19,7 @@ from conductor.performance import LEAD_IN, MusicOptions, Performance
 from conductor.server.midi import MidiOut
 from conductor.server.run import BackgroundServer
 from conductor.session import Session, StepEvent, replay
+from tests.conftest import until
 from tests.test_server_osc import Peer, osc
 
 STYLES = Path(__file__).resolve().parents[1] / "styles"
@@ -122,7 +123,8 @@ def test_midi_out_plays_each_note_at_its_time() -> None:
         out(event)
         out({"type": "bar", "starts_in": None, "notes": [[70, 80, 0.0, 0.1]]})  # skipped bar
         out({"type": "reset"})
-        await asyncio.sleep(0.4)
+        await until(lambda: len(port.messages) >= 4, what="both notes on and off")
+        await asyncio.sleep(0.2)  # and nothing more: the skipped bar and the reset play nothing
 
     start = time.monotonic()
     asyncio.run(play())
@@ -157,9 +159,10 @@ def test_osc_subscribers_hear_each_note_as_it_sounds(music_server: BackgroundSer
         assert isinstance(bar[0], int) and "|" in bar[1]
         pitch, velocity, duration = peer.first("/conductor/note", seconds=5)
         assert 21 <= pitch <= 108 and 1 <= velocity <= 127 and 0 < duration < 5
-        # generation waits for playback: after a second, at most ~2 bars of 4/4 at 480 per
+        # generation waits for playback: a few bars on, at most ~2 bars of 4/4 at 480 per
         # minute (0.5 s each) are scheduled beyond now
-        time.sleep(1.0)
+        for _ in range(3):
+            peer.first("/conductor/bar", seconds=30)
         lead = music_server.call(
             lambda: music_server.session.performance.lead(time.monotonic())  # type: ignore[union-attr]
         )

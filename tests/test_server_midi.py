@@ -16,6 +16,7 @@ from conductor.errors import ConductorError
 from conductor.generate import Conductor
 from conductor.server.midi import MidiControl, load_mapping
 from conductor.session import Session
+from tests.conftest import until
 
 
 class FakePort:
@@ -55,7 +56,7 @@ def test_a_mapped_knob_sets_its_style_weight_through_the_port_thread(
     async def scenario() -> None:
         control.open("Fake Controller", asyncio.get_running_loop())
         ports[0].play(cc(7, 127), cc(7, 127, channel=3), mido.Message("note_on", note=60))
-        await asyncio.sleep(0.05)
+        await until(lambda: session._pending_target() == [1.0, 1.0], what="the knob's weight")
 
     asyncio.run(scenario())
     assert session.step().weights == [1.0, 1.0]

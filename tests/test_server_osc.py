@@ -15,10 +15,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from tests.conftest import LiveServer
+from conductor.commands import MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT, CommandError
+from conductor.server.osc import Subscription, address_table, decode
+from tests.conftest import LiveServer, expected_view, pending_view, wait_for
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(live: LiveServer) -> None:
+    live.restore()
 
 
 def osc(address: str, *args: Any) -> bytes:
@@ -64,6 +72,19 @@ class Peer:
                 raise AssertionError(f"no {address} within {seconds} s")
             self.backlog += self.messages(0.1)
 
+    def until(self, address: str, seconds: float = 30.0) -> list[tuple[str, list[Any]]]:
+        """Every message up to and including the next `address` one."""
+        got: list[tuple[str, list[Any]]] = []
+        deadline = time.monotonic() + seconds
+        while True:
+            while self.backlog:
+                got.append(self.backlog.pop(0))
+                if got[-1][0] == address:
+                    return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {address} within {seconds} s")
+            self.backlog += self.messages(0.05)
+
     def close(self) -> None:
         self.sock.close()
 
@@ -96,22 +117,41 @@ def test_weights_over_real_udp_change_the_stream(live: LiveServer, peer: Peer) -
     assert abs(float(np.frombuffer(mixed, dtype=np.float32).sum()) - 1) < 1e-3
 
 
+def bundle(*messages: bytes) -> bytes:
+    builder = OscBundleBuilder(IMMEDIATELY)
+    for message in messages:
+        builder.add_content(OscMessage(message))
+    return builder.build().dgram
+
+
 def test_a_bundle_applies_on_one_step(live: LiveServer, peer: Peer) -> None:
     seen: list[list[float]] = []
     live.call(lambda: live.session.add_sink(lambda e: seen.append(getattr(e, "weights", None))))
-    bundle = OscBundleBuilder(IMMEDIATELY)
-    bundle.add_content(OscMessageBuilder("/conductor/weight/letters").build())
-    builder = OscBundleBuilder(IMMEDIATELY)
-    for address, value in [("/conductor/weight/letters", 0.2), ("/conductor/weight/digits", 0.8)]:
-        message = OscMessageBuilder(address)
-        message.add_arg(value)
-        builder.add_content(message.build())
-    peer.send(builder.build().dgram)
-    time.sleep(0.5)
+    peer.send(bundle(osc("/conductor/weight/letters", 0.2), osc("/conductor/weight/digits", 0.8)))
+    wait_for(lambda: [0.2, 0.8] in [[round(x, 4) for x in w] for w in seen if w], what="0.2/0.8")
     weights = [w for w in seen if w is not None]
-    assert [0.2, 0.8] in [[round(x, 4) for x in w] for w in weights]
     # Never half a bundle: each step saw the old weights or the new ones.
     assert all([round(x, 4) for x in w] in ([1.0, 0.0], [0.2, 0.8]) for w in weights)
+
+
+def test_a_scene_is_checked_on_the_state_it_leaves_and_applies_whole(
+    live: LiveServer, peer: Peer
+) -> None:
+    """A control surface's scene: one message per style, the old style zeroed *first*. Alone,
+    "letters 0" would leave every weight at zero; in its bundle it is fine, and all of it applies
+    on one symbol. A scene that does leave every weight at zero is refused whole."""
+    steps: list[Any] = []
+    live.call(lambda: live.session.add_sink(lambda e: steps.append(e) if hasattr(e, "by") else 0))
+    wait_for(lambda: steps and steps[-1].weights == [1.0, 0.0], what="letters alone")
+    peer.send(bundle(osc("/conductor/weight/letters", 0.0), osc("/conductor/weight/digits", 1.0)))
+    wait_for(lambda: len([s for s in steps if s.weights == [0.0, 1.0]]) >= 20, what="the scene")
+    first = next(i for i, s in enumerate(steps) if s.weights != [1.0, 0.0])
+    assert all(s.weights == [0.0, 1.0] and s.by == "digits" for s in steps[first:])
+    peer.send(bundle(osc("/conductor/weight/digits", 0.0), osc("/conductor/weight/letters", 0.0)))
+    assert "all weights are zero" in peer.first("/conductor/error")[0]
+    peer.send(osc("/conductor/get"))
+    state = json.loads(peer.first("/conductor/state")[0])
+    assert state["target"] == {"letters": 0.0, "digits": 1.0}
 
 
 def test_get_replies_and_errors_go_back_to_the_sender(peer: Peer) -> None:
@@ -130,61 +170,83 @@ def test_get_replies_and_errors_go_back_to_the_sender(peer: Peer) -> None:
         assert complaint in peer.first("/conductor/error")[0]
 
 
+ADDRESSES = [
+    "/conductor/weights",
+    "/conductor/weight/letters",
+    "/conductor/weight/digits",
+    "/conductor/xy",
+    "/conductor/prime",
+    "/conductor/rate",
+    "/conductor/preset",
+    "/conductor/save",
+    "/conductor/mixer",
+    "/conductor/temperature",
+    "/conductor/play",
+    "/conductor/nothing",
+]
+ARGUMENT = st.one_of(
+    st.floats(width=32),
+    st.floats(-1.5, 1.5, width=32),
+    st.integers(-(2**31), 2**31 - 1),
+    st.sampled_from(["linear", "product", "p1", "letters"]),
+    st.text(max_size=20),
+    st.binary(min_size=1, max_size=20),
+)
+MESSAGE = st.builds(
+    lambda address, args: osc(address, *args),
+    st.sampled_from(ADDRESSES),
+    st.lists(ARGUMENT, max_size=3),
+)
+
+
 @settings(
-    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.one_of(
         st.binary(max_size=256),
-        st.builds(
-            lambda address, args: osc(address, *args),
-            st.sampled_from(
-                [
-                    "/conductor/weights",
-                    "/conductor/weight/letters",
-                    "/conductor/xy",
-                    "/conductor/prime",
-                    "/conductor/rate",
-                    "/conductor/step",
-                    "/conductor/preset",
-                    "/conductor/mixer",
-                    "/conductor/temperature",
-                    "/conductor/nothing",
-                ]
-            ),
-            st.lists(
-                st.one_of(
-                    st.floats(width=32),
-                    st.integers(-(2**31), 2**31 - 1),
-                    st.text(max_size=20),
-                    st.binary(min_size=1, max_size=20),
-                ),
-                max_size=3,
-            ),
-        ),
+        MESSAGE,
+        st.lists(MESSAGE, min_size=1, max_size=4).map(lambda ms: bundle(*ms)),
     )
 )
-def test_fuzz_osc_with_garbage(fuzz_peer: Peer, data: bytes) -> None:
+def test_fuzz_osc_refused_changes_nothing_accepted_applies(
+    live: LiveServer, fuzz_peer: Peer, data: bytes
+) -> None:
+    """Every datagram, over real UDP: refused ones get exactly one error and change nothing;
+    accepted ones apply whole. A `/conductor/get` after each marks where its replies end."""
+    session = live.session
+    before = live.call(lambda: pending_view(session))
     fuzz_peer.send(data)
+    fuzz_peer.send(osc("/conductor/get"))
+    replies = fuzz_peer.until("/conductor/state")
+    errors = [args[0] for address, args in replies if address == "/conductor/error"]
+    after = live.call(lambda: pending_view(session))
+    try:
+        decoded = decode(data, address_table(session.names))
+    except CommandError as error:
+        assert errors == [str(error)]  # the decoder's verdict, word for word
+        assert after == before
+        return
+    if errors:  # decoded, but the state it leaves is unusable
+        assert len(errors) == 1 and after == before
+    else:
+        commands = [item for item in decoded if not isinstance(item, Subscription)]
+        assert after == expected_view(before, commands, session.names)
 
 
 @pytest.fixture(scope="module")
 def fuzz_peer(live: LiveServer) -> Iterator[Peer]:
     client = Peer(live.osc)
     yield client
-    time.sleep(0.3)
-    for message in [
-        osc("/conductor/play"),
-        osc("/conductor/rate", 50.0),
-        osc("/conductor/prime", "x"),
-    ]:
-        client.send(message)
-    client.send(osc("/conductor/weights", 0.0, 1.0))
+    # After it all: the server is alive and obeys a good message.
+    client.send(bundle(osc("/conductor/play"), osc("/conductor/rate", 50.0)))
+    client.send(bundle(osc("/conductor/mixer", "linear"), osc("/conductor/weights", 0.0, 1.0)))
     client.send(osc("/conductor/subscribe", "127.0.0.1", client.port))
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while client.first("/conductor/weights") != [0.0, 1.0]:
         assert time.monotonic() < deadline
     assert client.first("/conductor/symbol")
+    client.send(osc("/conductor/unsubscribe", "127.0.0.1", client.port))
     client.close()
 
 
@@ -196,7 +258,19 @@ def test_oscquery_describes_the_address_space(live: LiveServer) -> None:
     tree = json.loads(urllib.request.urlopen(base, timeout=5).read())
     weights = tree["CONTENTS"]["conductor"]["CONTENTS"]["weights"]
     assert weights["TYPE"] == "ff" and weights["ACCESS"] == 3
-    assert weights["RANGE"] == [{"MIN": 0.0, "MAX": 1.0}] * 2
+    # The ranges are the session's: what OSCQuery allows, the session takes, and no more.
+    assert weights["RANGE"] == [{"MIN": -MAX_WEIGHT, "MAX": MAX_WEIGHT}] * 2
+    conductor = tree["CONTENTS"]["conductor"]["CONTENTS"]
+    assert conductor["temperature"]["RANGE"] == [{"MIN": 0.0, "MAX": MAX_TEMPERATURE}]
+    assert conductor["rate"]["RANGE"] == [{"MIN": 0.0, "MAX": MAX_RATE}]
+    assert conductor["mixer"]["RANGE"] == [{"VALS": ["linear", "product"]}]
+    assert conductor["step"]["TYPE"] == "i" and conductor["preset"]["TYPE"] == "sf"
+    # The edge of the range is taken, a hair past it refused.
+    session = live.session
+    live.call(lambda: session.submit({"type": "set", "temperature": MAX_TEMPERATURE}))
+    with pytest.raises(CommandError, match="temperature"):
+        live.call(lambda: session.submit({"type": "set", "temperature": MAX_TEMPERATURE + 0.01}))
+    live.call(lambda: session.submit({"type": "set", "temperature": 1.0}))
     node = json.loads(urllib.request.urlopen(base + "conductor/weight/digits", timeout=5).read())
     assert node["FULL_PATH"] == "/conductor/weight/digits" and node["TYPE"] == "f"
     value = json.loads(urllib.request.urlopen(base + "conductor/weights?VALUE", timeout=5).read())
@@ -210,8 +284,7 @@ def test_a_token_guards_osc(two_styles: list[Path]) -> None:
         client.send(osc("/conductor/weights", 0.0, 1.0))
         assert "token" in client.first("/conductor/error")[0]
         client.send(osc("/conductor/weights", "s3cret", 0.0, 1.0))
-        time.sleep(0.3)
-        assert server.call(lambda: server.session.target) == [0.0, 1.0]
+        wait_for(lambda: server.call(lambda: server.session.target) == [0.0, 1.0])
     finally:
         client.close()
         server.stop()
@@ -227,18 +300,22 @@ def test_liblo_oscsend_steers_and_oscdump_listens(live: LiveServer) -> None:
         probe.bind(("127.0.0.1", 0))
         dump_port = probe.getsockname()[1]
     dump = subprocess.Popen(
-        ["oscdump", str(dump_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["oscdump", "-L", str(dump_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
-        time.sleep(0.3)
+        wait_for(lambda: _bound(dump_port), what="oscdump listening")
         send = ["oscsend", host, str(port)]
         subprocess.run(
             [*send, "/conductor/subscribe", "si", "127.0.0.1", str(dump_port)], check=True
         )
-        subprocess.run([*send, "/conductor/weight/letters", "f", "0.0"], check=True)
         subprocess.run([*send, "/conductor/weight/digits", "f", "1.0"], check=True)
-        time.sleep(1.0)
-        assert live.call(lambda: live.session.target) == [0.0, 1.0]
+        subprocess.run([*send, "/conductor/weight/letters", "f", "0.0"], check=True)
+        wait_for(lambda: live.call(lambda: live.session.target) == [0.0, 1.0])
+        step = live.call(lambda: live.session.step_index)
+        wait_for(lambda: live.call(lambda: live.session.step_index) > step + 20)
     finally:
         subprocess.run([*send, "/conductor/unsubscribe", "si", "127.0.0.1", str(dump_port)])
         dump.terminate()
@@ -246,3 +323,13 @@ def test_liblo_oscsend_steers_and_oscdump_listens(live: LiveServer) -> None:
     symbols = [line for line in output.splitlines() if "/conductor/symbol" in line]
     assert len(symbols) >= 10, output[:500]
     assert any("/conductor/weights ff 0.000000 1.000000" in line for line in output.splitlines())
+
+
+def _bound(port: int) -> bool:
+    """Is a UDP port on 127.0.0.1 taken (a listener has started)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False

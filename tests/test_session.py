@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conductor.commands import CommandError, parse_command
 from conductor.engine import MAX_BACKLOG, Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor
-from conductor.session import CommandError, Session, StepEvent, parse_command, replay
+from conductor.session import Session, StepEvent, replay
 from tests.conftest import until
 
 NAMES = ["letters", "digits"]
@@ -187,6 +188,28 @@ def test_the_clock_keeps_its_rate_pauses_and_single_steps(two_styles: list[Path]
     asyncio.run(scenario())
     clock = [e for e in events if isinstance(e, StepEvent)][:20]
     assert [e.i for e in clock] == list(range(20))  # one symbol per tick, none lost or repeated
+
+
+def test_a_slow_rate_never_traps_the_clock(two_styles: list[Path]) -> None:
+    """Found by the fuzz test: a rate of 1e-9 symbols/s, then 100 again; the clock must not
+    sit out the first rate's endless period."""
+    session = make_session(two_styles, rate=100)
+    steps: list[StepEvent] = []
+    session.add_sink(lambda e: steps.append(e) if isinstance(e, StepEvent) else None)
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(session.run())
+        await until(lambda: len(steps) >= 3)
+        session.submit({"type": "rate", "chars_per_s": 1e-9})
+        await asyncio.sleep(0.1)
+        session.submit({"type": "set", "temperature": 0.5})  # another command wakes it too
+        session.submit({"type": "rate", "chars_per_s": 100})
+        count = len(steps)
+        await until(lambda: len(steps) >= count + 20, what="20 symbols at the new rate")
+        session.close()
+        await asyncio.wait_for(runner, 30)
+
+    asyncio.run(scenario())
 
 
 def test_a_style_back_after_a_long_absence_costs_no_stall_and_replays_exactly(

@@ -29,173 +29,48 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Any, cast
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from conductor.checkpoint import atomic_write_bytes
+from conductor.commands import (
+    QUEUED,
+    BaseCommand,
+    Command,
+    CommandError,
+    GetCommand,
+    LearnCommand,
+    PauseCommand,
+    PlayCommand,
+    PresetCommand,
+    PrimeCommand,
+    RateCommand,
+    ResetCommand,
+    SaveCommand,
+    SetCommand,
+    StepCommand,
+    XyCommand,
+    parse_command,
+)
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor, Steps
 from conductor.mapping import xy_weights
-from conductor.mixing import DEFAULT_THRESHOLD, MixingError, check_weights
+from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
 from conductor.music import Bar
 from conductor.performance import MusicOptions, Performance
 from conductor.sampling import SamplingParams
 
-__all__ = [
-    "Command",
-    "CommandError",
-    "Session",
-    "StepEvent",
-    "parse_command",
-    "replay",
-]
+__all__ = ["MAX_BATCH", "Session", "StepEvent", "replay"]
+
+# The most commands one message or bundle may carry (a scene of every style, with room to spare).
+MAX_BATCH = 256
 
 # Idle-time catch-up: symbols per engine call (a few ms at most for a large model), and how long
 # before the next tick it stops, so the tick is never late for it.
 WORK_OFF_SLICE = 4
 IDLE_MARGIN = 0.002
-MAX_WEIGHT = 100.0
-MAX_PRIME = 10_000
-Weight = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_WEIGHT, le=MAX_WEIGHT)]
-
-
-class CommandError(ConductorError):
-    """A command that cannot be applied: malformed, unknown, out of range, unknown style."""
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SetCommand(_Command):
-    """Change weights (named styles only; the rest keep theirs) and/or sampling settings."""
-
-    type: Literal["set"] = "set"
-    weights: dict[str, Weight] | None = None
-    temperature: float | None = Field(None, ge=0, le=10, allow_inf_nan=False)
-    top_k: int | None = Field(None, ge=0, le=1024)
-    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
-    bias: float | None = Field(None, ge=0, le=10, allow_inf_nan=False)
-    mixer: Literal["linear", "product"] | None = None
-    slew: float | None = Field(None, ge=0, le=600, allow_inf_nan=False)  # seconds of glide
-    glide_steps: int | None = Field(None, ge=0, le=1_000_000)  # slew in steps (recorded)
-
-
-class PrimeCommand(_Command):
-    type: Literal["prime"] = "prime"
-    text: str = Field(min_length=1, max_length=MAX_PRIME)
-
-
-class ResetCommand(_Command):
-    type: Literal["reset"] = "reset"
-
-
-class PresetCommand(_Command):
-    """Recall a saved preset's weights, gliding there over `morph` seconds."""
-
-    type: Literal["preset"] = "preset"
-    name: str = Field(min_length=1, max_length=100)
-    morph: float = Field(0.0, ge=0, le=600, allow_inf_nan=False)
-    glide_steps: int | None = Field(None, ge=0, le=1_000_000)
-
-
-class SaveCommand(_Command):
-    """Save the current target weights as a named preset."""
-
-    type: Literal["save"] = "save"
-    name: str = Field(min_length=1, max_length=100)
-
-
-class PlayCommand(_Command):
-    type: Literal["play"] = "play"
-
-
-class PauseCommand(_Command):
-    type: Literal["pause"] = "pause"
-
-
-class StepCommand(_Command):
-    """While paused: generate `count` symbols."""
-
-    type: Literal["step"] = "step"
-    count: int = Field(1, ge=1, le=10_000)
-
-
-class RateCommand(_Command):
-    """Symbols per second; 0 runs free (as fast as the machine goes)."""
-
-    type: Literal["rate"] = "rate"
-    chars_per_s: float = Field(ge=0, le=10_000, allow_inf_nan=False)
-
-
-class GetCommand(_Command):
-    type: Literal["get"] = "get"
-
-
-class LearnCommand(_Command):
-    """MIDI learn: the next controller moved binds to this style's weight (`None` cancels)."""
-
-    type: Literal["learn"] = "learn"
-    style: str | None = None
-
-
-class XyCommand(_Command):
-    """The conducting pad: a cursor at (x, y) in [-1, 1]² sets every weight (see `mapping`)."""
-
-    type: Literal["xy"] = "xy"
-    x: float = Field(ge=-1, le=1, allow_inf_nan=False)
-    y: float = Field(ge=-1, le=1, allow_inf_nan=False)
-    slew: float | None = Field(None, ge=0, le=600, allow_inf_nan=False)
-
-
-Command = Annotated[
-    SetCommand
-    | PrimeCommand
-    | ResetCommand
-    | PresetCommand
-    | SaveCommand
-    | PlayCommand
-    | PauseCommand
-    | StepCommand
-    | RateCommand
-    | GetCommand
-    | XyCommand
-    | LearnCommand,
-    Field(discriminator="type"),
-]
-_COMMAND = TypeAdapter[Command](Command)
-COMMAND_TYPES = (
-    "set", "xy", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get",
-    "learn",
-)  # fmt: skip
-_QUEUED = (SetCommand, PrimeCommand, ResetCommand, PresetCommand)
-
-
-def parse_command(message: Mapping[str, Any] | str | bytes) -> Command:
-    """A validated `Command` from a dict or JSON text, or a one-line `CommandError`."""
-    if isinstance(message, str | bytes):
-        try:
-            message = json.loads(message)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CommandError(f"not JSON: {error}") from None
-    if not isinstance(message, Mapping):
-        raise CommandError('a command is a JSON object such as {"type": "play"}')
-    kind = message.get("type")
-    if kind not in COMMAND_TYPES:
-        raise CommandError(
-            f"unknown command type {kind!r}; known: {', '.join(COMMAND_TYPES)}"
-            if kind is not None
-            else 'a command needs a "type"'
-        )
-    try:
-        return _COMMAND.validate_python(dict(message))
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"][1:]) or str(kind)
-        raise CommandError(f"{kind}: {where}: {first['msg']}") from None
 
 
 @dataclass
@@ -398,22 +273,61 @@ class Session:
 
     # -- commands ------------------------------------------------------------------------------
 
-    def submit(self, message: Mapping[str, Any] | str | bytes | _Command) -> dict[str, Any] | None:
-        """Validate and take a command; returns a reply for queries (`get`), else None.
+    def submit(
+        self, message: Mapping[str, Any] | str | bytes | BaseCommand
+    ) -> dict[str, Any] | None:
+        """Validate and take one command; returns a reply for queries (`get`), else None.
 
         Raises `CommandError` for anything malformed; the session is unchanged then.
         """
-        command = message if isinstance(message, _Command) else parse_command(message)
-        if isinstance(command, XyCommand):
-            weights = xy_weights(command.x, command.y, len(self.names))
-            command = SetCommand(
-                weights=dict(zip(self.names, weights, strict=True)), slew=command.slew
-            )
-        if isinstance(command, _QUEUED):
-            self._check(command)
-            self._queue.append(command)
-            self._wake.set()
-            return None
+        replies = self.submit_all([message])
+        return replies[0] if replies else None
+
+    def submit_all(
+        self, messages: Sequence[Mapping[str, Any] | str | bytes | BaseCommand]
+    ) -> list[dict[str, Any]]:
+        """Take the commands of one message or OSC bundle *atomically*: every one is validated
+        and the state they leave together is checked (a scene may zero a style before it gives
+        another its weight), then all apply — the text-changing ones on the same next symbol —
+        or, on the first `CommandError`, none does. Returns the replies to queries."""
+        if len(messages) > MAX_BATCH:
+            raise CommandError(f"at most {MAX_BATCH} commands in one message, got {len(messages)}")
+        commands: list[Command] = []
+        for number, message in enumerate(messages, 1):
+            try:
+                command = (
+                    cast(Command, message)
+                    if isinstance(message, BaseCommand)
+                    else parse_command(message)
+                )
+            except CommandError as error:
+                where = f"command {number} of {len(messages)}: " if len(messages) > 1 else ""
+                raise CommandError(f"{where}{error}") from None
+            commands.append(self._as_set(command) if isinstance(command, XyCommand) else command)
+        self._check_end_state(commands)
+        replies: list[dict[str, Any]] = []
+        changed = False
+        for command in commands:
+            if isinstance(command, QUEUED):
+                self._queue.append(command)
+            elif isinstance(command, GetCommand):
+                reply = {"type": "state", "state": self.state()}
+                replies.append(reply if command.id is None else {**reply, "id": command.id})
+            else:
+                self._act(command)
+                changed = True
+        self._wake.set()
+        if changed:
+            self._emit({"type": "state", "state": self.state()})
+        return replies
+
+    def _as_set(self, command: XyCommand) -> SetCommand:
+        """The pad's position as the weights it gives every style."""
+        weights = xy_weights(command.x, command.y, len(self.names))
+        return SetCommand(weights=dict(zip(self.names, weights, strict=True)), slew=command.slew)
+
+    def _act(self, command: Command) -> None:
+        """A clock, preset-saving or learn command: acts at once (already checked)."""
         if isinstance(command, PlayCommand):
             self.paused = False
         elif isinstance(command, PauseCommand):
@@ -425,22 +339,8 @@ class Session:
         elif isinstance(command, SaveCommand):
             self.presets[command.name] = self._pending_target()
             self._save_presets()
-        elif isinstance(command, GetCommand):
-            return {"type": "state", "state": self.state()}
         elif isinstance(command, LearnCommand):
-            if command.style is not None:
-                self._require_style(command.style)
             self.learning = command.style
-        self._wake.set()
-        self._emit({"type": "state", "state": self.state()})
-        return None
-
-    def _check(self, command: Command) -> None:
-        """Refuse now what would fail at the step boundary (unknown style, bad mix)."""
-        try:
-            self._check_mix(command)
-        except MixingError as error:
-            raise CommandError(str(error)) from None
 
     def _merged(self, weights: Mapping[str, float], base: Sequence[float]) -> list[float]:
         """`base` (one weight per style) with the named styles' weights replaced."""
@@ -460,17 +360,42 @@ class Session:
                 target = list(self.presets[queued.name])
         return target
 
-    def _check_mix(self, command: Command) -> None:
-        if isinstance(command, SetCommand) and command.weights is not None:
-            for name in command.weights:
-                self._require_style(name)
-            merged = self._merged(command.weights, self._pending_target())
-            check_weights(merged, len(self.names), command.mixer or self.conductor.mixer)
-        elif isinstance(command, SetCommand) and command.mixer is not None:
-            check_weights(self._pending_target(), len(self.names), command.mixer)
-        elif isinstance(command, PresetCommand) and command.name not in self.presets:
-            known = ", ".join(sorted(self.presets)) or "none saved yet"
-            raise CommandError(f"no preset {command.name!r} (presets: {known})")
+    def _pending_mixer(self) -> MixerName:
+        """The mixer once the queued commands are applied."""
+        mixer = self.conductor.mixer
+        for queued in self._queue:
+            if isinstance(queued, SetCommand) and queued.mixer is not None:
+                mixer = queued.mixer
+        return mixer
+
+    def _check_end_state(self, commands: Sequence[Command]) -> None:
+        """Walk the commands over the state the queue will leave; refuse unknown names, and a
+        mix the whole batch leaves unusable (not each step on the way)."""
+        target, mixer = self._pending_target(), self._pending_mixer()
+        presets = dict(self.presets)
+        mixing = False  # does this batch change what is mixed?
+        for command in commands:
+            if isinstance(command, SetCommand):
+                for name in command.weights or {}:
+                    self._require_style(name)
+                if command.weights is not None:
+                    target = self._merged(command.weights, target)
+                mixer = command.mixer or mixer
+                mixing = mixing or command.weights is not None or command.mixer is not None
+            elif isinstance(command, PresetCommand):
+                if command.name not in presets:
+                    known = ", ".join(sorted(presets)) or "none saved yet"
+                    raise CommandError(f"no preset {command.name!r} (presets: {known})")
+                target, mixing = list(presets[command.name]), True
+            elif isinstance(command, SaveCommand):
+                presets[command.name] = target
+            elif isinstance(command, LearnCommand) and command.style is not None:
+                self._require_style(command.style)
+        if mixing:
+            try:
+                check_weights(target, len(self.names), mixer)
+            except MixingError as error:
+                raise CommandError(str(error)) from None
 
     def _seconds_to_steps(self, seconds: float) -> int:
         # Free-running has no fixed rate: count a glide at 60 symbols/s.
@@ -536,7 +461,10 @@ class Session:
             except ConductorError as error:  # checked on submit; the state may have moved since
                 applied.append({"type": "error", "message": str(error)})
         events.extend(applied)
-        steps = self.conductor.step(self.weights)
+        try:
+            steps = self.conductor.step(self.weights)
+        except MixingError:  # a glide from a product mix into a linear one, through no usable
+            steps = self.conductor.step(self.target)  # mix on the way: it lands at once
         symbol = self.conductor.ensemble.vocab.decode(steps.symbols[:1].tolist())
         if self._recorder is not None:
             self._recorder.digest.update(symbol.encode())
@@ -579,7 +507,8 @@ class Session:
     def _look_ahead(self) -> None:
         """The next step's engine work, done after the symbol is out and before the next tick
         (live and in a replay alike, so both make the same engine calls)."""
-        self.conductor.lookahead(self.weights)
+        with contextlib.suppress(MixingError):  # mid-glide into another mixer: step decides
+            self.conductor.lookahead(self.weights)
 
     async def run(self) -> None:
         """The generation clock: steps at `rate` (or free) until `close`, honouring pause."""
@@ -621,17 +550,19 @@ class Session:
                 if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
                     deadline = loop.time()
                     delay = 0.0
-                if delay > 0:
+                beat = self.rate
+                # Commands wake the wait early; the beat is kept unless the rate changed, when
+                # the next tick comes at most one new period from now (a slow rate never traps
+                # the clock in a long wait).
+                while (delay := deadline - loop.time()) > 0 and self.rate > 0 and not self._closed:
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), timeout=delay)
                     except TimeoutError:
-                        pass
-                    else:
-                        # Woken early by a command: keep the beat unless the rate changed.
-                        remaining = deadline - loop.time()
-                        if remaining > 0 and self.rate > 0:
-                            await asyncio.sleep(min(remaining, 1.0 / self.rate))
+                        break
+                    if self.rate != beat and self.rate > 0:
+                        deadline = min(deadline, loop.time() + 1.0 / self.rate)
+                        beat = self.rate
             else:  # free-running: no idle time; the engine bounds the backlog itself
                 await loop.run_in_executor(self._executor, self._look_ahead)
                 await asyncio.sleep(0)

@@ -21,9 +21,10 @@ from typing import Any
 
 import mido
 
+from conductor.commands import CommandError
 from conductor.errors import ConductorError
 from conductor.mapping import cc_to_weight
-from conductor.session import CommandError, Session
+from conductor.session import Session
 
 __all__ = ["MidiControl", "MidiOut", "load_mapping"]
 

@@ -24,8 +24,9 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from conductor.commands import CommandError
 from conductor.mapping import pad_position
-from conductor.session import CommandError, Session, StepEvent
+from conductor.session import Session, StepEvent
 
 __all__ = ["create_app"]
 
@@ -123,13 +124,15 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
                     break
                 text = message.get("text")
                 if text is None:
-                    reply: dict[str, Any] | None = {
-                        "type": "error",
-                        "message": "binary frames are not commands: send JSON text",
-                    }
+                    replies = [
+                        {
+                            "type": "error",
+                            "message": "binary frames are not commands: send JSON text",
+                        }
+                    ]
                 else:
-                    reply = _handle(session, text)
-                if reply is not None:
+                    replies = _handle(session, text)
+                for reply in replies:
                     await websocket.send_text(json.dumps(reply))
         except (WebSocketDisconnect, RuntimeError):
             pass  # the browser went away, mid-message or not
@@ -142,14 +145,20 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
     return app
 
 
-def _handle(session: Session, text: str) -> dict[str, Any] | None:
-    """A browser's message → the session; an error event for anything it refuses."""
+def _handle(session: Session, text: str) -> list[dict[str, Any]]:
+    """A browser's message → the session; an error event for anything it refuses.
+
+    A message is one command object, or a JSON array of them: a scene, applied atomically."""
     if len(text) > MAX_MESSAGE:
-        return {"type": "error", "message": f"message over {MAX_MESSAGE} bytes refused"}
+        return [{"type": "error", "message": f"message over {MAX_MESSAGE} bytes refused"}]
     try:
-        return session.submit(text)
+        try:
+            message = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CommandError(f"not JSON: {error}") from None
+        return session.submit_all(message if isinstance(message, list) else [message])
     except CommandError as error:
-        return {"type": "error", "message": str(error)}
+        return [{"type": "error", "message": str(error)}]
 
 
 async def _send(websocket: WebSocket, client: _Client) -> None:

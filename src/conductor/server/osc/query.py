@@ -1,0 +1,80 @@
+"""OSCQuery: the input address space as JSON over HTTP (types, ranges, access, current values),
+so tools can discover it. Types and ranges are the address table's, which takes them from the
+command models: what OSCQuery says is what the session accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from conductor.server.osc.bridge import OscBridge
+from conductor.server.osc.decode import PREFIX, Address
+
+__all__ = ["oscquery_app"]
+
+
+def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
+    value: list[Any] | None = None
+    if address.state_key == "target" and address.path == "/weights":
+        value = list(state["target"].values())
+    elif address.state_key == "target":
+        value = [state["target"][address.path.removeprefix("/weight/")]]
+    elif address.state_key is not None:
+        value = [state[address.state_key]]
+    entry: dict[str, Any] = {
+        "FULL_PATH": PREFIX + address.path,
+        "TYPE": address.types,
+        "ACCESS": 3 if value is not None else 2,
+        "DESCRIPTION": address.description,
+    }
+    if value is not None:
+        entry["VALUE"] = value
+    ranges = [argument.spec.describe() for argument in address.arguments]
+    if any(r is not None for r in ranges):
+        entry["RANGE"] = [r if r is not None else {} for r in ranges]
+    return entry
+
+
+def oscquery_app(bridge: OscBridge, osc_port: int) -> FastAPI:
+    """OSCQuery (HTTP + JSON) description of the bridge's address space."""
+    app = FastAPI(title="conductor OSCQuery", docs_url=None, redoc_url=None)
+
+    def tree() -> dict[str, Any]:
+        state = bridge.session.state()
+        root: dict[str, Any] = {"FULL_PATH": "/", "ACCESS": 0, "CONTENTS": {}}
+        for address in bridge.table.values():
+            cursor = root
+            parts = [p for p in (PREFIX + address.path).split("/") if p]
+            for depth, part in enumerate(parts[:-1]):
+                path = "/" + "/".join(parts[: depth + 1])
+                cursor = cursor["CONTENTS"].setdefault(
+                    part, {"FULL_PATH": path, "ACCESS": 0, "CONTENTS": {}}
+                )
+            cursor["CONTENTS"][parts[-1]] = _node(address, state)
+        return root
+
+    @app.get("/{path:path}")
+    async def describe(path: str, request: Request) -> JSONResponse:
+        if "HOST_INFO" in request.query_params:
+            return JSONResponse(
+                {
+                    "NAME": "conductor",
+                    "OSC_PORT": osc_port,
+                    "OSC_TRANSPORT": "UDP",
+                    "EXTENSIONS": {
+                        "ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True
+                    },
+                }
+            )  # fmt: skip
+        found: dict[str, Any] | None = tree()
+        for part in [p for p in path.split("/") if p]:
+            found = (found or {}).get("CONTENTS", {}).get(part)
+        if found is None:
+            return JSONResponse({"error": f"no OSC address /{path}"}, status_code=404)
+        if "VALUE" in request.query_params:
+            return JSONResponse({"VALUE": found.get("VALUE", [])})
+        return JSONResponse(found)
+
+    return app
