@@ -165,6 +165,15 @@ def test_the_clock_keeps_its_rate_pauses_and_single_steps(two_styles: list[Path]
     def count() -> int:
         return sum(isinstance(e, StepEvent) for e in events)
 
+    def parked() -> bool:
+        """Paused, no single steps owed, nothing in the engine thread: nothing can come."""
+        return (
+            session.paused
+            and session._pending_steps == 0
+            and session._executor._work_queue.empty()
+            and not session._wake.is_set()
+        )
+
     async def scenario() -> None:
         runner = asyncio.create_task(session.run())
         await until(lambda: count() >= 20, what="20 symbols")
@@ -172,15 +181,14 @@ def test_the_clock_keeps_its_rate_pauses_and_single_steps(two_styles: list[Path]
         await until(lambda: session.paused)
         paused_at = count()
         # Paused: steps in flight may land; after them nothing more comes.
-        await until(lambda: session._executor._work_queue.empty(), what="the engine idle")
-        await asyncio.sleep(0.2)
+        await until(parked, what="the clock parked")
         still = count()
         assert still <= paused_at + 1
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0)  # one more turn of the loop: a paused clock makes nothing
         assert count() == still
         session.submit({"type": "step", "count": 3})
         await until(lambda: count() >= still + 3, what="3 single steps")
-        await asyncio.sleep(0.2)
+        await until(parked, what="the clock parked again")
         assert count() == still + 3
         session.close()
         await asyncio.wait_for(runner, 30)
@@ -201,7 +209,8 @@ def test_a_slow_rate_never_traps_the_clock(two_styles: list[Path]) -> None:
         runner = asyncio.create_task(session.run())
         await until(lambda: len(steps) >= 3)
         session.submit({"type": "rate", "chars_per_s": 1e-9})
-        await asyncio.sleep(0.1)
+        count = len(steps)
+        await until(lambda: len(steps) > count, what="a step at the slow rate's first tick")
         session.submit({"type": "set", "temperature": 0.5})  # another command wakes it too
         session.submit({"type": "rate", "chars_per_s": 100})
         count = len(steps)
