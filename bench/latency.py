@@ -75,7 +75,7 @@ def main() -> None:
                     event = json.loads(text)
                     if event["type"] == "step":
                         with seen:
-                            arrivals.append((now, event["weights"][1]))
+                            arrivals.append((now, list(event["weights"].values())[1]))
                             seen.notify_all()
             except Exception:
                 return

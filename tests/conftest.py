@@ -158,7 +158,7 @@ def pending_view(session: Session) -> dict[str, Any]:
     before and after any number of steps, so a fuzz test can compare it around one message
     while the clock runs. (Call on the session's loop: `live.call(lambda: pending_view(s))`.)"""
     params = dict(vars(session.conductor.params))
-    for queued in session._queue:
+    for queued in session.pending_commands():
         if isinstance(queued, SetCommand):
             params.update(
                 {

@@ -179,7 +179,7 @@ def test_cli_generate_streams_json_events(two_styles: list[Path], tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(events) == 80 and events[0]["step"] == 0
+    assert len(events) == 80 and events[0]["type"] == "step" and events[0]["i"] == 0
     assert events[0]["weights"] == {"letters": 1.0, "digits": 0.0}
     assert events[-1]["by"] == "digits" and events[0]["by"] == "letters"
     assert "written by" in result.stdout

@@ -13,12 +13,13 @@ import pytest
 
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
+from conductor.events import BarEvent, ResetEvent, StepEvent
 from conductor.generate import Conductor
 from conductor.music import TuneHeader
 from conductor.performance import LEAD_IN, MusicOptions, Performance
 from conductor.server.midi import MidiOut
 from conductor.server.run import BackgroundServer
-from conductor.session import Session, StepEvent, replay
+from conductor.session import Session, replay
 from tests.conftest import until
 from tests.test_server_osc import Peer, osc
 
@@ -55,7 +56,7 @@ def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> Non
     assert pickup.seconds == pytest.approx(0.25)
     performance.place(pickup, now + 0.02)
     assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.75)
-    event = performance.bar_event(1, bars[0][1], first)
+    event = performance.bar_event(1, bars[0][1], first).to_json()
     assert event["type"] == "bar" and event["notes"][0] == [74, 96, 0.0, 0.25]
 
 
@@ -85,19 +86,19 @@ def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) 
     events = collect(session)
     for _ in range(150):
         session.step()
-    bars = [e for e in events if isinstance(e, dict) and e["type"] == "bar"]
+    bars = [e for e in events if isinstance(e, BarEvent)]
     assert len(bars) >= 5
-    played = [b for b in bars if b["ok"]]
-    assert played and all(b["notes"] and b["starts_in"] > 0 for b in played)
+    played = [b for b in bars if b.ok]
+    assert played and all(b.notes and b.starts_in and b.starts_in > 0 for b in played)
     assert session.music_state()["score"]["bars"]  # type: ignore[index]
-    assert all(b["by"] == {"abc_irish": 1.0} for b in bars)
+    assert all(b.by == {"abc_irish": 1.0} for b in bars)
     # morph to the German model: the bars after the change are the German model's
     session.submit({"type": "set", "weights": {"abc_german": 1.0, "abc_irish": 0.0}})
     before = len(events)
     for _ in range(100):
         session.step()
-    later = [e for e in events[before:] if isinstance(e, dict) and e["type"] == "bar"]
-    assert len(later) >= 3 and all(b["by"] == {"abc_german": 1.0} for b in later[1:])
+    later = [e for e in events[before:] if isinstance(e, BarEvent)]
+    assert len(later) >= 3 and all(b.by == {"abc_german": 1.0} for b in later[1:])
     session.close()
     text = "".join(e.symbol for e in events if isinstance(e, StepEvent))
     again = replay(record, lambda styles: [Path(s) for s in styles])
@@ -114,15 +115,21 @@ class FakePort:
         self.messages.append((time.monotonic(), message))
 
 
+def bar(starts_in: float | None, notes: list[tuple[int, int, float, float]]) -> BarEvent:
+    return BarEvent(
+        1, 0, "d2f|", "X:1", starts_in is not None, None, starts_in, 0.2, notes, {}, 1, 0
+    )
+
+
 def test_midi_out_plays_each_note_at_its_time() -> None:
     port = FakePort()
     out = MidiOut(port)
-    event = {"type": "bar", "starts_in": 0.05, "notes": [[62, 96, 0.0, 0.1], [66, 80, 0.1, 0.1]]}
+    event = bar(0.05, [(62, 96, 0.0, 0.1), (66, 80, 0.1, 0.1)])
 
     async def play() -> None:
         out(event)
-        out({"type": "bar", "starts_in": None, "notes": [[70, 80, 0.0, 0.1]]})  # skipped bar
-        out({"type": "reset"})
+        out(bar(None, [(70, 80, 0.0, 0.1)]))  # a bar that could not be read is not played
+        out(ResetEvent(3))
         await until(lambda: len(port.messages) >= 4, what="both notes on and off")
 
     start = time.monotonic()

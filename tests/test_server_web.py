@@ -57,7 +57,7 @@ def test_a_weight_set_over_the_socket_steers_the_following_symbols(ws: ClientCon
     receive(ws, "step")
     ws.send(json.dumps({"type": "set", "weights": {"letters": 0.0, "digits": 1.0}}))
     deadline = time.monotonic() + 5
-    while (step := receive(ws, "step"))["weights"] != [0.0, 1.0]:
+    while (step := receive(ws, "step"))["weights"] != {"letters": 0.0, "digits": 1.0}:
         assert time.monotonic() < deadline
     following = [step] + [receive(ws, "step") for _ in range(10)]
     assert all(s["by"] == "digits" for s in following)
@@ -99,8 +99,8 @@ def test_a_scene_in_one_message_is_checked_whole_and_applies_on_one_symbol(
     ]
     ws.send(json.dumps(scene))
     seen = [receive(ws, "step")]
-    while seen[-1]["weights"] != [0.0, 1.0]:
-        assert seen[-1]["weights"] == [1.0, 0.0]  # never half of the scene
+    while seen[-1]["weights"] != {"letters": 0.0, "digits": 1.0}:
+        assert seen[-1]["weights"] == {"letters": 1.0, "digits": 0.0}  # never half of the scene
         seen.append(receive(ws, "step"))
     ws.send(json.dumps([{"type": "get"}]))
     assert receive(ws, "state")["state"]["temperature"] == 0.5
@@ -214,7 +214,7 @@ def fuzz_ws(live: LiveServer) -> Iterator[ClientConnection]:
     with connect(live.ws_url) as check:
         receive(check, "hello")
         deadline = time.monotonic() + 30
-        while receive(check, "step")["weights"] != [0.0, 1.0]:
+        while receive(check, "step")["weights"] != {"letters": 0.0, "digits": 1.0}:
             assert time.monotonic() < deadline
 
 
@@ -248,7 +248,7 @@ def test_two_browsers_share_one_session(live: LiveServer) -> None:
         receive(second, "hello")
         first.send(json.dumps({"type": "set", "weights": {"letters": 0.3, "digits": 0.7}}))
         deadline = time.monotonic() + 5
-        while receive(second, "step")["weights"] != [0.3, 0.7]:
+        while receive(second, "step")["weights"] != {"letters": 0.3, "digits": 0.7}:
             assert time.monotonic() < deadline
         second.send(json.dumps({"type": "pause"}))
         assert receive(first, "state")["state"]["paused"] is True

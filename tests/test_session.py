@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from conductor.commands import CommandError, parse_command
 from conductor.engine import MAX_BACKLOG, Ensemble
 from conductor.errors import ConductorError
+from conductor.events import StepEvent
 from conductor.generate import Conductor
-from conductor.session import Session, StepEvent, replay
+from conductor.session import Session, replay
 from tests.conftest import until
 
 NAMES = ["letters", "digits"]
@@ -39,6 +40,18 @@ def test_partial_weight_commands_merge_with_those_still_queued(two_styles: list[
     session.submit({"type": "set", "weights": {"digits": 1.0}})
     session.submit({"type": "set", "weights": {"letters": 0.0}})  # fine: digits is 1 by then
     assert session.step().weights == [0.0, 1.0]
+
+
+def test_commands_of_the_step_in_flight_count_as_applied(two_styles: list[Path]) -> None:
+    """The clock takes the queue on the loop thread and the engine thread applies it: a command
+    checked in between sees the state the step in flight will leave (found by the web fuzz)."""
+    session = make_session(two_styles, weights=[1.0, 0.0])
+    session.submit({"type": "set", "weights": {"digits": 1.0}, "temperature": 0.5})
+    session._in_flight = session._take_queue()  # what `run` does before the engine step
+    session.submit({"type": "set", "weights": {"letters": 0.0}})  # digits is 1 by then
+    session.submit({"type": "save", "name": "scene"})
+    assert session.presets["scene"] == [0.0, 1.0]
+    assert [type(c).__name__ for c in session.pending_commands()] == ["SetCommand"] * 2
 
 
 def test_weights_glide_over_the_slew_counted_in_steps(two_styles: list[Path]) -> None:

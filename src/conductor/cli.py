@@ -25,6 +25,7 @@ from conductor.corpus import load_corpus
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.evaluate import evaluate_checkpoint
+from conductor.events import StepEvent
 from conductor.generate import Conductor, Schedule
 from conductor.mixing import DEFAULT_THRESHOLD, MIXERS, check_weights
 from conductor.model import SIZES, ModelConfig
@@ -357,8 +358,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         for step in range(600 if args.chars is None else args.chars):
             weights = schedule.weights_at(step)
             result = conductor.step(weights)
-            symbol = ensemble.vocab.decode(result.symbols.tolist())
-            by = result.by(names)[0]
+            step_event = StepEvent.from_steps(
+                result, names, ensemble.vocab.decode(result.symbols.tolist())
+            )
+            symbol, by = step_event.symbol, step_event.by
             written[by] += 1
             if show:
                 pending.append(symbol, style=colours[by])
@@ -366,21 +369,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                 if symbol == "\n" or now - last_flush > 0.05:
                     console.print(pending, end="", highlight=False)
                     pending, last_flush = Text(), now
-            if events is not None:
-                event = {
-                    "step": result.step,
-                    "symbol": symbol,
-                    "by": by,
-                    "weights": dict(zip(names, result.weights[0].tolist(), strict=True)),
-                    "attribution": dict(
-                        zip(
-                            names,
-                            [round(a, 4) for a in result.attribution[0].tolist()],
-                            strict=True,
-                        )
-                    ),
-                }
-                events.write(json.dumps(event) + "\n")
+            if events is not None:  # the step shape `serve` sends its viewers
+                events.write(step_event.json_text() + "\n")
     finally:
         if events is not None and not to_stdout:
             events.close()

@@ -242,13 +242,24 @@ def field_spec(model: type[BaseCommand], name: str) -> FieldSpec:
 WEIGHT = _spec(FieldInfo.from_annotation(Weight))  # one style's weight (every `weights` value)
 
 
+def _loads(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CommandError(f"not JSON: {error}") from None
+
+
+def parse_message(text: str | bytes) -> list[Any]:
+    """One message of JSON text → its commands, not yet validated: an object is one command,
+    an array is a scene (applied atomically by `Session.submit_all`)."""
+    message = _loads(text)
+    return message if isinstance(message, list) else [message]
+
+
 def parse_command(message: Mapping[str, Any] | str | bytes) -> Command:
     """A validated `Command` from a dict or JSON text, or a one-line `CommandError`."""
     if isinstance(message, str | bytes):
-        try:
-            message = json.loads(message)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CommandError(f"not JSON: {error}") from None
+        message = _loads(message)
     if not isinstance(message, Mapping):
         raise CommandError('a command is a JSON object such as {"type": "play"}')
     kind = message.get("type")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conductor.errors import ConductorError
+from conductor.events import BarEvent
 from conductor.music import Bar, BarSplitter, TuneHeader, bar_notes
 
 __all__ = ["MusicOptions", "Performance"]
@@ -134,22 +135,19 @@ class Performance:
 
     def bar_event(
         self, tune: int, bar: Bar, starts_in: float | None, by: dict[str, float] | None = None
-    ) -> dict[str, Any]:
+    ) -> BarEvent:
         """The `bar` event viewers and players receive."""
-        return {
-            "type": "bar",
-            "tune": tune,
-            "by": by or {},
-            "index": bar.index,
-            "abc": bar.abc,
-            "header": bar.header.text(tune),
-            "ok": bar.ok,
-            "error": bar.error,
-            "starts_in": None if starts_in is None else round(starts_in, 4),
-            "seconds": round(bar.seconds, 4),
-            "notes": [
-                [n.pitch, n.velocity, round(n.onset, 4), round(n.duration, 4)] for n in bar.notes
-            ],
-            "played": self.played,
-            "skipped": self.skipped,
-        }
+        return BarEvent(
+            tune=tune,
+            index=bar.index,
+            abc=bar.abc,
+            header=bar.header.text(tune),
+            ok=bar.ok,
+            error=bar.error,
+            starts_in=starts_in,
+            seconds=bar.seconds,
+            notes=[(n.pitch, n.velocity, n.onset, n.duration) for n in bar.notes],
+            by=by or {},
+            played=self.played,
+            skipped=self.skipped,
+        )

@@ -55,7 +55,16 @@ from conductor.commands import (
 )
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
-from conductor.generate import Conductor, Steps
+from conductor.events import (
+    ErrorEvent,
+    Event,
+    PrimeEvent,
+    ResetEvent,
+    Sink,
+    StateEvent,
+    StepEvent,
+)
+from conductor.generate import Conductor
 from conductor.mapping import xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
 from conductor.music import Bar
@@ -71,56 +80,6 @@ MAX_BATCH = 256
 # before the next tick it stops, so the tick is never late for it.
 WORK_OFF_SLICE = 4
 IDLE_MARGIN = 0.002
-
-
-@dataclass
-class StepEvent:
-    """One generated symbol and what the ensemble thought (stream 0 of the conductor)."""
-
-    i: int
-    symbol: str
-    by: str
-    weights: list[float]  # the weights in force, per style
-    attribution: list[float]  # each style's share of this symbol
-    steps: Steps  # the tensors, for sinks that show distributions
-    _texts: dict[bool, str] = field(default_factory=dict, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "step",
-            "i": self.i,
-            "symbol": self.symbol,
-            "by": self.by,
-            "weights": [round(w, 4) for w in self.weights],
-            "attribution": [round(a, 4) for a in self.attribution],
-        }
-
-    def distributions_json(self) -> dict[str, Any]:
-        """What every model and the mix predicted at this step (for display)."""
-        per_model = torch.softmax(self.steps.scaled_logits[0], dim=-1)  # [N, V]
-        mixed = self.steps.mixed[0].exp()  # [V]
-        return {
-            "type": "dists",
-            "i": self.i,
-            "mixed": _rounded(mixed),
-            "per_model": _rounded(per_model),
-        }
-
-    def json_text(self, distributions: bool = False) -> str:
-        """The step (or its distributions) as JSON text, made once however many viewers ask."""
-        cached = self._texts.get(distributions)
-        if cached is None:
-            payload = self.distributions_json() if distributions else self.to_json()
-            cached = self._texts[distributions] = json.dumps(payload)
-        return cached
-
-
-def _rounded(values: torch.Tensor) -> Any:
-    """Probabilities to 4 decimals as nested lists (small JSON; rounding in one tensor op)."""
-    return (values.double() * 1e4).round().div(1e4).tolist()
-
-
-Sink = Callable[[dict[str, Any] | StepEvent], None]
 
 
 @dataclass
@@ -183,6 +142,7 @@ class Session:
         self.learning: str | None = None  # MIDI learn: the style the next controller binds to
         self._pending_steps = 0
         self._queue: list[Command] = []
+        self._in_flight: list[Command] = []  # taken off the queue, applied by the running step
         self._sinks: list[Sink] = []
         self._wake = asyncio.Event()
         self._closed = False
@@ -264,7 +224,7 @@ class Session:
         if sink in self._sinks:
             self._sinks.remove(sink)
 
-    def _emit(self, event: dict[str, Any] | StepEvent) -> None:
+    def _emit(self, event: Event) -> None:
         for sink in list(self._sinks):
             try:
                 sink(event)
@@ -273,9 +233,7 @@ class Session:
 
     # -- commands ------------------------------------------------------------------------------
 
-    def submit(
-        self, message: Mapping[str, Any] | str | bytes | BaseCommand
-    ) -> dict[str, Any] | None:
+    def submit(self, message: Mapping[str, Any] | str | bytes | BaseCommand) -> StateEvent | None:
         """Validate and take one command; returns a reply for queries (`get`), else None.
 
         Raises `CommandError` for anything malformed; the session is unchanged then.
@@ -285,7 +243,7 @@ class Session:
 
     def submit_all(
         self, messages: Sequence[Mapping[str, Any] | str | bytes | BaseCommand]
-    ) -> list[dict[str, Any]]:
+    ) -> list[StateEvent]:
         """Take the commands of one message or OSC bundle *atomically*: every one is validated
         and the state they leave together is checked (a scene may zero a style before it gives
         another its weight), then all apply — the text-changing ones on the same next symbol —
@@ -305,20 +263,19 @@ class Session:
                 raise CommandError(f"{where}{error}") from None
             commands.append(self._as_set(command) if isinstance(command, XyCommand) else command)
         self._check_end_state(commands)
-        replies: list[dict[str, Any]] = []
+        replies: list[StateEvent] = []
         changed = False
         for command in commands:
             if isinstance(command, QUEUED):
                 self._queue.append(command)
             elif isinstance(command, GetCommand):
-                reply = {"type": "state", "state": self.state()}
-                replies.append(reply if command.id is None else {**reply, "id": command.id})
+                replies.append(StateEvent(self.state(), command.id))
             else:
                 self._act(command)
                 changed = True
         self._wake.set()
         if changed:
-            self._emit({"type": "state", "state": self.state()})
+            self._emit(StateEvent(self.state()))
         return replies
 
     def _as_set(self, command: XyCommand) -> SetCommand:
@@ -350,10 +307,16 @@ class Session:
         if style not in self.names:
             raise CommandError(f"unknown style {style!r}; styles: {', '.join(self.names)}")
 
+    def pending_commands(self) -> list[Command]:
+        """The commands taken but not yet applied for certain: those of the step in flight
+        (applying them again over a state they may have reached changes nothing: each sets
+        what it names), then the queue."""
+        return [*self._in_flight, *self._queue]
+
     def _pending_target(self) -> list[float]:
         """The target weights once the queued commands are applied (what a new one merges into)."""
         target = self.target
-        for queued in self._queue:
+        for queued in self.pending_commands():
             if isinstance(queued, SetCommand) and queued.weights is not None:
                 target = self._merged(queued.weights, target)
             elif isinstance(queued, PresetCommand):
@@ -363,7 +326,7 @@ class Session:
     def _pending_mixer(self) -> MixerName:
         """The mixer once the queued commands are applied."""
         mixer = self.conductor.mixer
-        for queued in self._queue:
+        for queued in self.pending_commands():
             if isinstance(queued, SetCommand) and queued.mixer is not None:
                 mixer = queued.mixer
         return mixer
@@ -401,7 +364,7 @@ class Session:
         # Free-running has no fixed rate: count a glide at 60 symbols/s.
         return round(seconds * (self.rate if self.rate > 0 else 60.0))
 
-    def _apply(self, command: Command, events: list[dict[str, Any]]) -> None:
+    def _apply(self, command: Command, events: list[Event]) -> None:
         """Apply a queued command at the current step (events for viewers go to `events`)."""
         step = self.step_index
         if isinstance(command, SetCommand):
@@ -430,10 +393,10 @@ class Session:
             self._glide = _Glide(self.weights, list(self.presets[command.name]), step, steps)
         elif isinstance(command, PrimeCommand):
             self._prime(command.text)
-            events.append({"type": "prime", "text": command.text, "i": step})
+            events.append(PrimeEvent(command.text, step))
         elif isinstance(command, ResetCommand):
             self.conductor.reset()
-            events.append({"type": "reset", "i": step})
+            events.append(ResetEvent(step))
             if self.performance is not None:  # a new tune from the header
                 self.performance.restart()
                 self._prime(self.performance.header_text())
@@ -450,16 +413,16 @@ class Session:
         commands, self._queue = self._queue, []
         return commands
 
-    def _step_with(self, commands: list[Command]) -> list[dict[str, Any] | StepEvent | _BarReady]:
+    def _step_with(self, commands: list[Command]) -> list[Event | _BarReady]:
         """Runs in the engine thread: apply commands, step; → events, emitted by the caller on
         the loop thread (sinks are not thread-safe)."""
-        events: list[dict[str, Any] | StepEvent | _BarReady] = []
-        applied: list[dict[str, Any]] = []
+        events: list[Event | _BarReady] = []
+        applied: list[Event] = []
         for command in commands:
             try:
                 self._apply(command, applied)
             except ConductorError as error:  # checked on submit; the state may have moved since
-                applied.append({"type": "error", "message": str(error)})
+                applied.append(ErrorEvent(str(error)))
         events.extend(applied)
         try:
             steps = self.conductor.step(self.weights)
@@ -469,25 +432,16 @@ class Session:
         if self._recorder is not None:
             self._recorder.digest.update(symbol.encode())
         self.text_tail = (self.text_tail + symbol)[-2000:]
-        by = steps.by(self.names)[0]
-        events.append(
-            StepEvent(
-                i=steps.step,
-                symbol=symbol,
-                by=by,
-                weights=steps.weights[0].tolist(),
-                attribution=steps.attribution[0].tolist(),
-                steps=steps,
-            )
-        )
+        event = StepEvent.from_steps(steps, self.names, symbol)
+        events.append(event)
         if self.performance is not None:
-            bars, ended = self.performance.feed(symbol, by)
+            bars, ended = self.performance.feed(symbol, event.by)
             events.extend(_BarReady(tune, bar, shares) for tune, bar, shares in bars)
             if ended:  # the models closed the tune: the next starts from the header
                 self._prime(self.performance.header_text())
         return events
 
-    def _out(self, event: dict[str, Any] | StepEvent | _BarReady) -> dict[str, Any] | StepEvent:
+    def _out(self, event: Event | _BarReady) -> Event:
         """An event as sinks see it: a bar placed on the playback timeline (loop thread)."""
         if not isinstance(event, _BarReady):
             return event
@@ -534,7 +488,11 @@ class Session:
             if self._pending_steps:
                 self._pending_steps -= 1
             commands = self._take_queue()  # on the loop thread: a whole OSC bundle or none
-            events = await loop.run_in_executor(self._executor, self._step_with, commands)
+            self._in_flight = commands
+            try:
+                events = await loop.run_in_executor(self._executor, self._step_with, commands)
+            finally:
+                self._in_flight = []
             for event in events:
                 self._emit(self._out(event))
             if self._closed:

@@ -23,6 +23,7 @@ import mido
 
 from conductor.commands import CommandError
 from conductor.errors import ConductorError
+from conductor.events import BarEvent, Event
 from conductor.mapping import cc_to_weight
 from conductor.session import Session
 
@@ -70,14 +71,12 @@ class MidiOut:
     def open(cls, name: str) -> MidiOut:
         return cls(_open_port("output", name, lambda: mido.open_output(name)))
 
-    def __call__(self, event: Any) -> None:
-        if not isinstance(event, dict) or event.get("type") != "bar":
-            return
-        if event["starts_in"] is None:
-            return
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, BarEvent) or event.starts_in is None:
+            return  # only bars, and only those that can be played
         loop = asyncio.get_running_loop()
-        for pitch, velocity, onset, duration in event["notes"]:
-            start = event["starts_in"] + onset
+        for pitch, velocity, onset, duration in event.notes:
+            start = event.starts_in + onset
             on = mido.Message("note_on", note=pitch, velocity=velocity, channel=self.channel)
             off = mido.Message("note_off", note=pitch, velocity=0, channel=self.channel)
             loop.call_later(start, self._send, on)

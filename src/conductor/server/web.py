@@ -24,9 +24,10 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from conductor.commands import CommandError
+from conductor.commands import CommandError, parse_message
+from conductor.events import ErrorEvent, Event, StepEvent
 from conductor.mapping import pad_position
-from conductor.session import Session, StepEvent
+from conductor.session import Session
 
 __all__ = ["create_app"]
 
@@ -45,10 +46,10 @@ class _Client:
         self.last_distributions = 0.0
         self.overflowed = False
 
-    def __call__(self, event: dict[str, Any] | StepEvent) -> None:
+    def __call__(self, event: Event) -> None:
         try:
             if not isinstance(event, StepEvent):
-                self.queue.put_nowait(json.dumps(event))
+                self.queue.put_nowait(event.json_text())
                 return
             self.queue.put_nowait(event.json_text())
             now = time.monotonic()
@@ -124,16 +125,13 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
                     break
                 text = message.get("text")
                 if text is None:
-                    replies = [
-                        {
-                            "type": "error",
-                            "message": "binary frames are not commands: send JSON text",
-                        }
+                    replies: list[Event] = [
+                        ErrorEvent("binary frames are not commands: send JSON text")
                     ]
                 else:
                     replies = _handle(session, text)
                 for reply in replies:
-                    await websocket.send_text(json.dumps(reply))
+                    await websocket.send_text(reply.json_text())
         except (WebSocketDisconnect, RuntimeError):
             pass  # the browser went away, mid-message or not
         except Exception:  # never let one socket take the server down
@@ -145,20 +143,16 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
     return app
 
 
-def _handle(session: Session, text: str) -> list[dict[str, Any]]:
+def _handle(session: Session, text: str) -> list[Event]:
     """A browser's message → the session; an error event for anything it refuses.
 
     A message is one command object, or a JSON array of them: a scene, applied atomically."""
     if len(text) > MAX_MESSAGE:
-        return [{"type": "error", "message": f"message over {MAX_MESSAGE} bytes refused"}]
+        return [ErrorEvent(f"message over {MAX_MESSAGE} bytes refused")]
     try:
-        try:
-            message = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CommandError(f"not JSON: {error}") from None
-        return session.submit_all(message if isinstance(message, list) else [message])
+        return list(session.submit_all(parse_message(text)))
     except CommandError as error:
-        return [{"type": "error", "message": str(error)}]
+        return [ErrorEvent(str(error))]
 
 
 async def _send(websocket: WebSocket, client: _Client) -> None:
@@ -168,7 +162,7 @@ async def _send(websocket: WebSocket, client: _Client) -> None:
             if item is None or client.overflowed:
                 await websocket.close(code=1013, reason="too slow: reconnect")
                 return
-            text = item.json_text(distributions=True) if isinstance(item, StepEvent) else item
+            text = item.dists().json_text() if isinstance(item, StepEvent) else item
             await websocket.send_text(text)
     except Exception:  # the socket closed under us; the receiver loop cleans up
         return

@@ -29,8 +29,9 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from conductor.commands import CommandError
+from conductor.events import BarEvent, Event, StepEvent
 from conductor.server.osc.decode import PREFIX, Subscription, address_table, decode
-from conductor.session import Session, StepEvent
+from conductor.session import Session
 
 __all__ = ["MAX_SUBSCRIBERS", "OscBridge"]
 
@@ -106,7 +107,7 @@ class OscBridge(asyncio.DatagramProtocol):
             else:
                 self.subscribers.discard(target)
         for reply in replies:
-            self._send(sender, _message(f"{PREFIX}/state", json.dumps(reply["state"])))
+            self._send(sender, _message(f"{PREFIX}/state", json.dumps(reply.state)))
 
     def _refuse(self, sender: tuple[str, int], why: str) -> None:
         self.refused += 1
@@ -121,12 +122,12 @@ class OscBridge(asyncio.DatagramProtocol):
         with contextlib.suppress(OSError):  # an unreachable subscriber must not stop the others
             self.transport.sendto(packet, target)
 
-    def _on_event(self, event: dict[str, Any] | StepEvent) -> None:
+    def _on_event(self, event: Event) -> None:
         if not self.subscribers:
             return
+        if isinstance(event, BarEvent):
+            self._on_bar(event)
         if not isinstance(event, StepEvent):
-            if event.get("type") == "bar":
-                self._on_bar(event)
             return
         packets = [
             _message(f"{PREFIX}/symbol", event.symbol, event.i),
@@ -138,20 +139,20 @@ class OscBridge(asyncio.DatagramProtocol):
         now = time.monotonic()
         if now - self._last_mixed >= 1 / DISPLAY_HZ:
             self._last_mixed = now
-            mixed = event.steps.mixed[0].exp().numpy().astype(np.float32)  # [V]
+            mixed = event.dists().mixed.numpy().astype(np.float32)  # [V]
             packets.append(_message(f"{PREFIX}/mixed", mixed.tobytes()))
         for packet in packets:
             self._to_subscribers(packet)
 
-    def _on_bar(self, event: dict[str, Any]) -> None:
+    def _on_bar(self, event: BarEvent) -> None:
         """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds."""
-        self._to_subscribers(_message(f"{PREFIX}/bar", int(event["index"]), str(event["abc"])))
-        if event["starts_in"] is None:
+        self._to_subscribers(_message(f"{PREFIX}/bar", event.index, event.abc))
+        if event.starts_in is None:
             return  # a bar that could not be read is not played
         loop = asyncio.get_running_loop()
-        for pitch, velocity, onset, duration in event["notes"]:
-            packet = _message(f"{PREFIX}/note", int(pitch), int(velocity), float(duration))
-            loop.call_later(event["starts_in"] + onset, self._to_subscribers, packet)
+        for pitch, velocity, onset, duration in event.notes:
+            packet = _message(f"{PREFIX}/note", pitch, velocity, float(duration))
+            loop.call_later(event.starts_in + onset, self._to_subscribers, packet)
 
     def _to_subscribers(self, packet: bytes) -> None:
         for subscriber in list(self.subscribers):

@@ -65,7 +65,7 @@ function handle(event) {
       break;
     case "step":
       view.step = event.i;
-      view.weights = event.weights;
+      view.weights = view.styles.map((name) => event.weights[name] ?? 0);
       view.lastSymbol = event.symbol;
       appendText(event.symbol, event.by);
       break;
