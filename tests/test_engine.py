@@ -130,11 +130,13 @@ def test_work_off_in_idle_time_changes_no_float() -> None:
 
 def test_work_off_reads_what_was_missed_and_nothing_more() -> None:
     engine = Ensemble(make_models(SHAPES[:2]), ["a", "b"])
-    for _ in range(10):
+    away = engine_module.MAX_BACKLOG
+    for _ in range(away):
         engine.step(torch.randint(0, 128, (1,)), {0})
-    assert engine.backlog == 10
-    assert engine.work_off(4) == 4 and engine.backlog == 6 and engine.kept_symbols == 6
-    assert engine.work_off(100) == 6 and engine.backlog == 0 and engine.kept_symbols == 0
+    assert engine.backlog == away
+    assert engine.work_off(3) == 3 and engine.backlog == away - 3
+    assert engine.kept_symbols == away - 3
+    assert engine.work_off(100) == away - 3 and engine.backlog == 0 and engine.kept_symbols == 0
     assert engine.work_off() == 0
 
 

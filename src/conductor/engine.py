@@ -23,9 +23,10 @@ never by how long it was away. The engine knows tensors only: no I/O, no clocks,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -39,7 +40,7 @@ __all__ = ["MAX_BACKLOG", "Ensemble", "EnsembleSnapshot"]
 
 # The most symbols a skipped model is ever behind: from there on `step` reads one missed symbol
 # of it per step itself, so a return never costs more than this many single-model steps.
-MAX_BACKLOG = 64
+MAX_BACKLOG = 8
 
 
 @dataclass
@@ -54,19 +55,33 @@ class _Stack:
     head_b: torch.Tensor  # [n, 1, V]
     rows_first: bool = False  # recurrent matrices stored transposed (see `_ROWS_FIRST_HIDDEN`)
 
-    def select(self, rows: torch.Tensor) -> _Stack:
-        def pick(t: torch.Tensor) -> torch.Tensor:
-            return t.index_select(0, rows).contiguous()
+    def rows(self, start: int, count: int) -> _Stack:
+        """Models `start .. start+count-1` of the stack as views: no copy, no memory, no time
+        (the stacked tensors are contiguous along the model axis)."""
+
+        def part(t: torch.Tensor) -> torch.Tensor:
+            return t.narrow(0, start, count)
 
         return _Stack(
-            table=pick(self.table),
-            w_hh0=pick(self.w_hh0),
-            w_cat=[pick(t) for t in self.w_cat],
-            b_cat=[pick(t) for t in self.b_cat],
-            head_w=pick(self.head_w),
-            head_b=pick(self.head_b),
+            table=part(self.table),
+            w_hh0=part(self.w_hh0),
+            w_cat=[part(t) for t in self.w_cat],
+            b_cat=[part(t) for t in self.b_cat],
+            head_w=part(self.head_w),
+            head_b=part(self.head_b),
             rows_first=self.rows_first,
         )
+
+
+def _runs(local: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted member positions → maximal runs of neighbours as (start, count)."""
+    runs: list[tuple[int, int]] = []
+    for k in local:
+        if runs and runs[-1][0] + runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((k, 1))
+    return runs
 
 
 @dataclass
@@ -77,7 +92,6 @@ class _Group:
     stack: _Stack
     h: torch.Tensor  # [L, n, B, H]
     c: torch.Tensor  # [L, n, B, H]
-    subsets: dict[tuple[int, ...], _Stack] = field(default_factory=dict)
 
 
 def _param(module: torch.nn.Module, name: str) -> torch.Tensor:
@@ -360,27 +374,23 @@ class Ensemble:
         n = len(group.members)
         if not local:
             return torch.zeros(n, self.streams, len(self.vocab))
-        everyone = len(local) == n
-        if everyone:
-            stack, h, c = group.stack, group.h, group.c
-        else:
-            rows = torch.tensor(local)
-            if local not in group.subsets:
-                # The active set changes rarely (a weight crossing the threshold): cache it.
-                group.subsets[local] = group.stack.select(rows)
-            stack = group.subsets[local]
-            h = group.h.index_select(1, rows)  # [L, n', B, H]
-            c = group.c.index_select(1, rows)  # [L, n', B, H]
-
-        h_all, c_all = _advance(stack, h, c, symbols)  # [L, n, B, H]
-        logits = torch.baddbmm(stack.head_b, h_all[-1], stack.head_w)  # [n, B, V]
-        if everyone:
+        if len(local) == n:
+            h_all, c_all = _advance(group.stack, group.h, group.c, symbols)  # [L, n, B, H]
             group.h, group.c = h_all, c_all
-            return logits
-        group.h = group.h.index_copy(1, rows, h_all)
-        group.c = group.c.index_copy(1, rows, c_all)
+            return torch.baddbmm(group.stack.head_b, h_all[-1], group.stack.head_w)  # [n, B, V]
+        # Some members skipped: step each run of neighbours as views of the stack (the pad's
+        # nearest styles are neighbours, so usually one or two calls; nothing is copied or
+        # cached, so no active set costs memory or a first-time build).
         full = torch.zeros(n, self.streams, len(self.vocab))  # [n, B, V]
-        return full.index_copy_(0, rows, logits)
+        h_new, c_new = group.h.clone(), group.c.clone()  # [L, n, B, H]
+        for start, count in _runs(local):
+            stack = group.stack.rows(start, count)
+            part = slice(start, start + count)
+            h, c = _advance(stack, group.h[:, part], group.c[:, part], symbols)  # [L, m, B, H]
+            h_new[:, part], c_new[:, part] = h, c
+            full[part] = torch.baddbmm(stack.head_b, h[-1], stack.head_w)  # [m, B, V]
+        group.h, group.c = h_new, c_new
+        return full
 
     @torch.no_grad()
     def current_logits(self, models: AbstractSet[int]) -> torch.Tensor:
@@ -413,9 +423,7 @@ class Ensemble:
         if count <= 0:
             return
         group, k = self._locate(index)
-        stack = group.subsets.get((k,))
-        if stack is None:
-            stack = group.subsets[(k,)] = group.stack.select(torch.tensor([k]))
+        stack = group.stack.rows(k, 1)
         h = group.h[:, k : k + 1].clone()  # [L, 1, B, H]
         c = group.c[:, k : k + 1].clone()  # [L, 1, B, H]
         start = len(self._missed) - self._missed_by[index]
@@ -424,6 +432,14 @@ class Ensemble:
         group.h[:, k : k + 1] = h
         group.c[:, k : k + 1] = c
         self._missed_by[index] -= count
+
+    def state_digest(self) -> str:
+        """sha256 of every group's hidden and cell state bytes (to compare two runs exactly)."""
+        digest = hashlib.sha256()
+        for group in self.groups:
+            digest.update(group.h.contiguous().numpy().tobytes())
+            digest.update(group.c.contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     @property
     def backlog(self) -> int:

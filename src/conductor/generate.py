@@ -253,12 +253,31 @@ class Conductor:
         A live session calls this right after each symbol, while it waits for the next tick: the
         next `step` then only mixes and samples, so the engine's work is off the path from a
         control change to the symbol that obeys it. If the weights at that step run a model the
-        lookahead skipped, `step` catches it up exactly first. The symbols are the same either
-        way; a replay makes the same calls, so it stays bit-exact.
+        lookahead skipped, it catches up exactly first: in `step`, or at once when the lookahead
+        is asked again with the new weights (a session does, as a command comes in). The engine
+        calls are the same either way, so a replay stays bit-exact.
         """
+        _, active, _ = self._prepare(weights)
         if self._ahead is None:
-            _, active, _ = self._prepare(weights)
             self._ahead = (self.ensemble.step(self.pending, active), active)
+        else:  # run already, for other weights: bring in the models these weights add
+            self._complete_ahead(active)
+
+    def _complete_ahead(self, active: frozenset[int]) -> torch.Tensor:
+        """The lookahead's logits [B, N, V] with every model of `active` in them: those it
+        skipped read what they missed, the pending symbol included (exact: the same catch-up
+        whenever it runs)."""
+        assert self._ahead is not None
+        logits, ran = self._ahead  # [B, N, V], the models that read the pending symbol
+        if missing := active - ran:
+            late = torch.zeros(len(self.ensemble), dtype=torch.bool)
+            late[list(missing)] = True
+            self.ensemble.catch_up(late)
+            logits = torch.where(
+                late.view(1, -1, 1), self.ensemble.current_logits(missing), logits
+            )  # [B, N, V]
+            self._ahead = (logits, ran | missing)
+        return logits
 
     def _prepare(
         self, weights: torch.Tensor | Sequence[float]
@@ -294,15 +313,8 @@ class Conductor:
         if self._ahead is None:
             logits = self.ensemble.step(self.pending, active)  # [B, N, V]
         else:
-            logits, ran = self._ahead  # [B, N, V], the models that read the pending symbol
+            logits = self._complete_ahead(active)
             self._ahead = None
-            if missing := active - ran:
-                late = torch.zeros(len(self.ensemble), dtype=torch.bool)
-                late[list(missing)] = True
-                self.ensemble.catch_up(late)  # they read what they missed, pending included
-                logits = torch.where(
-                    late.view(1, -1, 1), self.ensemble.current_logits(missing), logits
-                )  # [B, N, V]
         if self.style_temperatures is not None:
             logits = logits / self.style_temperatures  # [B, N, V]
         if self.mixer == "linear":

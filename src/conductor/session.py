@@ -143,6 +143,8 @@ class Session:
         self._pending_steps = 0
         self._queue: list[Command] = []
         self._in_flight: list[Command] = []  # taken off the queue, applied by the running step
+        self._hold_queue = False  # the next tick takes no commands (a long prime waits for it)
+        self._prime_cost = 0.001  # seconds per primed symbol, measured as primes are read
         self._sinks: list[Sink] = []
         self._wake = asyncio.Event()
         self._closed = False
@@ -401,11 +403,30 @@ class Session:
                 self.performance.restart()
                 self._prime(self.performance.header_text())
         if self._recorder is not None:
-            self._recorder.write({"step": step, "command": _recordable(command)})
+            line: dict[str, Any] = {"step": step, "command": _recordable(command)}
+            if isinstance(command, PresetCommand):  # what it recalled: a replay has no presets
+                line["weights"] = list(self.presets[command.name])
+            self._recorder.write(line)
+
+    def _apply_all(self, commands: list[Command], events: list[Event]) -> None:
+        for command in commands:
+            try:
+                self._apply(command, events)
+            except ConductorError as error:  # checked on submit; the state may have moved since
+                events.append(ErrorEvent(str(error)))
 
     def _prime(self, text: str) -> None:
+        start = time.perf_counter()
         self.conductor.prime(text)
+        if text:  # what reading one symbol of a prime costs here (to plan when to read one)
+            seconds = (time.perf_counter() - start) / len(text)
+            self._prime_cost = 0.7 * self._prime_cost + 0.3 * seconds
         self.text_tail = (self.text_tail + text)[-2000:]
+
+    def _work_ahead(self, commands: Sequence[Command]) -> float:
+        """About how long applying `commands` takes (their primes: the rest is cheap)."""
+        chars = sum(len(c.text) for c in commands if isinstance(c, PrimeCommand))
+        return chars * self._prime_cost
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -418,11 +439,7 @@ class Session:
         the loop thread (sinks are not thread-safe)."""
         events: list[Event | _BarReady] = []
         applied: list[Event] = []
-        for command in commands:
-            try:
-                self._apply(command, applied)
-            except ConductorError as error:  # checked on submit; the state may have moved since
-                applied.append(ErrorEvent(str(error)))
+        self._apply_all(commands, applied)
         events.extend(applied)
         try:
             steps = self.conductor.step(self.weights)
@@ -487,7 +504,10 @@ class Session:
                     continue
             if self._pending_steps:
                 self._pending_steps -= 1
-            commands = self._take_queue()  # on the loop thread: a whole OSC bundle or none
+            # On the loop thread: a whole OSC bundle or none; none when a long prime was held
+            # back for this tick (it is read, early, in the wait for the next one).
+            commands = [] if self._hold_queue else self._take_queue()
+            self._hold_queue = False
             self._in_flight = commands
             try:
                 events = await loop.run_in_executor(self._executor, self._step_with, commands)
@@ -501,6 +521,8 @@ class Session:
                 deadline += 1.0 / self.rate
                 # The next step's engine work, then skipped models' catch-up until the tick.
                 margin = min(IDLE_MARGIN, 0.25 / self.rate)
+                if self._queue and not self.paused:  # held back at the tick: read them now
+                    await self._apply_early(loop, deadline - margin)
                 await loop.run_in_executor(
                     self._executor, self._idle, deadline - margin - loop.time()
                 )
@@ -513,6 +535,16 @@ class Session:
                 # the next tick comes at most one new period from now (a slow rate never traps
                 # the clock in a long wait).
                 while (delay := deadline - loop.time()) > 0 and self.rate > 0 and not self._closed:
+                    if self._queue and not self.paused and not self._hold_queue:
+                        # Their work now, not at the tick; work that would make the tick late
+                        # (a long prime, just before it) waits for the next step instead.
+                        left = deadline - margin - loop.time()
+                        work = self._work_ahead(self._queue)
+                        if work > left and work > 0:
+                            self._hold_queue = True
+                        elif left > 0:
+                            await self._apply_early(loop, deadline - margin)
+                            continue
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -525,6 +557,33 @@ class Session:
                 await loop.run_in_executor(self._executor, self._look_ahead)
                 await asyncio.sleep(0)
 
+    async def _apply_early(self, loop: asyncio.AbstractEventLoop, until: float) -> None:
+        """Commands that came in while the clock waits are applied at once, in the engine
+        thread, with the next step's engine work for them (a prime read, returning styles
+        caught up): the tick then only mixes and samples. They still apply at the same step
+        boundary (no symbol comes between), so the record, and a replay, are unchanged."""
+        commands = self._take_queue()
+        self._in_flight = commands
+        try:
+            events = await loop.run_in_executor(
+                self._executor, self._apply_now, commands, until - loop.time()
+            )
+        finally:
+            self._in_flight = []
+        for event in events:
+            self._emit(event)
+
+    def _apply_now(self, commands: list[Command], seconds: float) -> list[Event]:
+        """Engine thread: apply `commands`, the lookahead for what they leave, then catch-up.
+        The lookahead for the weights before them runs first, as it has when a step applies
+        them (a prime then reads the pending symbol the same way): the engine calls, and so the
+        floats, are those of a replay."""
+        events: list[Event] = []
+        self._look_ahead()
+        self._apply_all(commands, events)
+        self._idle(seconds)
+        return events
+
     def _idle(self, seconds: float) -> None:
         """Engine thread, between two symbols: the lookahead, then catch-up for `seconds`."""
         self._look_ahead()
@@ -534,8 +593,8 @@ class Session:
         """Skipped models read what they missed in small slices until `until` (monotonic
         seconds): a style that comes back then has next to nothing left to read."""
         ensemble = self.conductor.ensemble
-        while time.monotonic() < until and ensemble.work_off(WORK_OFF_SLICE):
-            pass
+        while time.monotonic() < until and not self._queue and ensemble.work_off(WORK_OFF_SLICE):
+            pass  # a command that comes in ends it: the clock applies it at once
 
     def close(self) -> None:
         """Stop the clock; finish the record after any step in flight (so its end line counts
@@ -549,10 +608,20 @@ class Session:
                     "type": "end",
                     "step": self.step_index,
                     "sha256": self._recorder.digest.hexdigest(),
+                    "state": self.state_digest(),
                 }
             )
             self._recorder.handle.close()
             self._recorder = None
+
+    def state_digest(self) -> str:
+        """sha256 of every model's state once all have read every symbol (the lookahead for
+        the next step included): equal for a live session and its replay only if every float
+        on the way was (the symbols alone could hide a difference that never flipped a draw)."""
+        with torch.no_grad():
+            self._look_ahead()
+            self.conductor.ensemble.catch_up()
+            return self.conductor.ensemble.state_digest()
 
     # -- presets -------------------------------------------------------------------------------
 
@@ -623,7 +692,9 @@ def replay(
         )
         music = MusicOptions.from_json(header["music"]) if header.get("music") else None
         session = Session(conductor, header["weights"], rate=0, music=music)
-        commands = [(int(e["step"]), parse_command(e["command"])) for e in entries]
+        commands = [
+            (int(e["step"]), parse_command(e["command"]), e.get("weights")) for e in entries
+        ]
     except (KeyError, TypeError, ValueError) as error:
         raise ConductorError(f"{record} is a damaged record ({error})") from None
     total = int(end["step"]) if end else (commands[-1][0] if commands else 0) + extra_steps
@@ -633,11 +704,22 @@ def replay(
     with torch.no_grad():
         for step in range(total):
             while index < len(commands) and commands[index][0] == step:
-                session._queue.append(commands[index][1])
+                _, command, recalled = commands[index]
+                if isinstance(command, PresetCommand):
+                    if recalled is None:
+                        raise ConductorError(
+                            f"{record} recalls preset {command.name!r} without its weights "
+                            "(recorded by an older conductor): it cannot be replayed"
+                        )
+                    session.presets[command.name] = [float(w) for w in recalled]
+                session._queue.append(command)
                 index += 1
             event = session.step()
             digest.update(event.symbol.encode())
             text.append(event.symbol)
+    state = session.state_digest()
     session.close()
-    matches = None if end is None else digest.hexdigest() == end.get("sha256")
+    matches = None
+    if end is not None:  # symbols, and (records since the state line) every model's floats
+        matches = digest.hexdigest() == end.get("sha256") and end.get("state", state) == state
     return Replay(session.names, "".join(text), total, matches)

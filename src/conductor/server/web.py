@@ -134,6 +134,8 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
                     await websocket.send_text(reply.json_text())
         except (WebSocketDisconnect, RuntimeError):
             pass  # the browser went away, mid-message or not
+        except asyncio.CancelledError:
+            pass  # the server is stopping (Ctrl-C): the browser reconnects when it is back
         except Exception:  # never let one socket take the server down
             log.exception("websocket handler failed")
         finally:
