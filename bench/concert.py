@@ -107,20 +107,21 @@ def subscriber(osc: tuple[str, int], out: str, stop: Any, ready: Any) -> None:
     Path(out).write_text(json.dumps(received))
 
 
-def _message(address: str, *values: Any) -> bytes:
+def _build(address: str, values: tuple[Any, ...]) -> OscMessage:
     builder = OscMessageBuilder(address)
     for value in values:
         builder.add_arg(value)
-    return builder.build().dgram
+    return builder.build()
+
+
+def _message(address: str, *values: Any) -> bytes:
+    return _build(address, values).dgram
 
 
 def _bundle(messages: list[tuple[str, tuple[Any, ...]]]) -> bytes:
     bundle = OscBundleBuilder(IMMEDIATELY)
     for address, values in messages:
-        builder = OscMessageBuilder(address)
-        for value in values:
-            builder.add_arg(value)
-        bundle.add_content(builder.build())
+        bundle.add_content(_build(address, values))
     return bundle.build().dgram
 
 
@@ -168,7 +169,7 @@ def start_server(styles_dir: Path, record: Path, presets: Path) -> Server:
             break
     if not (url and osc):
         raise SystemExit(f"conductor serve did not start (exit {process.wait()})")
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    threading.Thread(target=process.stdout.read, daemon=True).start()  # the rest of its output
     return Server(process, url, osc)
 
 
@@ -221,9 +222,11 @@ class Controller:
             for address, _ in messages
             if address.startswith(("/conductor/weight", "/conductor/mixer", "/conductor/xy"))
         ]
-        data = _message(messages[0][0], *messages[0][1]) if len(messages) == 1 else None
+        data = (
+            _message(messages[0][0], *messages[0][1]) if len(messages) == 1 else _bundle(messages)
+        )
         now = time.perf_counter()
-        self.udp.sendto(data or _bundle(messages), self.server.osc)
+        self.udp.sendto(data, self.server.osc)
         if queued:
             self.sent.append(Sent(now, queued))
 
@@ -273,10 +276,12 @@ def both(*actions: Any) -> None:
         action()
 
 
-def phase_a(c: Controller) -> dict[float, Any]:
-    def pad(on: bool) -> Any:
-        return lambda s: s.update(pad=on)
+def pad(on: bool) -> Any:
+    """A script action: the pad sweeps (on) or rests (off)."""
+    return lambda s: s.update(pad=on)
 
+
+def phase_a(c: Controller) -> dict[float, Any]:
     return {
         15: lambda s: c.send([{"type": "prime", "text": "\nFirst Citizen:\n"}]),
         25: lambda s: c.send([{"type": "save", "name": "opening"}]),
@@ -294,9 +299,6 @@ def phase_a(c: Controller) -> dict[float, Any]:
 
 
 def phase_c(c: Controller) -> dict[float, Any]:
-    def pad(on: bool) -> Any:
-        return lambda s: s.update(pad=on)
-
     def kjv(weight: float) -> Any:
         return lambda s: c.osc([("/conductor/weight/kjv", (weight,))])
 
@@ -359,8 +361,9 @@ def latencies(
 
 def gaps(
     view: dict[str, Any], windows: list[tuple[float, float]], pauses: list[list[float]]
-) -> list[float]:
-    """Inter-symbol gaps (ms) at a viewer, inside the live windows, pauses left out."""
+) -> list[tuple[float, int]]:
+    """Inter-symbol gaps at a viewer, (ms, index of the later symbol), inside the live
+    windows, pauses left out."""
     t = view["t"]
     out = []
     for k, (a, b) in enumerate(itertools.pairwise(t)):

@@ -58,7 +58,7 @@ class StepEvent(_Event):
     names: Sequence[str]  # the styles, in ensemble order
     weights: list[float]  # the weights in force, per style
     attribution: list[float]  # each style's share of this symbol
-    steps: Steps | None = field(default=None, repr=False)  # the tensors, for `dists`
+    steps: Steps = field(repr=False)  # the tensors, for `dists`
     _dists: DistsEvent | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -87,8 +87,6 @@ class StepEvent(_Event):
     def dists(self) -> DistsEvent:
         """What every model and the mix predicted at this step (made once, on demand)."""
         if self._dists is None:
-            if self.steps is None:
-                raise ValueError("this step carries no distributions")
             per_model = torch.softmax(self.steps.scaled_logits[0], dim=-1)  # [N, V]
             mixed = self.steps.mixed[0].exp()  # [V]
             self._dists = DistsEvent(self.i, mixed, per_model)

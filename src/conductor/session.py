@@ -517,11 +517,7 @@ class Session:
             # back for this tick (it is read, early, in the wait for the next one).
             commands = [] if self._hold_queue else self._take_queue()
             self._hold_queue = False
-            self._in_flight = commands
-            try:
-                events = await loop.run_in_executor(self._executor, self._step_with, commands)
-            finally:
-                self._in_flight = []
+            events = await self._in_engine(commands, self._step_with)
             for event in events:
                 self._emit(self._out(event))
             if self._closed:
@@ -531,10 +527,11 @@ class Session:
                 # The next step's engine work, then skipped models' catch-up until the tick.
                 margin = min(IDLE_MARGIN, 0.25 / self.rate)
                 if self._queue and not self.paused:  # held back at the tick: read them now
-                    await self._apply_early(loop, deadline - margin)
-                await loop.run_in_executor(
-                    self._executor, self._idle, deadline - margin - loop.time()
-                )
+                    await self._apply_early(loop, deadline - margin)  # the idle work included
+                else:
+                    await loop.run_in_executor(
+                        self._executor, self._idle, deadline - margin - loop.time()
+                    )
                 delay = deadline - loop.time()
                 if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
                     deadline = loop.time()
@@ -571,16 +568,22 @@ class Session:
         thread, with the next step's engine work for them (a prime read, returning styles
         caught up): the tick then only mixes and samples. They still apply at the same step
         boundary (no symbol comes between), so the record, and a replay, are unchanged."""
-        commands = self._take_queue()
+        events = await self._in_engine(self._take_queue(), self._apply_now, until - loop.time())
+        for event in events:
+            self._emit(event)
+
+    async def _in_engine(
+        self, commands: list[Command], work: Callable[..., list[Any]], *args: Any
+    ) -> list[Any]:
+        """`work(commands, *args)` in the engine thread; meanwhile `commands` are in flight
+        (`pending_commands` counts them: a command checked now sees the state they leave)."""
         self._in_flight = commands
         try:
-            events = await loop.run_in_executor(
-                self._executor, self._apply_now, commands, until - loop.time()
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, work, commands, *args
             )
         finally:
             self._in_flight = []
-        for event in events:
-            self._emit(event)
 
     def _apply_now(self, commands: list[Command], seconds: float) -> list[Event]:
         """Engine thread: apply `commands`, the lookahead for what they leave, then catch-up.
