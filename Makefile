@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python bench/train_speed.py --json bench/results/train_speed.json
 	$(BIN)/python bench/ensemble_speed.py --json bench/results/ensemble_speed.json
 	$(BIN)/python bench/latency.py --json bench/results/latency.json
+	$(BIN)/python bench/precision.py --json bench/results/precision.json  # needs the corpora (make corpora)
 
 # The shipped ensemble: train (resumable; each style's budget is in scripts/styles.py, or
 # MINUTES=M for all) then export to styles/.

@@ -1,16 +1,24 @@
 """Ensemble generation speed: symbols/s of the full loop (engine step + mix + sample) against a
-naive baseline in the same run, and against this machine's memory-bandwidth roofline.
+naive baseline in the same run, and against the rate at which this machine can read the weights.
 
 The naive baseline is what a straightforward port of Akten & Grierson's system does: a Python
 loop over N separate `nn.LSTM` modules, each stepped alone (embedding, LSTM, head, softmax), the
-distributions mixed, `torch.multinomial` to draw. The roofline is the rate at which this machine
-can merely *read* the weights one step needs (measured read bandwidth / weight bytes per step).
+distributions mixed, `torch.multinomial` to draw.
+
+The read bound: one step must read every active model's matrices once, so no single stream can
+go faster than (bandwidth of reading that many bytes) / (bytes per step). The bandwidth is
+measured by re-reading a buffer of exactly the case's weight bytes, so an ensemble that fits in
+cache is held to the cache's speed and a large one to memory's. It is reported for one stream
+only: many streams share each read, and are bound by arithmetic instead.
+
+Big ensembles are run in fp32 and in reduced precision (`Ensemble(precision=...)`: fp16, int8
+weights with per-row scales), and "auto" is what `conductor serve` picks by default.
 
     python bench/ensemble_speed.py [--seconds 1] [--rounds 5] [--json FILE]
 
 This VM's speed drifts by tens of percent from one second to the next, so each case is measured
 in rounds that interleave ours, the naive loop and the read bandwidth; the figures are the
-medians over the rounds (every round is kept in the JSON).
+medians over the rounds, with the lowest and highest round (every round is kept in the JSON).
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ from conductor.sampling import SamplingParams
 V = 128
 
 
-def read_bandwidth(megabytes: int = 256, seconds: float = 0.3) -> float:
-    """Sustained bytes/s of back-to-back full reads of a buffer far larger than the caches.
+def read_bandwidth(nbytes: int, seconds: float = 0.3) -> float:
+    """Sustained bytes/s of back-to-back full reads of one buffer of `nbytes` (at least 1 MB).
 
     Sustained (total bytes / total time over `seconds`), like the rates it is compared with,
     not the best single read: on this shared VM single reads vary by tens of percent.
     """
-    x = torch.ones(megabytes * 1024 * 1024 // 4)
+    x = torch.ones(max(nbytes, 1 << 20) // 4)
     x.sum()
     reads, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -48,14 +56,20 @@ def read_bandwidth(megabytes: int = 256, seconds: float = 0.3) -> float:
     return reads * x.numel() * 4 / (time.perf_counter() - start)
 
 
-def weight_bytes_per_step(config: ModelConfig, models: int) -> int:
-    """fp32 bytes one step must read: recurrent and inter-layer matrices, heads, one table row."""
-    h = config.hidden
-    per_model = h * 4 * h  # layer-0 recurrent matrix
-    per_model += (config.layers - 1) * (2 * h * 4 * h + 4 * h)  # [W_ih; W_hh] and bias
-    per_model += h * V + V  # head
-    per_model += 4 * h  # one row of the layer-0 input table
-    return 4 * per_model * models
+def weight_bytes_per_step(ensemble: Ensemble) -> int:
+    """Bytes one step of every model must read, as the engine stores them: recurrent and
+    inter-layer matrices at their precision (fp32 4, fp16 2, int8 1 byte + a 4-byte scale per
+    row), fp32 heads, biases and one row of each layer-0 input table."""
+    size = {"fp32": 4, "fp16": 2, "int8": 1}
+    total = 0
+    for model, precision in zip(ensemble.models, ensemble.precisions, strict=True):
+        h, layers = model.config.hidden, model.config.layers
+        matrix = h * 4 * h + (layers - 1) * 2 * h * 4 * h  # elements
+        total += size[precision] * matrix
+        if precision == "int8":
+            total += 4 * 4 * h * layers  # per-row scales
+        total += 4 * ((layers - 1) * 4 * h + h * V + V + 4 * h)  # biases, head, a table row
+    return total
 
 
 def rate(step: Callable[[], Any], seconds: float) -> float:
@@ -66,11 +80,6 @@ def rate(step: Callable[[], Any], seconds: float) -> float:
         step()
         count += 1
     return count / (time.perf_counter() - start)
-
-
-def random_models(config: ModelConfig, n: int) -> list[CharLSTM]:
-    torch.manual_seed(0)
-    return [CharLSTM(config).eval() for _ in range(n)]
 
 
 def naive_loop(models: list[CharLSTM]) -> Callable[[], None]:
@@ -91,25 +100,52 @@ def naive_loop(models: list[CharLSTM]) -> Callable[[], None]:
     return step
 
 
-def ours_loop(models: list[CharLSTM], streams: int, active: int | None = None) -> Callable[[], Any]:
-    ensemble = Ensemble(models, [f"m{i}" for i in range(len(models))])
+def ours_loop(
+    models: list[CharLSTM], streams: int, active: int | None = None, precision: str = "auto"
+) -> tuple[Callable[[], Any], Ensemble]:
+    ensemble = Ensemble(models, [f"m{i}" for i in range(len(models))], precision=precision)
     ensemble.set_streams(streams)
     conductor = Conductor(ensemble, params=SamplingParams(temperature=1.0))
     n = len(models)
     weights = torch.ones(n) if active is None else (torch.arange(n) < active).float()
-    return lambda: conductor.step(weights)
+    return (lambda: conductor.step(weights)), ensemble
 
 
 def measure(
-    steps: dict[str, Callable[[], Any]], seconds: float, rounds: int
+    steps: dict[str, Callable[[], Any]], seconds: float, rounds: int, nbytes: dict[str, int]
 ) -> dict[str, list[float]]:
-    """Rates of each step function and the read bandwidth, interleaved over `rounds` rounds."""
-    samples: dict[str, list[float]] = {name: [] for name in [*steps, "bandwidth"]}
+    """Rates of each step function and the read bandwidth of each byte count, interleaved over
+    `rounds` rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in [*steps, *nbytes]}
     for _ in range(rounds):
-        samples["bandwidth"].append(read_bandwidth())
+        for name, count in nbytes.items():
+            samples[name].append(read_bandwidth(count))
         for name, step in steps.items():
             samples[name].append(rate(step, seconds))
     return samples
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+
+
+XL = ModelConfig(layers=3, hidden=1024, embed=64)
+
+# (label, model configs, streams, precisions to run); "auto" is serve's default.
+PLAN: list[tuple[str, list[ModelConfig], int, tuple[str, ...]]] = [
+    *[(f"{n} small", [SIZES["small"]] * n, 1, ("auto",)) for n in (1, 4, 8, 16)],
+    *[(f"{n} large", [SIZES["large"]] * n, 1, ("auto",)) for n in (1, 4)],
+    ("8 large", [SIZES["large"]] * 8, 1, ("fp32", "fp16", "int8")),
+    ("16 large + 16 small", [SIZES["large"]] * 16 + [SIZES["small"]] * 16, 1, ("fp32", "auto")),
+    ("8 xl (3x1024)", [XL] * 8, 1, ("fp32", "fp16", "int8")),
+    *[("16 small", [SIZES["small"]] * 16, b, ("auto",)) for b in (8, 64)],
+    *[("8 large", [SIZES["large"]] * 8, b, ("auto",)) for b in (8, 64)],
+]
+
+
+def models_for(configs: list[ModelConfig]) -> list[CharLSTM]:
+    torch.manual_seed(0)
+    return [CharLSTM(config).eval() for config in configs]
 
 
 def main() -> None:
@@ -119,72 +155,98 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/ensemble_speed.json"))
     args = parser.parse_args()
 
-    bandwidth = read_bandwidth()
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"read bandwidth {bandwidth / 1e9:.1f} GB/s; medians of {args.rounds} rounds"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu_name()}; "
+        f"medians of {args.rounds} rounds (lowest-highest)"
     )
     cases: list[dict[str, Any]] = []
-    plan = [("small", n, 1) for n in (1, 4, 8, 16)] + [("large", n, 1) for n in (1, 4, 8)]
-    plan += [("small", 16, b) for b in (8, 64)] + [("large", 8, b) for b in (8, 64)]
     print(
-        f"{'size':<6} {'N':>3} {'B':>3} {'ours sym/s':>11} {'naive':>8} {'x naive':>8} "
-        f"{'roofline':>9} {'of roof':>8}"
+        f"{'case':<20} {'B':>3} {'precision':<11} {'ours sym/s':>20} {'naive':>6} "
+        f"{'x naive':>8} {'MB/step':>8} {'read bound':>10} {'of bound':>8}"
     )
-    for size, n, streams in plan:
-        config = SIZES[size]
-        models = random_models(config, n)
-        steps = {"ours": ours_loop(models, streams)}
+    for label, configs, streams, precisions in PLAN:
+        models = models_for(configs)
+        steps: dict[str, Callable[[], Any]] = {}
+        ensembles: dict[str, Ensemble] = {}
+        for precision in precisions:
+            steps[precision], ensembles[precision] = ours_loop(models, streams, precision=precision)
         if streams == 1:
             steps["naive"] = naive_loop(models)
-        samples = measure(steps, args.seconds, args.rounds)
-        ours = statistics.median(samples["ours"]) * streams
-        case_bandwidth = statistics.median(samples["bandwidth"])
-        roofline = case_bandwidth / weight_bytes_per_step(config, n) * streams
-        case: dict[str, Any] = {
-            "size": size,
-            "models": n,
-            "streams": streams,
-            "ours_sym_s": ours,
-            "roofline_sym_s": roofline,
-            "read_bandwidth_gb_s": case_bandwidth / 1e9,
-            "rounds": {
-                "ours_sym_s": [r * streams for r in samples["ours"]],
-                "read_bandwidth_gb_s": [b / 1e9 for b in samples["bandwidth"]],
-            },
-        }
-        naive_text = f"{'':>8} {'':>8}"
-        if "naive" in samples:
-            naive = statistics.median(samples["naive"])
-            case["naive_sym_s"] = naive
-            case["rounds"]["naive_sym_s"] = samples["naive"]
-            naive_text = f"{naive:>8,.0f} {ours / naive:>7.1f}x"
-        cases.append(case)
-        print(
-            f"{size:<6} {n:>3} {streams:>3} {ours:>11,.0f} {naive_text} {roofline:>9,.0f} "
-            f"{ours / roofline:>7.0%}"
-        )
+        nbytes = {f"bw {p}": weight_bytes_per_step(ensembles[p]) for p in precisions}
+        samples = measure(steps, args.seconds, args.rounds, nbytes if streams == 1 else {})
+        naive = statistics.median(samples["naive"]) if "naive" in samples else None
+        for precision in precisions:
+            ensemble = ensembles[precision]
+            ours = spread([r * streams for r in samples[precision]])
+            kinds = sorted(set(ensemble.precisions))
+            case: dict[str, Any] = {
+                "case": label,
+                "models": len(configs),
+                "streams": streams,
+                "precision": precision,
+                "stored_as": kinds,
+                "weight_mb_per_step": nbytes.get(f"bw {precision}", 0) / 1e6 or None,
+                "ours_sym_s": ours["median"],
+                "ours_spread": ours,
+                "rounds": {"ours_sym_s": [r * streams for r in samples[precision]]},
+            }
+            naive_text = f"{'':>6} {'':>8}"
+            if naive is not None:
+                case["naive_sym_s"] = naive
+                case["rounds"]["naive_sym_s"] = samples["naive"]
+                naive_text = f"{naive:>6,.0f} {ours['median'] / naive:>7.1f}x"
+            bound_text = f"{'':>8} {'':>10} {'':>8}"
+            if streams == 1:
+                bandwidth = statistics.median(samples[f"bw {precision}"])
+                bound = bandwidth / nbytes[f"bw {precision}"]
+                case["read_bandwidth_gb_s"] = bandwidth / 1e9
+                case["rounds"]["read_bandwidth_gb_s"] = [
+                    b / 1e9 for b in samples[f"bw {precision}"]
+                ]
+                case["read_bound_sym_s"] = bound
+                bound_text = (
+                    f"{nbytes[f'bw {precision}'] / 1e6:>8.1f} {bound:>10,.0f} "
+                    f"{ours['median'] / bound:>7.0%}"
+                )
+            cases.append(case)
+            shown = precision if precision != "auto" else f"auto={'/'.join(kinds)}"
+            ours_text = f"{ours['median']:,.0f} ({ours['low']:,.0f}-{ours['high']:,.0f})"
+            print(f"{label:<20} {streams:>3} {shown:<11} {ours_text:>20} {naive_text} {bound_text}")
 
     print("\nskipping: 16 small models, weight on k of them (threshold 5%)")
-    models = random_models(SIZES["small"], 16)
+    models = models_for([SIZES["small"]] * 16)
     active = (16, 8, 4, 2, 1)
     samples = measure(
-        {str(k): ours_loop(models, 1, active=k) for k in active}, args.seconds, args.rounds
+        {str(k): ours_loop(models, 1, active=k)[0] for k in active},
+        args.seconds,
+        args.rounds,
+        {},
     )
     skip_cases = []
     for k in active:
-        ours = statistics.median(samples[str(k)])
-        skip_cases.append({"size": "small", "models": 16, "active": k, "ours_sym_s": ours})
-        print(f"  active {k:>2}: {ours:>8,.0f} sym/s")
+        ours = spread(samples[str(k)])
+        skip_cases.append(
+            {
+                "size": "small",
+                "models": 16,
+                "active": k,
+                "ours_sym_s": ours["median"],
+                "ours_spread": ours,
+            }
+        )
+        print(
+            f"  active {k:>2}: {ours['median']:>8,.0f} sym/s "
+            f"({ours['low']:,.0f}-{ours['high']:,.0f})"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
             {
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
+                "cpu": cpu_name(),
                 "rounds": args.rounds,
                 "seconds_per_measurement": args.seconds,
-                "read_bandwidth_gb_s": bandwidth / 1e9,
                 "cases": cases,
                 "skipping": skip_cases,
             },
@@ -193,6 +255,17 @@ def main() -> None:
         + "\n"
     )
     print(f"wrote {args.json}")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (figures from one CPU do not carry over to another)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -6,7 +6,14 @@ WebSocket client timestamps every step event. Latency = arrival of the first ste
 carry the marker − the moment the datagram was sent (one clock: same process). Commands are
 spaced by a random delay so they land at every phase of the symbol clock.
 
-    python bench/latency.py [--commands 500] [--rate 60] [--models 8] [--styles-dir styles]
+Three cases, one after the other on the same server:
+- "two active": weight on the first two styles, the others skipped (the common case);
+- "all active": weight on every style, so every model runs on the path to the symbol;
+- "returning": the other styles leave for 0.5-2 s (weight on the first style alone, while the
+  server works off their backlog in idle time), then one command brings them all back; the
+  latency of that return is measured (the path that once froze the stream).
+
+    python bench/latency.py [--commands 500] [--returns 100] [--rate 60] [--models 8]
 
 Uses the shipped styles when `--styles-dir` has at least N of them, else N random small models.
 """
@@ -49,15 +56,26 @@ def checkpoints(styles_dir: Path, count: int, scratch: Path) -> list[Path]:
     return paths
 
 
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[min(len(ordered) - 1, round(0.99 * len(ordered)))],
+        "max_ms": ordered[-1],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--commands", type=int, default=500)
+    parser.add_argument("--commands", type=int, default=500, help="per steady case (500)")
+    parser.add_argument("--returns", type=int, default=100, help="returns measured (100)")
     parser.add_argument("--rate", type=float, default=60.0, help="symbols/s")
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
     parser.add_argument("--json", type=Path, default=Path("bench/results/latency.json"))
     args = parser.parse_args()
 
+    results: dict[str, dict[str, float | int | list[float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         paths = checkpoints(args.styles_dir, args.models, Path(scratch))
         session = Session(Conductor(Ensemble.from_checkpoints(paths)), rate=args.rate)
@@ -82,55 +100,70 @@ def main() -> None:
 
         threading.Thread(target=receive, daemon=True).start()
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        latencies = []
         rng = random.Random(0)
-        time.sleep(1.0)
-        for k in range(args.commands):
-            marker = round(0.2 + 0.6 * ((k % 50) / 50), 2)  # a value no other command used last
-            weights = [1.0, marker] + [0.0] * (len(paths) - 2)
+
+        def send(weights: list[float]) -> None:
             builder = OscMessageBuilder("/conductor/weights")
             for w in weights:
                 builder.add_arg(float(w), OscMessageBuilder.ARG_TYPE_FLOAT)
-            datagram = builder.build().dgram
-            with seen:
-                start_index = len(arrivals)
-            sent = time.perf_counter()
-            udp.sendto(datagram, endpoints.osc)
+            udp.sendto(builder.build().dgram, endpoints.osc)
 
-            def arrived(marker: float = marker, since: int = start_index) -> float | None:
+        def timed(k: int, rest: float) -> float:
+            """Send weights [1, marker, rest...] and wait for the first symbol under them."""
+            marker = round(0.2 + 0.6 * ((k % 50) / 50), 2)  # a value no other command used last
+            with seen:
+                since = len(arrivals)
+            sent = time.perf_counter()
+            send([1.0, marker] + [rest] * (len(paths) - 2))
+
+            def arrived() -> float | None:
                 return next((t for t, w in arrivals[since:] if abs(w - marker) < 1e-6), None)
 
             with seen:
-                if not seen.wait_for(lambda: arrived() is not None, timeout=5):
+                if not seen.wait_for(lambda: arrived() is not None, timeout=10):
                     raise SystemExit(f"command {k} never showed up")
                 first = arrived()
                 assert first is not None
-            latencies.append((first - sent) * 1000)
+            return (first - sent) * 1000
+
+        time.sleep(1.0)
+        # "all active": each other style at 0.2, so every share stays above the 5% threshold
+        for case, rest in (("two active", 0.0), ("all active", 0.2)):
+            latencies = []
+            for k in range(args.commands):
+                latencies.append(timed(k, rest))
+                time.sleep(rng.uniform(0.02, 0.06))
+            results[case] = {**percentiles(latencies), "commands": args.commands}
+            results[case]["latencies_ms"] = latencies
+        returns = []
+        for k in range(args.returns):
+            send([1.0] + [0.0] * (len(paths) - 1))  # everyone but the first style leaves
+            time.sleep(rng.uniform(0.5, 2.0))
+            returns.append(timed(k, 0.2))
             time.sleep(rng.uniform(0.02, 0.06))
+        results["returning"] = {**percentiles(returns), "commands": args.returns}
+        results["returning"]["latencies_ms"] = returns
         ws.close()
         server.stop()
 
-    latencies.sort()
-    p50 = statistics.median(latencies)
-    p99 = latencies[min(len(latencies) - 1, round(0.99 * len(latencies)))]
     period = 1000 / args.rate
     print(
-        f"{args.commands} OSC commands, {len(paths)} models at {args.rate:g} symbols/s "
-        f"(one symbol every {period:.1f} ms): latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-        f"max {latencies[-1]:.1f} ms"
+        f"{len(paths)} models at {args.rate:g} symbols/s (one symbol every {period:.1f} ms); "
+        "OSC command sent -> first symbol under it on the WebSocket:"
     )
+    for case, figures in results.items():
+        print(
+            f"  {case:<11} {figures['commands']:>4} commands: p50 {figures['p50_ms']:.1f} ms, "
+            f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
             {
-                "commands": args.commands,
                 "models": len(paths),
                 "styles": [p.name for p in paths],
                 "rate": args.rate,
-                "p50_ms": p50,
-                "p99_ms": p99,
-                "max_ms": latencies[-1],
-                "latencies_ms": latencies,
+                "cases": results,
             },
             indent=2,
         )

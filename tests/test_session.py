@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_session(paths: list[Path], **kwargs: Any) -> Session:
-    conductor = Conductor(Ensemble.from_checkpoints(paths), seed=kwargs.pop("seed", 0))
+    ensemble = Ensemble.from_checkpoints(paths, precision=kwargs.pop("precision", "auto"))
+    conductor = Conductor(ensemble, seed=kwargs.pop("seed", 0))
     return Session(conductor, **kwargs)
 
 
@@ -140,12 +141,18 @@ def test_presets_are_saved_recalled_with_a_morph_and_persisted(
         make_session(two_styles, presets_file=presets)
 
 
+@pytest.mark.parametrize("precision", ["auto", "int8"])
 def test_record_then_replay_reproduces_the_symbols_exactly(
-    two_styles: list[Path], tmp_path: Path
+    two_styles: list[Path], tmp_path: Path, precision: str
 ) -> None:
     record = tmp_path / "take.jsonl"
     session = make_session(
-        two_styles, seed=11, record=record, rate=30, style_paths=[str(p) for p in two_styles]
+        two_styles,
+        seed=11,
+        record=record,
+        rate=30,
+        style_paths=[str(p) for p in two_styles],
+        precision=precision,
     )
     text = []
     script = {
@@ -160,6 +167,8 @@ def test_record_then_replay_reproduces_the_symbols_exactly(
             session.submit(script[step])
         text.append(session.step().symbol)
     session.close()
+    header = json.loads(record.read_text().splitlines()[0])
+    assert header["precision"] == ["fp32" if precision == "auto" else precision] * 2
     result = replay(record, lambda styles: [Path(s) for s in styles])
     assert result.text == "".join(text) and result.steps == 80 and result.matches is True
 

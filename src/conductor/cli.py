@@ -22,7 +22,7 @@ from conductor import __version__, control
 from conductor.checkpoint import atomic_write_bytes, load_checkpoint
 from conductor.corpora import DEFAULT_DIR, RECIPES, build, corpus_path
 from conductor.corpus import load_corpus
-from conductor.engine import Ensemble
+from conductor.engine import PRECISIONS, Ensemble
 from conductor.errors import ConductorError
 from conductor.evaluate import evaluate_checkpoint
 from conductor.events import StepEvent
@@ -301,6 +301,32 @@ def _resolve_styles(spec: str, styles_dir: Path) -> list[Path]:
     return paths
 
 
+def _parse_precision(text: str) -> str | dict[str, str]:
+    """`--precision`: one of PRECISIONS for all styles, or STYLE=KIND[,STYLE=KIND] (others auto)."""
+    if "=" not in text:
+        return text.strip()
+    chosen: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip():
+            raise ConductorError(
+                f"--precision takes one of {', '.join(PRECISIONS)} or STYLE=KIND[,STYLE=KIND], "
+                f"not {text!r}"
+            )
+        chosen[name.strip()] = kind.strip()
+    return chosen
+
+
+def _add_precision_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        type=_parse_precision,
+        help="how the recurrent weights are stored: auto (int8 only for ensembles far larger "
+        "than the CPU cache) | fp32 | fp16 | int8, or per style: kjv=int8,c=fp16 (auto)",
+    )
+
+
 def _parse_floats(text: str, what: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
@@ -310,7 +336,7 @@ def _parse_floats(text: str, what: str) -> list[float]:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     paths = _resolve_styles(args.styles, Path(args.styles_dir))
-    ensemble = Ensemble.from_checkpoints(paths)
+    ensemble = Ensemble.from_checkpoints(paths, precision=args.precision)
     names = ensemble.names
     if args.schedule and args.weights:
         raise ConductorError("give --weights or --schedule, not both")
@@ -470,7 +496,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         music = MusicOptions(header, args.tempo, args.ahead_bars)
     elif args.midi_out:
         raise ConductorError("--midi-out plays the tune: add --music")
-    ensemble = Ensemble.from_checkpoints(paths)
+    ensemble = Ensemble.from_checkpoints(paths, precision=args.precision)
     params = SamplingParams(temperature=args.temperature)
     conductor = Conductor(ensemble, args.mixer, params, args.seed, args.threshold)
     weights = _parse_floats(args.weights, "--weights") if args.weights else None
@@ -669,6 +695,7 @@ def _parser() -> argparse.ArgumentParser:
         "--chars", type=int, help="symbols to generate (600; for a tune: the most, 3000)"
     )
     gen.add_argument("--seed", type=int, default=0)
+    _add_precision_arg(gen)
     gen.add_argument("--json", help="write one JSON event per symbol to FILE ('-': stdout)")
     tune = gen.add_argument_group(
         "tunes (ABC styles): with --format or --out, write one tune from a chosen header"
@@ -694,6 +721,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--slew", type=float, default=0.0, help="default weight glide, seconds")
     srv.add_argument("--prime", help="text to start from")
     srv.add_argument("--seed", type=int, default=0)
+    _add_precision_arg(srv)
     srv.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
     srv.add_argument("--port", type=int, default=8765, help="web port (8765)")
     srv.add_argument("--osc-port", type=int, default=9000, help="OSC UDP port, -1 = off (9000)")

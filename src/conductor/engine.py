@@ -19,15 +19,26 @@ comes back has next to nothing to read on the hot path. Should nobody call it (f
 model `MAX_BACKLOG` symbols behind reads one missed symbol per step inside `step`: the symbols
 kept for skipped models, and the work a returning model does, are bounded by `MAX_BACKLOG`,
 never by how long it was away. The engine knows tensors only: no I/O, no clocks, no asyncio.
+
+Precision: at one symbol per step a large model's step is bound by *reading* its recurrent
+matrices, so a group may store them in reduced precision — `int8` (per-row scales, activations
+quantised per call, int32 sums) or `fp16` (fp32 activations and sums) — and multiply them one
+model at a time with fbgemm's prepacked kernels. Embedding tables, biases, heads and all state
+stay fp32, and priming (`advance`) reads with the fp32 weights. `precision="auto"` (the default)
+stores a group as int8 only where its recurrent weights are far larger than the caches
+(`AUTO_REDUCE_BYTES`), so small ensembles, the shipped one included, run in fp32.
+`bench/precision.py` measures what it costs on every shipped style.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -36,11 +47,62 @@ from conductor.errors import ConductorError
 from conductor.model import CharLSTM
 from conductor.vocab import ASCII128, Vocab
 
-__all__ = ["MAX_BACKLOG", "Ensemble", "EnsembleSnapshot"]
+__all__ = ["AUTO_REDUCE_BYTES", "MAX_BACKLOG", "PRECISIONS", "Ensemble", "EnsembleSnapshot"]
 
 # The most symbols a skipped model is ever behind: from there on `step` reads one missed symbol
 # of it per step itself, so a return never costs more than this many single-model steps.
 MAX_BACKLOG = 8
+
+PRECISIONS = ("auto", "fp32", "fp16", "int8")
+
+# "auto" stores a group's recurrent matrices as int8 from this many fp32 bytes on (all members
+# together): there a step streams them from memory, and int8 made 8 models of 3x512 2.1x and 8
+# of 3x1024 3.4x faster (bench/ensemble_speed.py) for at most 0.0007 bits/symbol on the shipped
+# styles (bench/precision.py). fp16 gained nothing on the AVX-512 Xeon measured. Below this the
+# weights stay in cache, and fp32's one batched call for the group beats one call per model.
+AUTO_REDUCE_BYTES = 64 << 20
+
+
+def _linear_fp16(x: torch.Tensor, packed: Any) -> torch.Tensor:
+    out: torch.Tensor = torch.ops.quantized.linear_dynamic_fp16(x, packed)
+    return out
+
+
+def _linear_int8(x: torch.Tensor, packed: Any) -> torch.Tensor:
+    # reduce_range: 7-bit activations, so AVX2's u8 x s8 pair sums cannot saturate int16.
+    out: torch.Tensor = torch.ops.quantized.linear_dynamic(x, packed, True)
+    return out
+
+
+_LINEAR: dict[str, Callable[[torch.Tensor, Any], torch.Tensor]] = {
+    "fp16": _linear_fp16,
+    "int8": _linear_int8,
+}
+
+
+def _pack(weight: torch.Tensor, precision: str) -> Any:
+    """weight [out, in] → fbgemm's prepacked matrix in `precision` (no bias: added in fp32)."""
+    weight = weight.contiguous()
+    if precision == "fp16":
+        return torch.ops.quantized.linear_prepack_fp16(weight, None)
+    scales = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()  # [out]: one per row
+    zeros = torch.zeros(weight.shape[0], dtype=torch.long)
+    with warnings.catch_warnings():  # torch marks quantized tensor creation as deprecated
+        warnings.simplefilter("ignore")
+        quantized = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
+    return torch.ops.quantized.linear_prepack(quantized, None)
+
+
+@dataclass
+class _Packed:
+    """A group's recurrent matrices in reduced precision: per layer, one prepacked matrix per
+    model (layer 0: W_hh0 [4H, H]; then [W_ih; W_hh] as [4H, 2H])."""
+
+    precision: str
+    layers: list[list[Any]]
+
+    def rows(self, start: int, count: int) -> _Packed:
+        return _Packed(self.precision, [ms[start : start + count] for ms in self.layers])
 
 
 @dataclass
@@ -48,12 +110,13 @@ class _Stack:
     """Stacked weights of some models of one shape (all of a group, or its active subset)."""
 
     table: torch.Tensor  # [n, V, 4H] layer-0 input projection of every symbol, biases included
-    w_hh0: torch.Tensor  # [n, H, 4H], or [n, 4H, H] when `rows_first`
-    w_cat: list[torch.Tensor]  # per layer >= 1: [n, 2H, 4H], or [n, 4H, 2H] when `rows_first`
+    w_hh0: torch.Tensor  # [n, H, 4H]
+    w_cat: list[torch.Tensor]  # per layer >= 1: [n, 2H, 4H]
     b_cat: list[torch.Tensor]  # per layer >= 1: [n, 1, 4H]
     head_w: torch.Tensor  # [n, H, V]
     head_b: torch.Tensor  # [n, 1, V]
-    rows_first: bool = False  # recurrent matrices stored transposed (see `_ROWS_FIRST_HIDDEN`)
+    # Reduced precision: the recurrent matrices live here and w_hh0 / w_cat are empty [n, 0, 0].
+    packed: _Packed | None = field(default=None)
 
     def rows(self, start: int, count: int) -> _Stack:
         """Models `start .. start+count-1` of the stack as views: no copy, no memory, no time
@@ -69,7 +132,7 @@ class _Stack:
             b_cat=[part(t) for t in self.b_cat],
             head_w=part(self.head_w),
             head_b=part(self.head_b),
-            rows_first=self.rows_first,
+            packed=None if self.packed is None else self.packed.rows(start, count),
         )
 
 
@@ -110,23 +173,14 @@ def _ifog(weights: torch.Tensor) -> torch.Tensor:
     return torch.cat([i, f, o, g], dim=-1)
 
 
-# From this hidden size on, a group's recurrent matrices are stored [n, 4H, K] and multiplied as
-# W x: at one symbol per step (a matrix-vector product) that streams large matrices from memory
-# ~18% faster here (8 models 1024x2048: 1.30 vs 1.61 ms on the 2-core EPYC); small ones, which
-# stay in cache, are faster as x W (16 models 256x1024: 181 vs 226 us). Same sums either way.
-_ROWS_FIRST_HIDDEN = 512
+def _recurrent_bytes(model: CharLSTM) -> int:
+    """fp32 bytes of one model's recurrent and inter-layer matrices (what a step streams)."""
+    h, layers = model.config.hidden, model.config.layers
+    return 4 * (h * 4 * h + (layers - 1) * 2 * h * 4 * h)
 
 
-def _gates(bias: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows_first: bool) -> torch.Tensor:
-    """bias [n, 1|B, 4H] + x [n, B, K] W, with W [n, K, 4H] (or [n, 4H, K] if rows_first)."""
-    if not rows_first:
-        return torch.baddbmm(bias, x, w)  # [n, B, 4H]
-    return torch.baddbmm(bias.transpose(1, 2), w, x.transpose(1, 2)).transpose(1, 2)
-
-
-def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
+def _stack_models(models: Sequence[CharLSTM], precision: str = "fp32") -> _Stack:
     layers = models[0].config.layers
-    rows_first = models[0].config.hidden >= _ROWS_FIRST_HIDDEN
     tables, w_hh0, heads_w, heads_b = [], [], [], []
     w_cat: list[list[torch.Tensor]] = [[] for _ in range(1, layers)]
     b_cat: list[list[torch.Tensor]] = [[] for _ in range(1, layers)]
@@ -146,10 +200,15 @@ def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
             heads_w.append(model.head.weight.T)  # [H, V]
             heads_b.append(model.head.bias.unsqueeze(0))  # [1, V]
 
-        def lay_out(ws: list[torch.Tensor]) -> torch.Tensor:  # → [n, K, 4H] or [n, 4H, K]
-            stacked = torch.stack(ws)
-            return (stacked.transpose(1, 2) if rows_first else stacked).contiguous()
+        def lay_out(ws: list[torch.Tensor]) -> torch.Tensor:  # → [n, K, 4H]
+            if precision != "fp32":
+                return torch.empty(len(ws), 0, 0)
+            return torch.stack(ws).contiguous()
 
+        packed = None
+        if precision != "fp32":
+            per_layer = [w_hh0, *w_cat]  # per layer, per model: [K, 4H]
+            packed = _Packed(precision, [[_pack(w.T, precision) for w in ws] for ws in per_layer])
         return _Stack(
             table=torch.stack(tables).contiguous(),  # [n, V, 4H]
             w_hh0=lay_out(w_hh0),
@@ -157,8 +216,21 @@ def _stack_models(models: Sequence[CharLSTM]) -> _Stack:
             b_cat=[torch.stack(bs).contiguous() for bs in b_cat],  # [n, 1, 4H]
             head_w=torch.stack(heads_w).contiguous(),  # [n, H, V]
             head_b=torch.stack(heads_b).contiguous(),  # [n, 1, V]
-            rows_first=rows_first,
+            packed=packed,
         )
+
+
+def _layer_gates(stack: _Stack, layer: int, base: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Gates [n, B, 4H] = base [n, 1|B, 4H] + x [n, B, K] times layer `layer`'s matrices
+    (layer 0: W_hh0 on h; above: [W_ih; W_hh] on [h_below, h])."""
+    if stack.packed is None:
+        # x W, never W x: the rows-first product that streamed large matrices ~9-18% faster on
+        # the AMD EPYC this ran on first was 2-2.5x slower on the Xeon (AVX-512) of later runs.
+        w = stack.w_hh0 if layer == 0 else stack.w_cat[layer - 1]
+        return torch.baddbmm(base, x, w)  # [n, B, 4H]
+    linear = _LINEAR[stack.packed.precision]
+    parts = [linear(x[k], packed) for k, packed in enumerate(stack.packed.layers[layer])]
+    return torch.stack(parts).add_(base)  # [n, B, 4H]
 
 
 def _lstm_cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,14 +252,14 @@ def _advance(
         x_gates = stack.table[:, int(symbols[0])].unsqueeze(1)  # [n, 1, 4H], a view
     else:
         x_gates = stack.table.index_select(1, symbols)  # [n, B, 4H]
-    gates = _gates(x_gates, h[0], stack.w_hh0, stack.rows_first)  # [n, B, 4H]
+    gates = _layer_gates(stack, 0, x_gates, h[0])  # [n, B, 4H]
     h_new, c_new = _lstm_cell(gates, c[0])  # [n, B, H]
     if h.shape[0] == 1:
         return h_new.unsqueeze(0), c_new.unsqueeze(0)  # [1, n, B, H], no copy
     hs, cs = [h_new], [c_new]
     for layer in range(1, h.shape[0]):
         both = torch.cat([h_new, h[layer]], dim=-1)  # [n, B, 2H]
-        gates = _gates(stack.b_cat[layer - 1], both, stack.w_cat[layer - 1], stack.rows_first)
+        gates = _layer_gates(stack, layer, stack.b_cat[layer - 1], both)
         h_new, c_new = _lstm_cell(gates, c[layer])  # [n, B, H]
         hs.append(h_new)
         cs.append(c_new)
@@ -206,7 +278,13 @@ class EnsembleSnapshot:
 class Ensemble:
     """N models, B streams. `step` → logits [B, N, V]; state per stream; skipping with catch-up."""
 
-    def __init__(self, models: Sequence[CharLSTM], names: Sequence[str], vocab: Vocab = ASCII128):
+    def __init__(
+        self,
+        models: Sequence[CharLSTM],
+        names: Sequence[str],
+        vocab: Vocab = ASCII128,
+        precision: str | Mapping[str, str] = "auto",
+    ):
         if not models:
             raise ConductorError("an ensemble needs at least one model")
         if len(names) != len(models) or len(set(names)) != len(names):
@@ -221,12 +299,15 @@ class Ensemble:
         self.vocab = vocab
         self.models = [model.eval() for model in models]
         self.streams = 1
-        by_shape: dict[tuple[int, int], list[int]] = {}
+        #: per model: the precision its recurrent matrices are stored in ("fp32", "fp16", "int8")
+        self.precisions = self._resolve_precisions(precision)
+        by_shape: dict[tuple[int, int, str], list[int]] = {}
         for index, model in enumerate(self.models):
-            by_shape.setdefault((model.config.layers, model.config.hidden), []).append(index)
+            key = (model.config.layers, model.config.hidden, self.precisions[index])
+            by_shape.setdefault(key, []).append(index)
         self.groups: list[_Group] = []
-        for (layers, hidden), members in by_shape.items():
-            stack = _stack_models([self.models[i] for i in members])
+        for (layers, hidden, kind), members in by_shape.items():
+            stack = _stack_models([self.models[i] for i in members], kind)
             zeros = torch.zeros(layers, len(members), 1, hidden)  # [L, n, B, H]
             self.groups.append(_Group(members, layers, hidden, stack, zeros, zeros.clone()))
         self._everyone = frozenset(range(len(self.models)))
@@ -239,14 +320,47 @@ class Ensemble:
         if grouped_order != sorted(grouped_order):
             self._order = torch.tensor([grouped_order.index(m) for m in range(len(self.models))])
 
+    def _resolve_precisions(self, precision: str | Mapping[str, str]) -> list[str]:
+        """One precision per model from one setting for all or a mapping by name (unnamed
+        models: "auto"); "auto" groups are int8 from `AUTO_REDUCE_BYTES` on, else fp32."""
+        wanted = (
+            precision if isinstance(precision, Mapping) else dict.fromkeys(self.names, precision)
+        )
+        unknown = sorted(set(wanted) - set(self.names))
+        if unknown:
+            raise ConductorError(
+                f"precision given for {', '.join(unknown)}, which is not in this ensemble "
+                f"(styles: {', '.join(self.names)})"
+            )
+        for name, kind in wanted.items():
+            if kind not in PRECISIONS:
+                raise ConductorError(
+                    f"unknown precision {kind!r} for {name!r}; "
+                    f"choose one of {', '.join(PRECISIONS)}"
+                )
+        chosen = [wanted.get(name, "auto") for name in self.names]
+        auto_bytes: dict[tuple[int, int], int] = {}  # shape → fp32 recurrent bytes of its autos
+        for model, kind in zip(self.models, chosen, strict=True):
+            if kind == "auto":
+                shape = (model.config.layers, model.config.hidden)
+                auto_bytes[shape] = auto_bytes.get(shape, 0) + _recurrent_bytes(model)
+        for index, model in enumerate(self.models):
+            if chosen[index] == "auto":
+                shape = (model.config.layers, model.config.hidden)
+                chosen[index] = "int8" if auto_bytes[shape] >= AUTO_REDUCE_BYTES else "fp32"
+        return chosen
+
     @classmethod
     def from_checkpoints(
-        cls, paths: Sequence[Path | str], names: Sequence[str] | None = None
+        cls,
+        paths: Sequence[Path | str],
+        names: Sequence[str] | None = None,
+        precision: str | Mapping[str, str] = "auto",
     ) -> Ensemble:
         models = [load_checkpoint(Path(p))[0] for p in paths]
         if names is None:
             names = [Path(p).name.removesuffix(".safetensors") for p in paths]
-        return cls(models, names)
+        return cls(models, names, precision=precision)
 
     def __len__(self) -> int:
         return len(self.models)

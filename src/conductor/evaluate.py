@@ -32,6 +32,7 @@ __all__ = [
     "EvalReport",
     "dynamic_bits_per_symbol",
     "evaluate_checkpoint",
+    "held_out",
     "marginal_bpc",
     "tune_dynamic",
 ]
@@ -128,7 +129,7 @@ class EvalReport:
         return result
 
 
-def _held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, bytes, bytes, str]:
+def held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, bytes, bytes, str]:
     """(training, validation, test text, where the test text came from) for a checkpoint."""
     corpus_info = record.get("corpus") or {}
     source = corpus_info.get("source")
@@ -162,7 +163,7 @@ def evaluate_checkpoint(
     (where the corpus is at hand), then reads the test text once with them.
     """
     model, record = load_checkpoint(checkpoint)
-    train, val, test, test_source = _held_out(record, text_file)
+    train, val, test, test_source = held_out(record, text_file)
     test_ids = torch.frombuffer(bytearray(test), dtype=torch.uint8).long()  # [n]
     model_bpc = bits_per_symbol(model, test_ids)
     report = EvalReport(

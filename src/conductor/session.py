@@ -181,6 +181,7 @@ class Session:
                     "mixer": conductor.mixer,
                     "params": vars(conductor.params),
                     "threshold": conductor.threshold,
+                    "precision": conductor.ensemble.precisions,
                     "music": None if music is None else music.to_json(),
                     "style_temperatures": (
                         None
@@ -693,7 +694,11 @@ def replay(
     try:
         paths = resolve(header["styles"])
         params = SamplingParams(**header["params"])
-        ensemble = Ensemble.from_checkpoints(paths, names=header["names"])
+        # Records made before precision was recorded ran every style in fp32.
+        names = header["names"]
+        precisions = header.get("precision") or ["fp32"] * len(names)
+        precision = dict(zip(names, precisions, strict=True))
+        ensemble = Ensemble.from_checkpoints(paths, names=names, precision=precision)
         conductor = Conductor(
             ensemble,
             header["mixer"],

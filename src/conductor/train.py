@@ -201,7 +201,8 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------------------------
 
-    def _train_step(self, lr: float) -> float:
+    def train_step(self, lr: float) -> float:
+        """One TBPTT step at learning rate `lr` (data window, carried state, clipping, AdamW)."""
         if self.batches.starts_epoch(self.step):
             self.state = self.model.initial_state(self.config.batch)
         inputs, targets = self.batches[self.step]  # [B, T], [B, T]
@@ -257,7 +258,7 @@ class Trainer:
                     stopped = "interrupted"
                     break
                 lr = self.learning_rate(max_steps, budget_s)
-                loss = self._train_step(lr)
+                loss = self.train_step(lr)
                 self.losses.append(loss)
                 recent = [*recent[-49:], loss]
                 self.elapsed_s = time.perf_counter() - started
