@@ -151,7 +151,7 @@ class Server:
 
 def start_server(styles_dir: Path, record: Path, presets: Path) -> Server:
     command = [
-        sys.executable, "-u", "-m", "conductor.cli", "serve",
+        sys.executable, "-u", "-m", "conductor.cli", "serve", "--realtime",
         "--styles", ",".join(STYLES), "--styles-dir", str(styles_dir),
         "--rate", str(RATE), "--port", "0", "--osc-port", "0", "--seed", "0",
         "--record", str(record), "--presets", str(presets),

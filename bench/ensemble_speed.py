@@ -7,9 +7,9 @@ distributions mixed, `torch.multinomial` to draw.
 
 The read bound: one step must read every active model's matrices once, so no single stream can
 go faster than (bandwidth of reading that many bytes) / (bytes per step). The bandwidth is
-measured by re-reading a buffer of exactly the case's weight bytes, so an ensemble that fits in
-cache is held to the cache's speed and a large one to memory's. It is reported for one stream
-only: many streams share each read, and are bound by arithmetic instead.
+measured with fp32 matrix-vector products over one matrix of exactly the case's weight bytes, so
+an ensemble that fits in cache is held to the cache's speed and a large one to memory's. It is
+reported for one stream only: many streams share each read, and are bound by arithmetic.
 
 Big ensembles are run in fp32 and in reduced precision (`Ensemble(precision=...)`: fp16, int8
 weights with per-row scales), and "auto" is what `conductor serve` picks by default.
@@ -42,18 +42,21 @@ V = 128
 
 
 def read_bandwidth(nbytes: int, seconds: float = 0.3) -> float:
-    """Sustained bytes/s of back-to-back full reads of one buffer of `nbytes` (at least 1 MB).
+    """Sustained bytes/s of back-to-back fp32 matrix-vector products over one matrix of
+    `nbytes` (at least 1 MB): the operation a single-stream step is made of, at its best.
 
     Sustained (total bytes / total time over `seconds`), like the rates it is compared with,
-    not the best single read: on this shared VM single reads vary by tens of percent.
+    not the best single product: on this shared VM single reads vary by tens of percent.
     """
-    x = torch.ones(max(nbytes, 1 << 20) // 4)
-    x.sum()
+    columns = 1024
+    matrix = torch.ones(max(nbytes, 1 << 20) // (4 * columns), columns)  # [rows, 1024]
+    vector = torch.ones(columns)
+    torch.mv(matrix, vector)
     reads, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        x.sum()
+        torch.mv(matrix, vector)
         reads += 1
-    return reads * x.numel() * 4 / (time.perf_counter() - start)
+    return reads * matrix.numel() * 4 / (time.perf_counter() - start)
 
 
 def weight_bytes_per_step(ensemble: Ensemble) -> int:

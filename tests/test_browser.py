@@ -100,6 +100,19 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     page.screenshot(path=str(shot))
     assert shot.read_bytes()[:4] == b"\x89PNG"
 
+    # The controls span the session's own ranges (sent in hello, from the command models); under
+    # the product mixer a weight slider reaches down to anti-experts.
+    from conductor.commands import MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT
+
+    assert float(page.get_attribute("#temperature", "max") or "nan") == MAX_TEMPERATURE
+    assert float(page.get_attribute("#rate", "max") or "nan") == MAX_RATE
+    scene = {"type": "set", "mixer": "product", "weights": {"letters": 1.0, "digits": -0.5}}
+    live.call(lambda: live.session.submit(scene))
+    digits, letters = "input[data-style=digits]", "input[data-style=letters]"
+    page.wait_for_function(f"document.querySelector('{digits}').value === '-0.5'")
+    assert float(page.eval_on_selector(digits, "e => e.min")) == -MAX_WEIGHT
+    assert float(page.eval_on_selector(letters, "e => e.max")) == MAX_WEIGHT
+
 
 def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browser: object) -> None:
     from playwright.sync_api import Browser

@@ -171,3 +171,24 @@ def test_corpus_list_names_every_recipe() -> None:
     assert result.returncode == 0
     for name in ("shakespeare", "kjv", "python", "latex", "abc_irish"):
         assert name in result.stdout
+
+
+def test_serve_realtime_raises_the_priority_or_says_why_not(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conductor import cli
+
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(cli.os, "setpriority", lambda *args: calls.append(args))
+    cli._raise_priority()
+    assert calls == [(cli.os.PRIO_PROCESS, 0, cli.REALTIME_NICE)]
+    assert capsys.readouterr().err == ""
+
+    def refuse(*args: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(cli.os, "setpriority", refuse)
+    cli._raise_priority()  # goes on at normal priority
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "cannot raise the priority (Operation not permitted" in err

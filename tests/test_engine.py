@@ -244,3 +244,30 @@ def test_precision_per_style_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
         Ensemble(models, names, precision="int4")
     with pytest.raises(ConductorError, match="precision given for zz"):
         Ensemble(models, names, precision={"zz": "fp16"})
+
+
+def test_a_prime_read_by_some_models_reaches_the_others_as_missed_symbols() -> None:
+    """advance(ids, models): the others take the text as missed symbols; their state once
+    caught up is that of reading it (to float tolerance), a backlog past the bound shrinks two
+    a step free-running, and when the catch-up runs changes no float."""
+    models = make_models(SHAPES, seed=10)
+    names = ["a", "b", "c", "d"]
+    ids = torch.randint(0, 128, (1, 80))
+    expected = reference_logits(models, ids)  # [1, T, N, V]
+    idle, lazy = Ensemble(models, names), Ensemble(models, names)
+    for engine in (idle, lazy):
+        for t in range(10):
+            engine.step(ids[:, t])
+        engine.advance(ids[:, 10:40], {0, 2})  # b and d skip the prime
+    assert lazy.backlog == 30 and lazy.kept_symbols == 30
+    for t in range(40, 79):
+        got = lazy.step(ids[:, t], {0, 2})
+        for m in (0, 2):
+            torch.testing.assert_close(got[:, m], expected[:, t, m], atol=1e-5, rtol=1e-5)
+        idle.step(ids[:, t], {0, 2})
+        idle.work_off(3)
+    assert lazy.backlog == engine_module.MAX_BACKLOG  # shrunk from 30 + 39 missed steps
+    for engine in (idle, lazy):
+        got = engine.step(ids[:, 79])  # b and d back
+        torch.testing.assert_close(got, expected[:, 79], atol=1e-5, rtol=1e-5)
+    assert idle.state_digest() == lazy.state_digest()

@@ -183,6 +183,16 @@ def test_cli_generate_streams_json_events(two_styles: list[Path], tmp_path: Path
     assert events[0]["weights"] == {"letters": 1.0, "digits": 0.0}
     assert events[-1]["by"] == "digits" and events[0]["by"] == "letters"
     assert "written by" in result.stdout
+    reduced = cli(
+        "generate",
+        "--styles",
+        ",".join(map(str, two_styles)),
+        "--chars",
+        "20",
+        "--precision",
+        "letters=int8,digits=fp16",
+    )
+    assert reduced.returncode == 0 and "written by" in reduced.stdout, reduced.stderr
 
 
 def test_cli_generate_errors_are_one_line(two_styles: list[Path], tmp_path: Path) -> None:
@@ -195,6 +205,10 @@ def test_cli_generate_errors_are_one_line(two_styles: list[Path], tmp_path: Path
         (["--styles", styles, "--schedule", "0:jazz=1"], "not style=weight"),
         (["--styles", styles, "--top-p", "0"], "top-p"),
         (["--styles", styles, "--json", str(tmp_path / "no" / "dir.jsonl")], "cannot write"),
+        (["--styles", styles, "--precision", "int4"], "unknown precision 'int4'"),
+        (["--styles", styles, "--precision", "letters=int4"], "unknown precision 'int4'"),
+        (["--styles", styles, "--precision", "zz=int8"], "precision given for zz"),
+        (["--styles", styles, "--precision", "=int8"], "--precision takes"),
     ]
     for args, message in cases:
         result = cli("generate", *args, "--chars", "5")

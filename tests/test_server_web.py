@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from conductor.commands import parse_command
+from conductor.commands import MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT, parse_command
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor
@@ -36,6 +36,14 @@ def receive(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict[str, 
             return message
 
 
+def until_state(ws: ClientConnection, ok: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first state event whose state satisfies `ok` (a set applied also sends its state)."""
+    deadline = time.monotonic() + 5.0
+    while not ok(state := receive(ws, "state", max(0.01, deadline - time.monotonic()))["state"]):
+        pass
+    return state
+
+
 @pytest.fixture
 def ws(live: LiveServer) -> Iterator[ClientConnection]:
     with connect(live.ws_url, max_size=None) as client:
@@ -48,6 +56,11 @@ def ws(live: LiveServer) -> Iterator[ClientConnection]:
 def test_hello_then_a_stream_of_steps(ws: ClientConnection) -> None:
     hello = receive(ws, "hello")
     assert hello["styles"] == ["letters", "digits"] and len(hello["pad"]) == 2
+    assert hello["ranges"] == {  # the command models' own, for the page's controls
+        "weight": [-MAX_WEIGHT, MAX_WEIGHT],
+        "temperature": [0.0, MAX_TEMPERATURE],
+        "rate": [0.0, MAX_RATE],
+    }
     steps = [receive(ws, "step") for _ in range(5)]
     assert [s["i"] for s in steps] == list(range(steps[0]["i"], steps[0]["i"] + 5))
     assert all(len(s["symbol"]) == 1 and s["by"] in ("letters", "digits") for s in steps)
@@ -251,6 +264,6 @@ def test_two_browsers_share_one_session(live: LiveServer) -> None:
         while receive(second, "step")["weights"] != {"letters": 0.3, "digits": 0.7}:
             assert time.monotonic() < deadline
         second.send(json.dumps({"type": "pause"}))
-        assert receive(first, "state")["state"]["paused"] is True
+        until_state(first, lambda state: state["paused"] is True)
         second.send(json.dumps({"type": "play"}))
-        assert receive(first, "state")["state"]["paused"] is False
+        until_state(first, lambda state: state["paused"] is False)

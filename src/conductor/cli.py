@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -321,7 +322,6 @@ def _add_precision_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         default="auto",
-        type=_parse_precision,
         help="how the recurrent weights are stored: auto (int8 only for ensembles far larger "
         "than the CPU cache) | fp32 | fp16 | int8, or per style: kjv=int8,c=fp16 (auto)",
     )
@@ -336,7 +336,7 @@ def _parse_floats(text: str, what: str) -> list[float]:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     paths = _resolve_styles(args.styles, Path(args.styles_dir))
-    ensemble = Ensemble.from_checkpoints(paths, precision=args.precision)
+    ensemble = Ensemble.from_checkpoints(paths, precision=_parse_precision(args.precision))
     names = ensemble.names
     if args.schedule and args.weights:
         raise ConductorError("give --weights or --schedule, not both")
@@ -496,7 +496,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         music = MusicOptions(header, args.tempo, args.ahead_bars)
     elif args.midi_out:
         raise ConductorError("--midi-out plays the tune: add --music")
-    ensemble = Ensemble.from_checkpoints(paths, precision=args.precision)
+    ensemble = Ensemble.from_checkpoints(paths, precision=_parse_precision(args.precision))
     params = SamplingParams(temperature=args.temperature)
     conductor = Conductor(ensemble, args.mixer, params, args.seed, args.threshold)
     weights = _parse_floats(args.weights, "--weights") if args.weights else None
@@ -527,6 +527,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
         midi = MidiControl(session, mapping, channel, map_file)
 
+    if args.realtime:
+        _raise_priority()
+
     def ready(endpoints: Endpoints) -> None:
         console.print(f"conductor is live: [bold]{endpoints.url}[/bold]", highlight=False)
         if endpoints.osc:
@@ -554,6 +557,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.record:
         console.print(f"recorded → {args.record} (conductor replay {args.record})")
     return 0
+
+
+REALTIME_NICE = -10  # `serve --realtime`: the symbol clock ahead of viewers and other work
+
+
+def _raise_priority() -> None:
+    """Ask the OS to schedule this process ahead of ordinary ones (`serve --realtime`): on a
+    busy machine the clock's thread otherwise waits for a core, and symbols come late. Only
+    the niceness changes; refused (no root / CAP_SYS_NICE), say so and go on."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, REALTIME_NICE)
+    except (PermissionError, AttributeError, OSError) as error:
+        why = getattr(error, "strerror", None) or "not supported here"
+        errors.print(
+            f"--realtime: cannot raise the priority ({why}; needs root or CAP_SYS_NICE): "
+            "running at normal priority",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -722,6 +744,12 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--prime", help="text to start from")
     srv.add_argument("--seed", type=int, default=0)
     _add_precision_arg(srv)
+    srv.add_argument(
+        "--realtime",
+        action="store_true",
+        help=f"run at a higher scheduling priority (nice {REALTIME_NICE}), so the symbol clock "
+        "keeps time on a busy machine (needs root or CAP_SYS_NICE)",
+    )
     srv.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
     srv.add_argument("--port", type=int, default=8765, help="web port (8765)")
     srv.add_argument("--osc-port", type=int, default=9000, help="OSC UDP port, -1 = off (9000)")

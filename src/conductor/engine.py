@@ -469,8 +469,9 @@ class Ensemble:
             self._missed.append(symbols.clone())
             for index in skipped:
                 self._missed_by[index] += 1
-                if self._missed_by[index] > MAX_BACKLOG:  # nobody worked it off: read one now
-                    self._read(index, 1)
+                if self._missed_by[index] > MAX_BACKLOG:  # nobody worked it off: read it now,
+                    # two a step, so what a prime left a skipped model shrinks to the bound
+                    self._read(index, min(2, self._missed_by[index] - MAX_BACKLOG))
             self._behind |= skipped
         self.active = on
         outputs = [self._step_group(group, symbols, on) for group in self.groups]  # [n, B, V]
@@ -592,16 +593,35 @@ class Ensemble:
         group.c[:, k] = c
 
     @torch.no_grad()
-    def advance(self, ids: torch.Tensor) -> None:
-        """Feed every model a sequence ids [B, T] without computing heads (priming).
+    def warm_up(self) -> None:
+        """Run every model's fused sequence kernel once on a throwaway input (no state
+        changes): its first call in a process costs several times a later one (a live
+        session's first prime would be late)."""
+        for model in self.models:
+            ids = torch.zeros(self.streams, 16, dtype=torch.long)  # [B, T]
+            model.lstm(model.embedding(ids))
 
-        Uses each model's fused sequence kernel: much faster than T single steps. The next
-        `step` continues from the state after the last symbol of `ids`.
+    @torch.no_grad()
+    def advance(self, ids: torch.Tensor, models: AbstractSet[int] | None = None) -> None:
+        """Feed a sequence ids [B, T] without computing heads (priming).
+
+        `models` (default: all) read it now, each with its fused sequence kernel (much faster
+        than T single steps); the others take it as symbols they missed, read later like any
+        skipped symbol (in idle time, or when they run again), so a prime costs only the styles
+        the next symbol needs. Which models read it is part of the call, so a replay making the
+        same calls gets the same floats. The next `step` continues after the last symbol.
         """
         if ids.dim() != 2 or ids.shape[0] != self.streams:
             raise ConductorError(f"advance takes symbols [streams={self.streams}, T]")
-        self.catch_up()
+        readers = self._everyone if models is None else frozenset(models) & self._everyone
+        self._catch_up(readers & self._behind)
         if ids.shape[1] == 0:
             return
-        for index in range(len(self.models)):
-            self._feed_model(index, ids.long())
+        ids = ids.long()
+        for index in sorted(readers):
+            self._feed_model(index, ids)
+        if later := self._everyone - readers:
+            self._missed.extend(ids[:, t].clone() for t in range(ids.shape[1]))  # [B] each
+            for index in later:
+                self._missed_by[index] += ids.shape[1]
+            self._behind |= later

@@ -212,19 +212,24 @@ class Conductor:
             )
         return [float(weights.get(name, 0.0)) for name in self.names]
 
-    def prime(self, text: str) -> None:
-        """Read `text` in every stream (all models, fused); the next symbol continues it."""
+    def prime(self, text: str, weights: torch.Tensor | Sequence[float] | None = None) -> int:
+        """Read `text` in every stream; the next symbol continues it. With `weights`, only the
+        models they run read it now (fused); the skipped ones take it as missed symbols and
+        read it later, exactly, like anything else they missed. Returns how many models read."""
         cleaned = clean(text, self.ensemble.vocab)
         if not cleaned:
-            return
+            return 0
         ids = torch.from_numpy(self.ensemble.vocab.encode(cleaned).astype("int64"))  # [P]
         batch = ids.unsqueeze(0).expand(self.ensemble.streams, -1)  # [B, P]
+        readers = None if weights is None else self._prepare(weights)[1]
         if self._ahead is not None:  # the pending symbol is already read: read the rest
             self._ahead = None
-            self.ensemble.advance(batch[:, :-1])  # catches the skipped models up first
+            self.ensemble.advance(batch[:, :-1], readers)  # readers catch up first
         else:
-            self.ensemble.advance(torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1))
+            pending = torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1)  # [B, P]
+            self.ensemble.advance(pending, readers)
         self.pending = batch[:, -1].clone()
+        return len(self.ensemble) if readers is None else len(readers)
 
     def snapshot(self) -> ConductorSnapshot:
         """Where generation stands (models, pending symbol, random stream, step): `restore`
@@ -278,6 +283,10 @@ class Conductor:
             )  # [B, N, V]
             self._ahead = (logits, ran | missing)
         return logits
+
+    def active_for(self, weights: torch.Tensor | Sequence[float]) -> frozenset[int]:
+        """The models `weights` run (those above the threshold)."""
+        return self._prepare(weights)[1]
 
     def _prepare(
         self, weights: torch.Tensor | Sequence[float]

@@ -151,7 +151,9 @@ class Session:
         self._queue: list[Command] = []
         self._in_flight: list[Command] = []  # taken off the queue, applied by the running step
         self._hold_queue = False  # the next tick takes no commands (a long prime waits for it)
-        self._prime_cost = 0.001  # seconds per primed symbol, measured as primes are read
+        # seconds for one style to read one symbol of a prime: measured as primes are read,
+        # from a cautious guess (the first prime of a session waits for a fresh tick)
+        self._prime_cost = 5e-4
         self._sinks: list[Sink] = []
         self._wake = asyncio.Event()
         self._closed = False
@@ -424,19 +426,32 @@ class Session:
                 self._apply(command, events)
             except ConductorError as error:  # checked on submit; the state may have moved since
                 events.append(ErrorEvent(str(error)))
+        if any(isinstance(c, SetCommand | PresetCommand) for c in commands):
+            events.append(StateEvent(self.state()))  # every surface shows the new target
 
     def _prime(self, text: str) -> None:
+        """Read `text`: the styles the current weights run read it now, the skipped ones with
+        what else they missed (in idle time), so a prime costs only what the next symbol needs."""
         start = time.perf_counter()
-        self.conductor.prime(text)
-        if text:  # what reading one symbol of a prime costs here (to plan when to read one)
-            seconds = (time.perf_counter() - start) / len(text)
+        readers = self._prime_readers()
+        read = self.conductor.prime(text, self.weights if readers else None)
+        if text and read:  # what one style reading one symbol costs (to plan when to read one)
+            seconds = (time.perf_counter() - start) / (len(text) * read)
             self._prime_cost = 0.7 * self._prime_cost + 0.3 * seconds
         self.text_tail = (self.text_tail + text)[-2000:]
+
+    def _prime_readers(self) -> int:
+        """How many styles read a prime now: those the current weights run (all, if the
+        weights run none, as in a glide between mixers)."""
+        try:
+            return len(self.conductor.active_for(self.weights))
+        except MixingError:
+            return 0
 
     def _work_ahead(self, commands: Sequence[Command]) -> float:
         """About how long applying `commands` takes (their primes: the rest is cheap)."""
         chars = sum(len(c.text) for c in commands if isinstance(c, PrimeCommand))
-        return chars * self._prime_cost
+        return chars * max(1, self._prime_readers()) * self._prime_cost
 
     # -- stepping ------------------------------------------------------------------------------
 
@@ -494,6 +509,8 @@ class Session:
     async def run(self) -> None:
         """The generation clock: steps at `rate` (or free) until `close`, honouring pause."""
         loop = asyncio.get_running_loop()
+        # The fused kernels' first call costs several later ones: not on the first prime.
+        await loop.run_in_executor(self._executor, self.conductor.ensemble.warm_up)
         deadline = loop.time()
         while not self._closed:
             if self.paused and self._pending_steps == 0:
@@ -546,7 +563,9 @@ class Session:
                         # Their work now, not at the tick; work that would make the tick late
                         # (a long prime, just before it) waits for the next step instead.
                         left = deadline - margin - loop.time()
-                        work = self._work_ahead(self._queue)
+                        # Planned with twice the measured cost: a prime read while the other
+                        # processes of a show share the cores can take that (seen in a concert).
+                        work = 2 * self._work_ahead(self._queue)
                         if work > left and work > 0:
                             self._hold_queue = True
                         elif left > 0:

@@ -24,7 +24,14 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from conductor.commands import CommandError, parse_message
+from conductor.commands import (
+    WEIGHT,
+    CommandError,
+    RateCommand,
+    SetCommand,
+    field_spec,
+    parse_message,
+)
 from conductor.events import ErrorEvent, Event, StepEvent
 from conductor.mapping import pad_position
 from conductor.session import Session
@@ -70,11 +77,22 @@ def abcjs_path() -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
+def _ranges() -> dict[str, list[float | None]]:
+    """The ranges the page's controls may span: the command models' own (the one schema)."""
+    specs = {
+        "weight": WEIGHT,
+        "temperature": field_spec(SetCommand, "temperature"),
+        "rate": field_spec(RateCommand, "chars_per_s"),
+    }
+    return {name: [spec.minimum, spec.maximum] for name, spec in specs.items()}
+
+
 def _hello(session: Session) -> dict[str, Any]:
     count = len(session.names)
     return {
         "type": "hello",
         "styles": session.names,
+        "ranges": _ranges(),
         "pad": [pad_position(i, count) for i in range(count)],
         "state": session.state(),
         "text": session.text_tail,

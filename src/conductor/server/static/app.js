@@ -9,7 +9,7 @@ const ROW_HEIGHT = 22;
 
 const $ = (id) => document.getElementById(id);
 const view = {
-  styles: [], pad: [], state: null, weights: [], mixed: null, perModel: null,
+  styles: [], pad: [], ranges: null, state: null, weights: [], mixed: null, perModel: null,
   lastSymbol: null, step: 0, cursor: null, dragging: false,
 };
 let socket = null;
@@ -57,6 +57,8 @@ function handle(event) {
     case "hello":
       view.styles = event.styles;
       view.pad = event.pad;
+      view.ranges = event.ranges;
+      applyRanges(event.ranges);
       music.hello(event.music);
       buildSliders();
       $("text").textContent = "";
@@ -134,11 +136,31 @@ function buildSliders() {
   });
 }
 
+// The server's own ranges (from the command models): the temperature slider spans all of it;
+// the rate slider goes from 1 (0 = free-running is a server option) to the session's maximum.
+function applyRanges(ranges) {
+  if (!ranges) return;
+  const [tLow, tHigh] = ranges.temperature;
+  $("temperature").min = tLow;
+  $("temperature").max = tHigh;
+  $("rate").max = ranges.rate[1];
+}
+
+// A weight slider spans 0 up to the server's largest weight; under the product mixer, whose
+// negative weights are anti-experts, from the server's smallest (it keeps showing a negative
+// weight when the mixer goes back to linear, which then refuses it).
+function fitWeightSlider(input, value, mixer) {
+  const [low, high] = view.ranges ? view.ranges.weight : [-1, 1];
+  input.min = Math.min(mixer === "product" ? low : 0, value);
+  input.max = high;
+}
+
 function applyState(state) {
   view.state = state;
   for (const input of document.querySelectorAll("#sliders input")) {
     if (document.activeElement === input) continue;
     const value = state.target[input.dataset.style];
+    fitWeightSlider(input, value, state.mixer);
     input.value = value;
     input.parentElement.querySelector("output").textContent = Number(value).toFixed(2);
   }
