@@ -1,7 +1,8 @@
 """A concert: a scripted performance of every shipped style, measured as the audience sees it.
 
 `conductor serve` runs in its own process (the real command, real sockets on loopback) with all
-eight shipped styles at 60 symbols/s and `--record`. Four WebSocket viewers (one process each,
+eight shipped styles at 60 symbols/s, `--record` and `--realtime`, as README advises for a show
+(`--no-realtime`: at normal priority). Four WebSocket viewers (one process each,
 like four browsers) and one OSC subscriber timestamp every symbol; a controller plays a fixed
 script over the WebSocket (the pad, primes, presets, pause/play, as the page sends them) and OSC
 (scenes as one bundle, mixer switches, single weights, as a control surface sends them):
@@ -22,6 +23,7 @@ the server's RSS (after the first 60 s of warm-up: start, end, max); and whether
 text, and the OSC subscriber's, equals `replay` of the recording.
 
     python bench/concert.py [--styles-dir styles] [--json bench/results/concert.json]
+    python bench/concert.py --no-realtime --json bench/results/concert-normal-priority.json
     python bench/concert.py --quick   # a 1-minute rehearsal of the same script (not a result)
 """
 
@@ -149,13 +151,13 @@ class Server:
             self.rss.append((time.perf_counter(), int(line.split()[1]) * 1024))
 
 
-def start_server(styles_dir: Path, record: Path, presets: Path) -> Server:
+def start_server(styles_dir: Path, record: Path, presets: Path, realtime: bool) -> Server:
     command = [
-        sys.executable, "-u", "-m", "conductor.cli", "serve", "--realtime",
+        sys.executable, "-u", "-m", "conductor.cli", "serve",
         "--styles", ",".join(STYLES), "--styles-dir", str(styles_dir),
         "--rate", str(RATE), "--port", "0", "--osc-port", "0", "--seed", "0",
         "--record", str(record), "--presets", str(presets),
-    ]  # fmt: skip
+    ] + (["--realtime"] if realtime else [])  # fmt: skip
     env = {**os.environ, "COLUMNS": "200"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
@@ -380,6 +382,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/concert.json"))
     parser.add_argument("--absence", type=int, default=36_000, help="symbols away (fast phase)")
     parser.add_argument("--quick", action="store_true", help="a short rehearsal; writes no JSON")
+    parser.add_argument(
+        "--no-realtime", action="store_true", help="serve at normal priority (no --realtime)"
+    )
     args = parser.parse_args()
     scale = 0.15 if args.quick else 1.0
     absence = 3_000 if args.quick else args.absence
@@ -387,7 +392,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         record = scratch / "concert.jsonl"
-        server = start_server(args.styles_dir, record, scratch / "presets.json")
+        server = start_server(
+            args.styles_dir, record, scratch / "presets.json", not args.no_realtime
+        )
         ws_url = server.url.replace("http://", "ws://") + "ws"
         ready = [spawn.Event() for _ in range(5)]
         viewers = [
@@ -472,6 +479,7 @@ def main() -> None:
     live_seconds = (live_a[1] - live_a[0]) + (live_c[1] - live_c[0])
     result = {
         "styles": STYLES,
+        "serve_realtime": not args.no_realtime,
         "rate": RATE,
         "period_ms": period,
         "live_seconds": live_seconds,
