@@ -133,16 +133,22 @@ def main() -> None:
             for k in range(args.commands):
                 latencies.append(timed(k, rest))
                 time.sleep(rng.uniform(0.02, 0.06))
-            results[case] = {**percentiles(latencies), "commands": args.commands}
-            results[case]["latencies_ms"] = latencies
+            results[case] = {
+                **percentiles(latencies),
+                "commands": args.commands,
+                "latencies_ms": latencies,
+            }
         returns = []
         for k in range(args.returns):
             send([1.0] + [0.0] * (len(paths) - 1))  # everyone but the first style leaves
             time.sleep(rng.uniform(0.5, 2.0))
             returns.append(timed(k, 0.2))
             time.sleep(rng.uniform(0.02, 0.06))
-        results["returning"] = {**percentiles(returns), "commands": args.returns}
-        results["returning"]["latencies_ms"] = returns
+        results["returning"] = {
+            **percentiles(returns),
+            "commands": args.returns,
+            "latencies_ms": returns,
+        }
         ws.close()
         server.stop()
 

@@ -568,7 +568,7 @@ def _raise_priority() -> None:
     the niceness changes; refused (no root / CAP_SYS_NICE), say so and go on."""
     try:
         os.setpriority(os.PRIO_PROCESS, 0, REALTIME_NICE)
-    except (PermissionError, AttributeError, OSError) as error:
+    except (AttributeError, OSError) as error:  # no setpriority here; EPERM
         why = getattr(error, "strerror", None) or "not supported here"
         errors.print(
             f"--realtime: cannot raise the priority ({why}; needs root or CAP_SYS_NICE): "

@@ -17,7 +17,8 @@ all along, and *when* the catch-up runs changes no float of it. `work_off(count)
 `count` missed symbols: a live session calls it in the idle time between symbols, so a model that
 comes back has next to nothing to read on the hot path. Should nobody call it (free-running), a
 model `MAX_BACKLOG` symbols behind reads one missed symbol per step inside `step`: the symbols
-kept for skipped models, and the work a returning model does, are bounded by `MAX_BACKLOG`,
+kept for skipped models, and the work a returning model does, are bounded by `MAX_BACKLOG` (plus
+the length of a prime it did not read: over the bound it reads two a step until back at it),
 never by how long it was away. The engine knows tensors only: no I/O, no clocks, no asyncio.
 
 Precision: at one symbol per step a large model's step is bound by *reading* its recurrent
@@ -49,8 +50,9 @@ from conductor.vocab import ASCII128, Vocab
 
 __all__ = ["AUTO_REDUCE_BYTES", "MAX_BACKLOG", "PRECISIONS", "Ensemble", "EnsembleSnapshot"]
 
-# The most symbols a skipped model is ever behind: from there on `step` reads one missed symbol
-# of it per step itself, so a return never costs more than this many single-model steps.
+# The most symbols a skipped model is let fall behind: from there on `step` reads its missed
+# symbols itself (one a step; two while a prime it skipped leaves it further behind), so a return
+# costs at most this many single-model steps, plus that of a prime read since.
 MAX_BACKLOG = 8
 
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
@@ -597,8 +599,8 @@ class Ensemble:
         """Run every model's fused sequence kernel once on a throwaway input (no state
         changes): its first call in a process costs several times a later one (a live
         session's first prime would be late)."""
+        ids = torch.zeros(self.streams, 16, dtype=torch.long)  # [B, T]
         for model in self.models:
-            ids = torch.zeros(self.streams, 16, dtype=torch.long)  # [B, T]
             model.lstm(model.embedding(ids))
 
     @torch.no_grad()

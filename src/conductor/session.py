@@ -434,24 +434,26 @@ class Session:
         what else they missed (in idle time), so a prime costs only what the next symbol needs."""
         start = time.perf_counter()
         readers = self._prime_readers()
-        read = self.conductor.prime(text, self.weights if readers else None)
+        read = self.conductor.prime(text, None if readers is None else self.weights)
         if text and read:  # what one style reading one symbol costs (to plan when to read one)
             seconds = (time.perf_counter() - start) / (len(text) * read)
             self._prime_cost = 0.7 * self._prime_cost + 0.3 * seconds
         self.text_tail = (self.text_tail + text)[-2000:]
 
-    def _prime_readers(self) -> int:
-        """How many styles read a prime now: those the current weights run (all, if the
-        weights run none, as in a glide between mixers)."""
+    def _prime_readers(self) -> frozenset[int] | None:
+        """The styles that read a prime now: those the current weights run; None (all of
+        them) where the weights make no mix, as in a glide between mixers."""
         try:
-            return len(self.conductor.active_for(self.weights))
+            return self.conductor.active_for(self.weights)
         except MixingError:
-            return 0
+            return None
 
     def _work_ahead(self, commands: Sequence[Command]) -> float:
         """About how long applying `commands` takes (their primes: the rest is cheap)."""
         chars = sum(len(c.text) for c in commands if isinstance(c, PrimeCommand))
-        return chars * max(1, self._prime_readers()) * self._prime_cost
+        readers = self._prime_readers()
+        count = len(self.names) if readers is None else len(readers)
+        return chars * count * self._prime_cost
 
     # -- stepping ------------------------------------------------------------------------------
 
