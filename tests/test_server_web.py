@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import time
 import urllib.request
@@ -253,6 +254,19 @@ def test_a_token_is_checked_and_required_beyond_localhost(two_styles: list[Path]
     session = Session(Conductor(Ensemble.from_checkpoints(two_styles)))
     with pytest.raises(ConductorError, match="add --token"):
         BackgroundServer(session, host="0.0.0.0", port=0, osc_port=None)
+
+
+def test_the_server_takes_its_start_out_of_the_collectors_reach(two_styles: list[Path]) -> None:
+    """A full collection over everything the start made (models, libraries, the app) is a stall
+    of several symbols; `serve` freezes those objects before the clock starts."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    server = LiveServer(two_styles)
+    try:
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        server.stop()
+        gc.unfreeze()
 
 
 def test_two_browsers_share_one_session(live: LiveServer) -> None:

@@ -295,6 +295,34 @@ def test_a_style_back_after_a_long_absence_costs_no_stall_and_replays_exactly(
     assert result.matches is True and result.text == "".join(e.symbol for e in steps)
 
 
+def test_idle_catch_up_ends_at_the_tick_however_long_the_work_before_it(
+    two_styles: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock hands the engine thread the tick's time, not a length of time: the lookahead
+    and any commands applied first use up part of it (a clock that counted from the end of
+    that work made the tick late by a long prime: found in a concert)."""
+    session = make_session(two_styles, weights=[1.0, 0.0])
+    for _ in range(MAX_BACKLOG):
+        session.step()  # digits skipped: it has symbols to read
+    engine = session.conductor.ensemble
+    now = [100.0]
+    monkeypatch.setattr("conductor.session.time.monotonic", lambda: now[0])
+    lookahead = session.conductor.lookahead
+
+    def slow_lookahead(weights: Any) -> Any:
+        now[0] += 10.0  # the work takes longer than the time left before the tick
+        return lookahead(weights)
+
+    monkeypatch.setattr(session.conductor, "lookahead", slow_lookahead)
+    behind = engine.backlog
+    session._idle(now[0] + 5.0)
+    assert engine.backlog == behind > 0  # the tick has passed: no catch-up after it
+    session._apply_now([parse_command({"type": "set", "temperature": 0.9})], now[0] + 5.0)
+    assert engine.backlog == behind
+    session._idle(now[0] + 15.0)  # time is left after the lookahead: it is used
+    assert engine.backlog < behind
+
+
 def test_a_sink_that_raises_is_dropped_and_generation_goes_on(two_styles: list[Path]) -> None:
     session = make_session(two_styles)
 

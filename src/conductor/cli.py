@@ -529,6 +529,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     if args.realtime:
         _raise_priority()
+    # The engine thread's idle work is a run of short torch calls; with CPython's 5 ms switch
+    # interval a socket write waiting for the GIL could wait that long behind it.
+    sys.setswitchinterval(LIVE_SWITCH_INTERVAL)
 
     def ready(endpoints: Endpoints) -> None:
         console.print(f"conductor is live: [bold]{endpoints.url}[/bold]", highlight=False)
@@ -560,6 +563,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 REALTIME_NICE = -10  # `serve --realtime`: the symbol clock ahead of viewers and other work
+LIVE_SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits (serve)
 
 
 def _raise_priority() -> None:

@@ -513,12 +513,12 @@ class Session:
         loop = asyncio.get_running_loop()
         # The fused kernels' first call costs several later ones: not on the first prime.
         await loop.run_in_executor(self._executor, self.conductor.ensemble.warm_up)
-        deadline = loop.time()
+        deadline = time.monotonic()
         while not self._closed:
             if self.paused and self._pending_steps == 0:
                 self._wake.clear()
                 await self._wake.wait()
-                deadline = loop.time()
+                deadline = time.monotonic()
                 continue
             if self.performance is not None and self._pending_steps == 0:
                 wait = self.performance.wait_before_next(time.monotonic())
@@ -529,7 +529,7 @@ class Session:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=min(wait, 0.05))
-                    deadline = loop.time()
+                    deadline = time.monotonic()
                     continue
             if self._pending_steps:
                 self._pending_steps -= 1
@@ -542,36 +542,38 @@ class Session:
                 self._emit(self._out(event))
             if self._closed:
                 break
+            # The sinks' writers run first (their sockets take the symbol now), then the engine
+            # thread's idle work, which would hold them off the GIL.
+            await asyncio.sleep(0)
             if self.rate > 0:
                 deadline += 1.0 / self.rate
                 # The next step's engine work, then skipped models' catch-up until the tick.
                 margin = min(IDLE_MARGIN, 0.25 / self.rate)
                 if self._queue and not self.paused:  # held back at the tick: read them now
-                    await self._apply_early(loop, deadline - margin)  # the idle work included
+                    await self._apply_early(deadline - margin)  # the idle work included
                 else:
-                    await loop.run_in_executor(
-                        self._executor, self._idle, deadline - margin - loop.time()
-                    )
-                delay = deadline - loop.time()
+                    await loop.run_in_executor(self._executor, self._idle, deadline - margin)
+                delay = deadline - time.monotonic()
                 if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
-                    deadline = loop.time()
+                    deadline = time.monotonic()
                     delay = 0.0
                 beat = self.rate
                 # Commands wake the wait early; the beat is kept unless the rate changed, when
                 # the next tick comes at most one new period from now (a slow rate never traps
                 # the clock in a long wait).
-                while (delay := deadline - loop.time()) > 0 and self.rate > 0 and not self._closed:
+                clock = time.monotonic
+                while (delay := deadline - clock()) > 0 and self.rate > 0 and not self._closed:
                     if self._queue and not self.paused and not self._hold_queue:
                         # Their work now, not at the tick; work that would make the tick late
                         # (a long prime, just before it) waits for the next step instead.
-                        left = deadline - margin - loop.time()
+                        left = deadline - margin - time.monotonic()
                         # Planned with twice the measured cost: a prime read while the other
                         # processes of a show share the cores can take that (seen in a concert).
                         work = 2 * self._work_ahead(self._queue)
                         if work > left and work > 0:
                             self._hold_queue = True
                         elif left > 0:
-                            await self._apply_early(loop, deadline - margin)
+                            await self._apply_early(deadline - margin)
                             continue
                     self._wake.clear()
                     try:
@@ -579,18 +581,18 @@ class Session:
                     except TimeoutError:
                         break
                     if self.rate != beat and self.rate > 0:
-                        deadline = min(deadline, loop.time() + 1.0 / self.rate)
+                        deadline = min(deadline, time.monotonic() + 1.0 / self.rate)
                         beat = self.rate
             else:  # free-running: no idle time; the engine bounds the backlog itself
                 await loop.run_in_executor(self._executor, self._look_ahead)
                 await asyncio.sleep(0)
 
-    async def _apply_early(self, loop: asyncio.AbstractEventLoop, until: float) -> None:
+    async def _apply_early(self, until: float) -> None:
         """Commands that came in while the clock waits are applied at once, in the engine
         thread, with the next step's engine work for them (a prime read, returning styles
         caught up): the tick then only mixes and samples. They still apply at the same step
         boundary (no symbol comes between), so the record, and a replay, are unchanged."""
-        events = await self._in_engine(self._take_queue(), self._apply_now, until - loop.time())
+        events = await self._in_engine(self._take_queue(), self._apply_now, until)
         for event in events:
             self._emit(event)
 
@@ -607,21 +609,23 @@ class Session:
         finally:
             self._in_flight = []
 
-    def _apply_now(self, commands: list[Command], seconds: float) -> list[Event]:
-        """Engine thread: apply `commands`, the lookahead for what they leave, then catch-up.
+    def _apply_now(self, commands: list[Command], until: float) -> list[Event]:
+        """Engine thread: apply `commands`, the lookahead for what they leave, then catch-up
+        until `until` (monotonic seconds: however long the commands took, the tick is kept).
         The lookahead for the weights before them runs first, as it has when a step applies
         them (a prime then reads the pending symbol the same way): the engine calls, and so the
         floats, are those of a replay."""
         events: list[Event] = []
         self._look_ahead()
         self._apply_all(commands, events)
-        self._idle(seconds)
+        self._idle(until)
         return events
 
-    def _idle(self, seconds: float) -> None:
-        """Engine thread, between two symbols: the lookahead, then catch-up for `seconds`."""
+    def _idle(self, until: float) -> None:
+        """Engine thread, between two symbols: the lookahead, then catch-up until `until`
+        (monotonic seconds, an end fixed before the lookahead: its time is not added)."""
         self._look_ahead()
-        self._work_off(time.monotonic() + seconds)
+        self._work_off(until)
 
     def _work_off(self, until: float) -> None:
         """Skipped models read what they missed in small slices until `until` (monotonic

@@ -182,7 +182,11 @@ async def _send(websocket: WebSocket, client: _Client) -> None:
             if item is None or client.overflowed:
                 await websocket.close(code=1013, reason="too slow: reconnect")
                 return
-            text = item.dists().json_text() if isinstance(item, StepEvent) else item
+            if isinstance(item, StepEvent):
+                await asyncio.sleep(0)  # every browser's symbol goes out before the dists
+                text = item.dists().json_text()
+            else:
+                text = item
             await websocket.send_text(text)
     except Exception:  # the socket closed under us; the receiver loop cleans up
         return

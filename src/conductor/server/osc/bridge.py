@@ -136,13 +136,21 @@ class OscBridge(asyncio.DatagramProtocol):
         if event.weights != self._last_weights:
             self._last_weights = event.weights
             packets.append(_message(f"{PREFIX}/weights", *[float(w) for w in event.weights]))
+        for packet in packets:
+            self._to_subscribers(packet)
         now = time.monotonic()
         if now - self._last_mixed >= 1 / DISPLAY_HZ:
             self._last_mixed = now
-            mixed = event.dists().mixed.numpy().astype(np.float32)  # [V]
-            packets.append(_message(f"{PREFIX}/mixed", mixed.tobytes()))
-        for packet in packets:
-            self._to_subscribers(packet)
+            # After the other sinks have the symbol (the page's viewers, MIDI): the
+            # distribution is display data, the symbol is what a listener waits for.
+            try:
+                asyncio.get_running_loop().call_soon(self._send_mixed, event)
+            except RuntimeError:  # stepped outside the server's loop (a script): send it now
+                self._send_mixed(event)
+
+    def _send_mixed(self, event: StepEvent) -> None:
+        mixed = event.dists().mixed.numpy().astype(np.float32)  # [V]
+        self._to_subscribers(_message(f"{PREFIX}/mixed", mixed.tobytes()))
 
     def _on_bar(self, event: BarEvent) -> None:
         """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds."""
