@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/pip --disable-pip-version-check -q
+VENDOR := src/conductor/server/static/vendor
 
-.PHONY: install system demo test lint format bench styles corpora clean
+.PHONY: install system system-test demo test lint format bench styles corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +15,14 @@ $(STAMP): pyproject.toml
 	$(PIP) install -e '.[test]'
 	# abcjs draws the live sheet music: from the npm registry at setup, never committed.
 	npm install --silent --no-audit --no-fund --prefix .npm abcjs@6.4.4
+	# ... and a copy inside the package (git-ignored), so a wheel built here carries it.
+	mkdir -p $(VENDOR) && cp .npm/node_modules/abcjs/dist/abcjs-basic-min.js $(VENDOR)/ \
+	  && cp .npm/node_modules/abcjs/LICENSE.md $(VENDOR)/abcjs-LICENSE.md
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The main job on the shipped ensemble (styles/, committed; nothing is trained here): a morph
+# The main job on the shipped ensemble (src/conductor/styles/, committed; nothing is trained here): a morph
 # through four styles in the terminal, each symbol coloured by the style that wrote it, then the
 # live page.
 TUNE_MORPH := 0:abc_irish=1 120:abc_irish=1 240:abc_german=1
@@ -35,16 +39,19 @@ demo: install system
 	@echo "(For music: conductor serve --music, and press 'sound on' on the page.)"
 	$(BIN)/conductor serve
 
-# What the tests and tunes use from outside Python (Debian): a real browser, liblo's OSC tools,
-# FluidSynth and a General MIDI soundfont (WAV output).
+# From outside Python (Debian): the demo's tune needs FluidSynth and a General MIDI soundfont
+# (WAV output); the tests also need a real browser and liblo's OSC tools.
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system:
-	@command -v chromium >/dev/null && command -v oscsend >/dev/null && command -v oscdump >/dev/null \
-	  && command -v fluidsynth >/dev/null && test -f $(SOUNDFONT) \
+	@command -v fluidsynth >/dev/null && test -f $(SOUNDFONT) \
 	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	      --no-install-recommends chromium liblo-tools fluidsynth fluid-soundfont-gm)
+	      --no-install-recommends fluidsynth fluid-soundfont-gm)
+system-test: system
+	@command -v chromium >/dev/null && command -v oscsend >/dev/null && command -v oscdump >/dev/null \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      --no-install-recommends chromium liblo-tools)
 
-test: install system
+test: install system-test
 	$(BIN)/pytest
 	$(MAKE) lint
 
@@ -65,7 +72,7 @@ bench: install
 	$(BIN)/python bench/precision.py --json bench/results/precision.json  # needs the corpora (make corpora)
 
 # The shipped ensemble: train (resumable; each style's budget is in scripts/styles.py, or
-# MINUTES=M for all) then export to styles/.
+# MINUTES=M for all) then export to src/conductor/styles/.
 JOBS ?= 2
 styles: corpora
 	$(BIN)/python scripts/styles.py train $(if $(MINUTES),--minutes $(MINUTES)) --jobs $(JOBS)

@@ -59,6 +59,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from conductor.library import shipped_dir
 from conductor.session import replay
 
 STYLES = ["shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german", "abc_scottish"]
@@ -391,7 +392,7 @@ def gaps(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--json", type=Path, default=Path("bench/results/concert.json"))
     parser.add_argument("--absence", type=int, default=36_000, help="symbols away (fast phase)")
     parser.add_argument("--quick", action="store_true", help="a short rehearsal; writes no JSON")

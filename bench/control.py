@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from conductor.control import plot_sweeps, run_control
+from conductor.library import shipped_dir
 
 STYLES = ["shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german", "abc_scottish"]
 PAIRS = "shakespeare:kjv,kjv:python,python:c,abc_irish:abc_german"
@@ -22,7 +23,7 @@ PAIRS = "shakespeare:kjv,kjv:python,python:c,abc_irish:abc_german"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--samples", type=int, default=100, help="samples per point")
     parser.add_argument("--length", type=int, default=300, help="symbols per sample")
     parser.add_argument("--pairs", default=PAIRS, help="a:b[,c:d] weight sweeps")

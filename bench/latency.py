@@ -37,6 +37,7 @@ from websockets.sync.client import connect
 from conductor.checkpoint import save_checkpoint
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.library import shipped_dir
 from conductor.model import SIZES, CharLSTM
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
@@ -71,7 +72,7 @@ def main() -> None:
     parser.add_argument("--returns", type=int, default=100, help="returns measured (100)")
     parser.add_argument("--rate", type=float, default=60.0, help="symbols/s")
     parser.add_argument("--models", type=int, default=8)
-    parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--json", type=Path, default=Path("bench/results/latency.json"))
     args = parser.parse_args()
 

@@ -34,6 +34,7 @@ from conductor.corpora.abc import split_tunes
 from conductor.corpus import load_corpus, split
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.library import shipped_dir
 from conductor.music import MusicError, TuneCheck, TuneHeader, check_tune, tune_body
 from conductor.sampling import SamplingParams
 from conductor.tunes import compose
@@ -75,7 +76,7 @@ def summarise(checks: list[TuneCheck], ended: list[bool], judged: list[str]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--tunes", type=int, default=100, help="tunes per case (100)")
     parser.add_argument("--max-symbols", type=int, default=1000, help="cap per tune (1000)")
     parser.add_argument("--temperature", type=float, default=0.8)

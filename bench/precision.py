@@ -28,6 +28,7 @@ from conductor.checkpoint import load_checkpoint
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.evaluate import held_out
+from conductor.library import shipped_dir
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -58,7 +59,7 @@ def card_bpc(checkpoint: Path) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles-dir", type=Path, default=Path("styles"))
+    parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--streams", type=int, default=64, help="parts read side by side (64)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/precision.json"))
     args = parser.parse_args()

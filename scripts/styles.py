@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from conductor.checkpoint import load_checkpoint, read_meta, save_checkpoint
-from conductor.corpora import RECIPES
+from conductor.corpora import RECIPES, portable
 from conductor.engine import Ensemble
 from conductor.evaluate import evaluate_checkpoint
 from conductor.generate import Conductor
@@ -175,6 +175,7 @@ def export(plans: list[StylePlan]) -> None:
         source = RUNS / f"{plan.name}.safetensors"
         model, record = load_checkpoint(source)
         meta = {k: v for k, v in record.items() if k in ("name", "corpus", "metrics", "training")}
+        meta["corpus"] = portable(meta["corpus"])  # the style's name, not this machine's path
         target = save_checkpoint(STYLES / source.name, model, ASCII128, meta, torch.float16)
         report = evaluate_checkpoint(target, dynamic=True).to_json()
         report["fp32_bpc"] = evaluate_checkpoint(source, compressors=False).model_bpc

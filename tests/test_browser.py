@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conductor.library import shipped_dir
 from tests.conftest import LiveServer, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -127,7 +128,7 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
 
     if abcjs_path() is None:
         pytest.skip("abcjs is not installed (make install gets it from npm)")
-    styles = Path(__file__).resolve().parents[1] / "styles"
+    styles = shipped_dir()
     paths = [styles / "abc_irish.safetensors", styles / "abc_german.safetensors"]
     options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=360.0, ahead_bars=1.0)
     session = Session(Conductor(Ensemble.from_checkpoints(paths), seed=2), rate=0, music=options)

@@ -92,7 +92,9 @@ def test_a_changed_corpus_is_a_clear_error(two_styles: list[Path], tmp_path: Pat
     original = corpus.read_bytes()
     try:
         corpus.write_bytes(original + b" zz")
-        with pytest.raises(CorpusError, match="missing or changed"):
+        with pytest.raises(
+            CorpusError, match="style .letters.: the corpus .* changed since training"
+        ):
             corpora_of([copy])
     finally:
         corpus.write_bytes(original)

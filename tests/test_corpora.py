@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from conductor.corpora import RECIPES, build
+from conductor.corpora import RECIPES, build, describe, locate, portable
 from conductor.corpora._recipe import package_dir, require_program, spread
 from conductor.corpora.abc import clean_abc, split_tunes
 from conductor.errors import CorpusError, DependencyError
@@ -169,3 +170,46 @@ def test_unknown_style_and_tiny_output_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="only"):
         build("shakespeare", tmp_path / "out", source=tmp_path)
     assert not (tmp_path / "out" / "shakespeare.txt").exists()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_records_name_a_recipes_corpus_by_style_not_by_path(tmp_path: Path) -> None:
+    built = tmp_path / "shakespeare.txt"
+    built.write_text("To be, or not to be\n")
+    assert describe(built, "abc") == {"name": "shakespeare", "sha256": "abc"}
+    own = tmp_path / "my-notes.txt"
+    assert describe(own, "abc") == {"source": str(own.resolve()), "sha256": "abc"}
+    old = {"source": "/elsewhere/data/corpora/kjv.txt", "sha256": "abc", "symbols": 3}
+    assert portable(old) == {"name": "kjv", "sha256": "abc", "symbols": 3}
+
+
+def test_a_corpus_is_found_again_on_another_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record from elsewhere (old: a machine path; new: the style name) finds the corpus once
+    `conductor corpus build` has made it here; a missing or different one is one line."""
+    monkeypatch.setenv("CONDUCTOR_DATA", str(tmp_path / "data"))
+    text = "In the beginning\n" * 100
+    built = tmp_path / "data" / "kjv.txt"
+    old = {"source": "/machine/that/trained/it/data/corpora/kjv.txt"}
+    new = {"name": "kjv"}
+    for record in (old, new):
+        record["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+        with pytest.raises(CorpusError, match=r"not built on this machine .*corpus build kjv"):
+            locate(record)
+    built.parent.mkdir()
+    built.write_text(text)
+    assert locate(old) == built and locate(new) == built
+    built.write_text(text + "Amen.\n")  # another package version
+    with pytest.raises(CorpusError, match=r"not the text the model was trained on.*rebuild it"):
+        locate(new)
+    mine = tmp_path / "mine.txt"
+    mine.write_text(text)
+    assert locate({"source": str(mine), "sha256": _sha(mine)}) == mine
+    with pytest.raises(
+        CorpusError, match="gone.txt. is missing; give it back, or give --text FILE"
+    ):
+        locate({"source": str(tmp_path / "gone.txt"), "sha256": "0"})

@@ -83,7 +83,7 @@ def test_evaluate_needs_the_corpus_or_a_text(trained: Path, tmp_path: Path) -> N
     backup = corpus_file.read_bytes()
     try:
         corpus_file.write_text("changed")
-        with pytest.raises(CorpusError, match="missing or changed.*--text"):
+        with pytest.raises(CorpusError, match="changed since training.*--text FILE"):
             evaluate_checkpoint(moved, compressors=False)
     finally:
         corpus_file.write_bytes(backup)

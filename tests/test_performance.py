@@ -15,6 +15,7 @@ from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.events import BarEvent, ResetEvent, StepEvent
 from conductor.generate import Conductor
+from conductor.library import shipped_dir
 from conductor.music import TuneHeader
 from conductor.performance import LEAD_IN, MusicOptions, Performance
 from conductor.server.midi import MidiOut
@@ -23,7 +24,7 @@ from conductor.session import Session, replay
 from tests.conftest import until
 from tests.test_server_osc import Peer, osc
 
-STYLES = Path(__file__).resolve().parents[1] / "styles"
+STYLES = shipped_dir()
 ABC = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
 JIG = MusicOptions(TuneHeader("6/8", "1/8", "D"), tempo=120.0, ahead_bars=1.0)
 

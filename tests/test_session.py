@@ -16,6 +16,7 @@ from conductor.engine import MAX_BACKLOG, Ensemble
 from conductor.errors import ConductorError
 from conductor.events import StepEvent
 from conductor.generate import Conductor
+from conductor.library import shipped_dir
 from conductor.session import Session, replay
 from tests.conftest import until
 
@@ -369,7 +370,7 @@ def test_commands_applied_while_the_clock_waits_replay_exactly(
     replays bit for bit, every float included (the shipped models: tiny ones can hide a
     different op order). With `hold`, every prime looks too long for the time left, so it
     waits for the tick after (and is read right after it)."""
-    shipped = [ROOT / "styles" / f"{name}.safetensors" for name in ("shakespeare", "kjv")]
+    shipped = [shipped_dir() / f"{name}.safetensors" for name in ("shakespeare", "kjv")]
     record = tmp_path / "take.jsonl"
     session = make_session(
         shipped, weights=[1.0, 0.0], rate=40, record=record,

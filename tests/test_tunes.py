@@ -14,11 +14,12 @@ import torch
 
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.library import shipped_dir
 from conductor.music import BarSplitter, TuneHeader, bar_notes, check_tune, fits_meter
 from conductor.music import opens_section as opens
 from conductor.tunes import compose
 
-STYLES = Path(__file__).resolve().parents[1] / "styles"
+STYLES = shipped_dir()
 PATHS = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
 
 

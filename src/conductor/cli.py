@@ -28,6 +28,7 @@ from conductor.errors import ConductorError
 from conductor.evaluate import evaluate_checkpoint
 from conductor.events import StepEvent
 from conductor.generate import Conductor, Schedule
+from conductor.library import DEFAULT_STYLES, MUSIC_STYLES, resolve_style, resolve_styles
 from conductor.mixing import DEFAULT_THRESHOLD, MIXERS, check_weights
 from conductor.model import SIZES, ModelConfig
 from conductor.sampling import SamplingParams, sample
@@ -170,7 +171,7 @@ def _parse_pairs(text: str) -> list[tuple[str, str]]:
 
 
 def _cmd_control(args: argparse.Namespace) -> int:
-    paths = _resolve_styles(args.styles, Path(args.styles_dir))
+    paths = resolve_styles(args.styles or DEFAULT_STYLES, args.styles_dir)
     names = [p.name.removesuffix(".safetensors") for p in paths]
     pairs = _parse_pairs(args.pairs) if args.pairs else list(itertools.pairwise(names))
     if args.samples < 1 or args.length < 10:
@@ -217,7 +218,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_control(args)
     if not args.checkpoint:
         raise ConductorError("give a checkpoint to score, or --control for the ensemble test")
-    checkpoint = Path(args.checkpoint)
+    checkpoint = resolve_style(args.checkpoint, args.styles_dir)
     with console.status("scoring model and compressors on the held-out text…"):
         report = evaluate_checkpoint(
             checkpoint,
@@ -256,7 +257,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    model, record = load_checkpoint(Path(args.checkpoint))
+    model, record = load_checkpoint(resolve_style(args.checkpoint))
     vocab = Vocab.from_json(record["vocab"])
     prime = clean(args.prime)
     if not prime:
@@ -281,25 +282,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 _PALETTE = ("cyan", "magenta", "yellow", "green", "bright_blue", "red", "bright_white", "orange3")
 
 
-def _resolve_styles(spec: str, styles_dir: Path) -> list[Path]:
-    paths = []
-    for item in (part.strip() for part in spec.split(",")):
-        if not item:
-            continue
-        direct = Path(item)
-        if direct.suffix == ".safetensors" or direct.exists():
-            paths.append(direct)
-            continue
-        candidate = styles_dir / f"{item}.safetensors"
-        if not candidate.exists():
-            raise ConductorError(
-                f"style {item!r} not found: no {candidate}; give a .safetensors path, "
-                f"--styles-dir DIR, or train it (conductor train {item} --out {styles_dir})"
-            )
-        paths.append(candidate)
-    if not paths:
-        raise ConductorError("--styles needs at least one style name or checkpoint path")
-    return paths
+STYLES_DIR_HELP = (
+    "look style names up here first (then $CONDUCTOR_STYLES, ./styles, the shipped styles)"
+)
+
+
+def _add_styles_args(parser: Any, music: bool = False) -> None:
+    """--styles and --styles-dir, as every command that runs an ensemble takes them."""
+    default = ",".join(DEFAULT_STYLES)
+    shown = f"{default}; with --music: {','.join(MUSIC_STYLES)}" if music else default
+    parser.add_argument(
+        "--styles", default=None, help=f"comma-separated style names or paths (default: {shown})"
+    )
+    parser.add_argument("--styles-dir", help=STYLES_DIR_HELP)
 
 
 def _parse_precision(text: str) -> str | dict[str, str]:
@@ -335,7 +330,7 @@ def _parse_floats(text: str, what: str) -> list[float]:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    paths = _resolve_styles(args.styles, Path(args.styles_dir))
+    paths = resolve_styles(args.styles or DEFAULT_STYLES, args.styles_dir)
     ensemble = Ensemble.from_checkpoints(paths, precision=_parse_precision(args.precision))
     names = ensemble.names
     if args.schedule and args.weights:
@@ -475,9 +470,6 @@ def _generate_tune(
 
 # -- serve and replay --------------------------------------------------------------------------
 
-DEFAULT_STYLES = "shakespeare,kjv,python,c,latex,abc_irish,abc_german,abc_scottish"
-MUSIC_STYLES = "abc_irish,abc_german,abc_scottish"
-
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
@@ -489,7 +481,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from conductor.session import Session
 
     styles = args.styles or (MUSIC_STYLES if args.music else DEFAULT_STYLES)
-    paths = _resolve_styles(styles, Path(args.styles_dir))
+    paths = resolve_styles(styles, args.styles_dir)
     music = None
     if args.music:
         header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
@@ -585,11 +577,10 @@ def _raise_priority() -> None:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from conductor.session import replay
 
-    styles_dir = Path(args.styles_dir)
     result = replay(
         Path(args.record),
         lambda styles: [
-            Path(s) if Path(s).exists() else _resolve_styles(Path(s).stem, styles_dir)[0]
+            Path(s) if Path(s).exists() else resolve_style(Path(s).stem, args.styles_dir)
             for s in styles
         ],
         extra_steps=args.chars,
@@ -660,7 +651,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval", help="test BPC beside compressors' marginal BPC; --control: does a weight steer?"
     )
-    evaluate.add_argument("checkpoint", nargs="?", help="the model's .safetensors file")
+    evaluate.add_argument(
+        "checkpoint", nargs="?", help="a style name (e.g. shakespeare) or a .safetensors file"
+    )
     evaluate.add_argument("--text", help="score this text file instead of the test split")
     evaluate.add_argument("--json", help="also write the results as JSON to this file")
     evaluate.add_argument("--no-compressors", action="store_true", help="model BPC only")
@@ -676,12 +669,7 @@ def _parser() -> argparse.ArgumentParser:
     ctl.add_argument(
         "--control", action="store_true", help="judge generated text with a style classifier"
     )
-    ctl.add_argument(
-        "--styles",
-        default="shakespeare,kjv,python,c,latex,abc_irish,abc_german,abc_scottish",
-        help="the ensemble (default: the shipped styles)",
-    )
-    ctl.add_argument("--styles-dir", default="styles", help="where style names are looked up")
+    _add_styles_args(ctl)
     ctl.add_argument("--pairs", help="sweeps a:b[,c:d] (default: neighbours in --styles)")
     ctl.add_argument("--samples", type=int, default=100, help="samples per point (100)")
     ctl.add_argument("--length", type=int, default=300, help="symbols per sample (300)")
@@ -690,7 +678,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_eval)
 
     sample_cmd = commands.add_parser("sample", help="generate text from one model")
-    sample_cmd.add_argument("checkpoint", help="the model's .safetensors file")
+    sample_cmd.add_argument("checkpoint", help="a style name or a .safetensors file")
     sample_cmd.add_argument("--chars", type=int, default=400, help="symbols to generate (400)")
     sample_cmd.add_argument("--prime", default="\n", help="text to start from (a newline)")
     sample_cmd.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (0.8)")
@@ -698,8 +686,7 @@ def _parser() -> argparse.ArgumentParser:
     sample_cmd.set_defaults(func=_cmd_sample)
 
     gen = commands.add_parser("generate", help="generate from an ensemble of styles, mixed")
-    gen.add_argument("--styles", required=True, help="comma-separated style names or paths")
-    gen.add_argument("--styles-dir", default="styles", help="where style names are looked up")
+    _add_styles_args(gen)
     gen.add_argument("--weights", help="one weight per style, e.g. 0.7,0.3 (default: equal)")
     gen.add_argument(
         "--schedule", help="a morph: keyframes STEP:style=w[,style=w], e.g. '0:a=1 300:b=1'"
@@ -737,8 +724,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_cmd_generate)
 
     srv = commands.add_parser("serve", help="live session: web page, OSC, OSCQuery")
-    srv.add_argument("--styles", help=f"comma-separated names or paths ({DEFAULT_STYLES})")
-    srv.add_argument("--styles-dir", default="styles", help="where style names are looked up")
+    _add_styles_args(srv, music=True)
     srv.add_argument("--weights", help="starting weights (default: the first style)")
     srv.add_argument("--mixer", choices=MIXERS, default="linear")
     srv.add_argument("--temperature", type=float, default=0.8)
@@ -765,7 +751,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--record", help="write every command with its step to this file")
     music = srv.add_argument_group("music: play the tune the ABC styles write, bar by bar")
     music.add_argument(
-        "--music", action="store_true", help=f"on (styles default to {MUSIC_STYLES})"
+        "--music", action="store_true", help=f"on (styles default to {','.join(MUSIC_STYLES)})"
     )
     _add_header_args(music)
     music.add_argument(
@@ -776,7 +762,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = commands.add_parser("replay", help="re-run a --record file; checks it is identical")
     rep.add_argument("record", help="the JSON-lines file that serve --record wrote")
-    rep.add_argument("--styles-dir", default="styles")
+    rep.add_argument("--styles-dir", help=STYLES_DIR_HELP)
     rep.add_argument("--chars", type=int, default=0, help="extra steps if it has no end mark")
     rep.set_defaults(func=_cmd_replay)
     return parser

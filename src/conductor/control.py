@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from conductor.checkpoint import atomic_write_bytes, read_meta
-from conductor.corpus import load_corpus, read_text, split
+from conductor.corpora import locate
+from conductor.corpus import load_corpus, split
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError, CorpusError, DependencyError
 from conductor.generate import Conductor
@@ -116,14 +117,10 @@ def corpora_of(paths: Sequence[Path]) -> dict[str, Path]:
     corpora = {}
     for path in paths:
         name = Path(path).name.removesuffix(".safetensors")
-        corpus = read_meta(Path(path)).get("corpus") or {}
-        source = Path(str(corpus.get("source", "")))
-        if not source.is_file() or read_text(source)[1] != corpus.get("sha256"):
-            raise CorpusError(
-                f"style {name!r}: its training corpus {str(source)!r} is missing or changed; "
-                f"build it first (conductor corpus build {name})"
-            )
-        corpora[name] = source
+        try:
+            corpora[name] = locate(read_meta(Path(path)).get("corpus") or {})
+        except CorpusError as error:
+            raise CorpusError(f"style {name!r}: {error}") from None
     return corpora
 
 

@@ -22,7 +22,8 @@ import torch
 import zstandard
 
 from conductor.checkpoint import load_checkpoint
-from conductor.corpus import load_corpus, read_text, split
+from conductor.corpora import locate
+from conductor.corpus import load_corpus, split
 from conductor.errors import CorpusError
 from conductor.model import CharLSTM, bits_per_symbol
 
@@ -131,20 +132,15 @@ class EvalReport:
 
 def held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, bytes, bytes, str]:
     """(training, validation, test text, where the test text came from) for a checkpoint."""
-    corpus_info = record.get("corpus") or {}
-    source = corpus_info.get("source")
     train = val = b""
-    corpus_ok = False
-    if source and Path(source).exists():
-        _, digest = read_text(Path(source))
-        corpus_ok = digest == corpus_info.get("sha256")
-    if text_file is None and not corpus_ok:
-        raise CorpusError(
-            f"the checkpoint's corpus {source!r} is missing or changed since training; rebuild it "
-            "(conductor corpus build STYLE) or give --text FILE"
-        )
-    if corpus_ok:
-        corpus = load_corpus(Path(str(source)))
+    source: Path | None = None
+    try:
+        source = locate(record.get("corpus") or {})
+    except CorpusError:
+        if text_file is None:
+            raise
+    if source is not None:
+        corpus = load_corpus(source)
         splits = split(corpus.ids)
         train, val = splits.train.tobytes(), splits.val.tobytes()
         if text_file is None:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from conductor.checkpoint import read_container, save_checkpoint, write_container
+from conductor.corpora import describe
 from conductor.corpus import Corpus, TBPTTBatches, split
 from conductor.errors import CheckpointError, ConductorError
 from conductor.model import CharLSTM, ModelConfig, State, bits_per_symbol
@@ -324,8 +325,7 @@ class Trainer:
 
     def _corpus_meta(self) -> dict[str, Any]:
         return {
-            "source": self.corpus.source,
-            "sha256": self.corpus.sha256,
+            **describe(Path(self.corpus.source), self.corpus.sha256),
             "symbols": int(self.corpus.ids.size),
             "split": {"train": 0.9, "val": 0.05, "test": 0.05},
             "cleaning": self.corpus.report.to_json(),
@@ -392,8 +392,9 @@ class Trainer:
         if meta.get("kind") != _RESUME_KIND:
             raise CheckpointError(f"{path} is not a training-state file")
         if meta["corpus"]["sha256"] != corpus.sha256:
+            trained_on = meta["corpus"].get("name") or meta["corpus"].get("source")
             raise CheckpointError(
-                f"{path} was trained on {meta['corpus']['source']} with another content "
+                f"{path} was trained on {trained_on} with another content "
                 f"(sha256 differs); resume on the same corpus or train afresh"
             )
         trainer = cls(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +18,85 @@ from conductor.corpora._recipe import Recipe
 from conductor.corpora.abc import ABC_RECIPES
 from conductor.corpora.code import CODE_RECIPES
 from conductor.corpora.prose import PROSE_RECIPES
+from conductor.corpus import read_text
 from conductor.errors import CorpusError
 from conductor.vocab import CleanReport, clean
 
-__all__ = ["RECIPES", "Recipe", "build", "corpus_path"]
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "build",
+    "corpus_path",
+    "data_dir",
+    "describe",
+    "locate",
+    "portable",
+]
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe for recipe in (*PROSE_RECIPES, *CODE_RECIPES, *ABC_RECIPES)
 }
 
 DEFAULT_DIR = Path("data/corpora")
+DATA_ENV = "CONDUCTOR_DATA"
 
 
-def corpus_path(name: str, directory: Path = DEFAULT_DIR) -> Path:
-    return Path(directory) / f"{name}.txt"
+def data_dir() -> Path:
+    """Where built corpora live: $CONDUCTOR_DATA, else ./data/corpora."""
+    return Path(os.environ.get(DATA_ENV) or DEFAULT_DIR)
+
+
+def corpus_path(name: str, directory: Path | None = None) -> Path:
+    return Path(directory if directory is not None else data_dir()) / f"{name}.txt"
+
+
+def describe(path: Path, sha256: str) -> dict[str, str]:
+    """How a model's record names its corpus, portably: a recipe's built corpus by its style
+    name (found again under any machine's data directory); any other file by its path."""
+    path = Path(path)
+    if path.suffix == ".txt" and path.stem in RECIPES:
+        return {"name": path.stem, "sha256": sha256}
+    return {"source": str(path.resolve()), "sha256": sha256}
+
+
+def portable(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's corpus entry with a recipe's machine path replaced by the style's name."""
+    source = record.get("source")
+    if source and Path(source).suffix == ".txt" and Path(source).stem in RECIPES:
+        rest = {k: v for k, v in record.items() if k not in ("source", "name")}
+        return {"name": Path(source).stem, **rest}
+    return dict(record)
+
+
+def locate(record: dict[str, Any]) -> Path:
+    """The corpus a model's record names, on this machine, with the same sha256; else one
+    line that says how to get it."""
+    source = record.get("source")  # older records: a machine path, even to a recipe's output
+    name = portable(record).get("name")
+    candidates = [Path(source)] if source else []
+    if name:
+        candidates.append(corpus_path(name))
+    seen = [path for path in candidates if path.is_file()]
+    for path in seen:
+        if read_text(path)[1] == record.get("sha256"):
+            return path
+    if seen and name:
+        raise CorpusError(
+            f"the corpus {name!r} at {seen[-1]} is not the text the model was trained on "
+            f"(sha256 differs: another package version?); rebuild it (conductor corpus build "
+            f"{name}), or give --text FILE"
+        )
+    if seen:
+        raise CorpusError(
+            f"the corpus {source} changed since training (sha256 differs); restore it, or give "
+            "--text FILE"
+        )
+    if name:
+        raise CorpusError(
+            f"the corpus {name!r} is not built on this machine (looked in {data_dir()}); "
+            f"build it (conductor corpus build {name}) or give --text FILE"
+        )
+    raise CorpusError(f"the corpus {source!r} is missing; give it back, or give --text FILE")
 
 
 def get_recipe(name: str) -> Recipe:

@@ -68,10 +68,12 @@ class _Client:
 
 
 def abcjs_path() -> Path | None:
-    """abcjs, installed from the npm registry at setup (`make install`), not committed:
-    $CONDUCTOR_ABCJS, or `.npm/` in the working directory or in the source checkout."""
+    """abcjs (MIT), from the npm registry at setup, never committed: $CONDUCTOR_ABCJS, the
+    package's own copy (`static/vendor/`, made by `make install` and carried by a wheel built
+    after it), or `.npm/` in the working directory or the source checkout."""
     relative = Path(".npm/node_modules/abcjs/dist/abcjs-basic-min.js")
-    candidates = [Path.cwd() / relative, Path(__file__).resolve().parents[3] / relative]
+    bundled = Path(str(files("conductor.server") / "static" / "vendor" / "abcjs-basic-min.js"))
+    candidates = [bundled, Path.cwd() / relative, Path(__file__).resolve().parents[3] / relative]
     if os.environ.get("CONDUCTOR_ABCJS"):
         candidates.insert(0, Path(os.environ["CONDUCTOR_ABCJS"]))
     return next((path for path in candidates if path.is_file()), None)
@@ -117,7 +119,7 @@ def create_app(session: Session, token: str | None = None) -> FastAPI:
     async def abcjs() -> Response:
         found = abcjs_path()
         if found is None:  # the page then says how to get it; the music still plays
-            return Response("/* abcjs is not installed: run make install */", status_code=404)
+            return Response("/* abcjs is not in this install */", status_code=404)
         return FileResponse(found, media_type="text/javascript")
 
     @app.get("/state")

@@ -17,7 +17,7 @@ const music = (() => {
     if (options.score) { state.tune = options.tune; state.header = options.score.header; state.bars = options.score.bars.slice(); state.dirty = true; }
     info();
     if (typeof ABCJS === "undefined") {
-      $m("score").textContent = "sheet music needs abcjs (installed by `make install`); the tune still plays.";
+      $m("score").textContent = "sheet music needs abcjs, which this install lacks (make install, or a wheel built after it); the tune still plays.";
     }
   }
 

@@ -1,0 +1,100 @@
+"""Where styles are found: the shipped ones come with the package; the user's own beside them.
+
+A style is named by its file stem (`shakespeare` → `shakespeare.safetensors`) and looked up, in
+order, in `--styles-dir`, in each directory of `$CONDUCTOR_STYLES`, in `./styles`, and last in
+the styles shipped inside the package (`conductor/styles/`), so a pip install from any
+directory has the default ensemble, and a style the user trains under the same name wins.
+A path (anything ending in `.safetensors`, or an existing file) is taken as it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from conductor.errors import ConductorError
+
+__all__ = [
+    "DEFAULT_STYLES",
+    "MUSIC_STYLES",
+    "USER_DIR",
+    "available",
+    "resolve_style",
+    "resolve_styles",
+    "search_path",
+    "shipped_dir",
+]
+
+# The shipped default ensemble, in the order the page and the pad show them.
+DEFAULT_STYLES = ("shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german",
+                  "abc_scottish")  # fmt: skip
+MUSIC_STYLES = ("abc_irish", "abc_german", "abc_scottish")
+# Where `conductor train` users keep their own styles (untracked in this repository).
+USER_DIR = Path("styles")
+ENV = "CONDUCTOR_STYLES"
+
+
+def shipped_dir() -> Path:
+    """The styles that come with the package."""
+    return Path(str(files("conductor") / "styles"))
+
+
+def search_path(styles_dir: Path | str | None = None) -> list[Path]:
+    """The directories a style name is looked up in, first match wins."""
+    dirs: list[Path] = []
+    if styles_dir is not None:
+        dirs.append(Path(styles_dir))
+    dirs.extend(Path(p) for p in os.environ.get(ENV, "").split(os.pathsep) if p)
+    dirs.extend([USER_DIR, shipped_dir()])
+    unique: list[Path] = []
+    for directory in dirs:
+        if directory not in unique:
+            unique.append(directory)
+    return unique
+
+
+def available(styles_dir: Path | str | None = None) -> dict[str, Path]:
+    """Every style name on the search path → the file it resolves to."""
+    found: dict[str, Path] = {}
+    for directory in search_path(styles_dir):
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.safetensors")):
+                if not path.name.endswith(".resume.safetensors"):
+                    found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_style(item: str, styles_dir: Path | str | None = None) -> Path:
+    """A style name or a checkpoint path → the checkpoint file (one line if not found)."""
+    direct = Path(item)
+    if direct.suffix == ".safetensors" or direct.is_file():
+        if not direct.is_file():
+            raise ConductorError(
+                f"{direct}: no such checkpoint file; check the path, or give a style name"
+            )
+        return direct
+    for directory in search_path(styles_dir):
+        candidate = directory / f"{item}.safetensors"
+        if candidate.is_file():
+            return candidate
+    names = sorted(available(styles_dir))
+    close = difflib.get_close_matches(item, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    listing = ", ".join(names) if names else "none"
+    raise ConductorError(
+        f"style {item!r} not found; {hint}styles here: {listing} "
+        f"(or give a .safetensors path, --styles-dir DIR, or train it: "
+        f"conductor train {item} --out {USER_DIR})"
+    )
+
+
+def resolve_styles(spec: str | Sequence[str], styles_dir: Path | str | None = None) -> list[Path]:
+    """Comma-separated names or paths (or a list of them) → checkpoint files."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    paths = [resolve_style(item.strip(), styles_dir) for item in items if item.strip()]
+    if not paths:
+        raise ConductorError("--styles needs at least one style name or checkpoint path")
+    return paths
