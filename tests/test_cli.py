@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,64 @@ def test_unknown_style_or_file() -> None:
 def test_binary_file_as_corpus(tmp_path: Path) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(bytes(range(256)) * 10)
-    assert_one_line_error(run("train", str(junk), "--out", str(tmp_path)), "not UTF-8")
+    assert_one_line_error(
+        run("train", str(junk), "--out", str(tmp_path)), "is a binary file, not text"
+    )
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 100)
+    assert_one_line_error(run("train", str(latin), "--out", str(tmp_path)), "not UTF-8", "iconv")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["serve", "--osc-port", "70000"], ["--osc-port", "from 0 to 65535, or -1"]),
+        (["serve", "--port", "99999"], ["--port", "a port is from 0 to 65535"]),
+        (["serve", "--oscquery-port", "-3"], ["--oscquery-port", "out of range"]),
+        (["generate", "--chars", "-5"], ["--chars", "at least 0"]),
+        (["generate", "--threshold", "2"], ["--threshold", "from 0 to 1"]),
+        (["generate", "--temperature", "nan"], ["--temperature", "out of range"]),
+        (["generate", "--top-k", "many"], ["--top-k", "not a whole number"]),
+        (["train", "shakespeare", "--steps", "0"], ["--steps", "at least 1"]),
+        (["generate", "--styles", "kjv", "--weights", "1,2,3"], ["3 weights for 1 style;"]),
+        (["generate", "--styles", "shakespear"], ["did you mean 'shakespeare'?", "abc_irish"]),
+        (
+            ["generate", "--styles", "shakespeare", "--format", "wav", "--out", "x.wav"],
+            ["needs styles that write ABC tunes", "shakespeare does not"],
+        ),
+        (["generate", "--styles", "abc_irish", "--format", "mid"], ["give --out FILE.mid"]),
+        (["serve", "--music", "--styles", "shakespeare"], ["--music needs styles that write"]),
+        (["frobnicate"], ["invalid choice", "conductor --help"]),
+        (["generate", "--no-such-option"], ["unrecognized arguments: --no-such-option"]),
+    ],
+)
+def test_bad_values_are_one_line_where_they_are_parsed(
+    args: list[str], fragments: list[str], tmp_path: Path
+) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert_one_line_error(result, *fragments)
+    assert not list(tmp_path.iterdir())  # and nothing was written
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_one_line_error(run("serve", "--port", port), f":{port}: the port is in use")
+        assert_one_line_error(
+            run("serve", "--port", "0", "--osc-port", "0", "--oscquery-port", port),
+            "OSCQuery",
+            "the port is in use",
+        )
+
+
+def test_bare_conductor_prints_help_with_examples() -> None:
+    result = run()
+    assert result.returncode == 0
+    assert "usage: conductor" in result.stdout and "examples:" in result.stdout
+    helped = run("generate", "--help").stdout
+    assert "(default: 0.8)" in helped and "(default: linear)" in helped
 
 
 def test_too_small_corpus(tmp_path: Path) -> None:
@@ -176,11 +234,11 @@ def test_corpus_list_names_every_recipe() -> None:
 def test_serve_realtime_raises_the_priority_or_says_why_not(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conductor import cli
+    from conductor.cli import serve as cli
 
     calls: list[tuple[int, int, int]] = []
     monkeypatch.setattr(cli.os, "setpriority", lambda *args: calls.append(args))
-    cli._raise_priority()
+    cli.raise_priority()
     assert calls == [(cli.os.PRIO_PROCESS, 0, cli.REALTIME_NICE)]
     assert capsys.readouterr().err == ""
 
@@ -188,7 +246,7 @@ def test_serve_realtime_raises_the_priority_or_says_why_not(
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(cli.os, "setpriority", refuse)
-    cli._raise_priority()  # goes on at normal priority
+    cli.raise_priority()  # goes on at normal priority
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "cannot raise the priority (Operation not permitted" in err

@@ -253,6 +253,64 @@ def test_a_slow_rate_never_traps_the_clock(two_styles: list[Path]) -> None:
     asyncio.run(scenario())
 
 
+def test_a_rate_changed_back_during_the_idle_work_is_kept(
+    two_styles: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the OSC fuzz: the tick is planned with a rate of 1e-9 symbols/s, and the rate
+    is back at 100 before the idle work ends; the clock must plan with the new one, not wait
+    out the old period (a wake that came during the idle work is not lost)."""
+    session = make_session(two_styles, rate=100)
+    steps: list[StepEvent] = []
+    idle = session._idle
+
+    def sink(event: object) -> None:
+        if isinstance(event, StepEvent):
+            steps.append(event)
+            if len(steps) == 3:
+                session.submit({"type": "rate", "chars_per_s": 1e-9})
+
+    def idle_then_back(until: float) -> None:
+        idle(until)
+        if len(steps) == 3:  # what a rate command handled meanwhile on the loop would do
+            session.rate = 100.0
+            session._wake.set()
+
+    session.add_sink(sink)
+    monkeypatch.setattr(session, "_idle", idle_then_back)
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(session.run())
+        await until(lambda: len(steps) >= 23, what="20 symbols after the slow plan")
+        session.close()
+        await asyncio.wait_for(runner, 30)
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_rate_then_free_running_then_a_fast_one_keeps_time(two_styles: list[Path]) -> None:
+    """A tick planned at 1e-9 symbols/s, the rate set free (0) while it waits, then back to
+    100: the next tick is never more than one new period away."""
+    session = make_session(two_styles, rate=100)
+    steps: list[StepEvent] = []
+    session.add_sink(lambda e: steps.append(e) if isinstance(e, StepEvent) else None)
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(session.run())
+        await until(lambda: len(steps) >= 3)
+        session.submit({"type": "rate", "chars_per_s": 1e-9})
+        count = len(steps)
+        await until(lambda: not session._wake.is_set(), what="the clock waiting on the slow beat")
+        session.submit({"type": "rate", "chars_per_s": 0})
+        await until(lambda: len(steps) >= count + 50, what="free-running")
+        session.submit({"type": "rate", "chars_per_s": 100})
+        count = len(steps)
+        await until(lambda: len(steps) >= count + 20, what="20 symbols at the new rate")
+        session.close()
+        await asyncio.wait_for(runner, 30)
+
+    asyncio.run(scenario())
+
+
 def test_a_style_back_after_a_long_absence_costs_no_stall_and_replays_exactly(
     two_styles: list[Path], tmp_path: Path
 ) -> None:

@@ -9,13 +9,14 @@ import wave
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 import torch
 
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
-from conductor.music import BarSplitter, TuneHeader, bar_notes, check_tune, fits_meter
+from conductor.music import PEAK_DBFS, BarSplitter, TuneHeader, bar_notes, check_tune, fits_meter
 from conductor.music import opens_section as opens
 from conductor.tunes import compose
 
@@ -113,6 +114,9 @@ def test_generate_writes_a_morphing_tune_as_abc_midi_and_wav(tmp_path: Path) -> 
     assert wav.returncode == 0, wav.stderr
     with wave.open(str(tmp_path / "t.wav")) as audio:
         assert audio.getnframes() / audio.getframerate() > song.length * 0.8
+        samples = np.frombuffer(audio.readframes(audio.getnframes()), dtype="<i2")
+    peak_dbfs = 20 * np.log10(np.abs(samples.astype(np.float64)).max() / 32767)
+    assert abs(peak_dbfs - PEAK_DBFS) < 0.1  # as loud as a listener expects, never clipped
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.abc", "t.mid", "t.wav"]
 
 

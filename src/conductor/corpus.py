@@ -33,6 +33,8 @@ def read_text(path: Path) -> tuple[str, str]:
         raise CorpusError(f"{path} is a directory; give one text file") from None
     except OSError as error:
         raise CorpusError(f"{path}: cannot read ({error.strerror})") from None
+    if b"\x00" in raw[:65536]:  # text in any 8-bit encoding has no NUL bytes
+        raise CorpusError(f"{path} is a binary file, not text; give a UTF-8 text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

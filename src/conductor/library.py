@@ -22,6 +22,8 @@ __all__ = [
     "MUSIC_STYLES",
     "USER_DIR",
     "available",
+    "is_music",
+    "require_music",
     "resolve_style",
     "resolve_styles",
     "search_path",
@@ -98,3 +100,24 @@ def resolve_styles(spec: str | Sequence[str], styles_dir: Path | str | None = No
     if not paths:
         raise ConductorError("--styles needs at least one style name or checkpoint path")
     return paths
+
+
+def is_music(path: Path) -> bool:
+    """Whether a style writes ABC tunes: trained on an ABC recipe's corpus, or named abc_*."""
+    from conductor.checkpoint import read_meta
+    from conductor.corpora.abc import ABC_RECIPES
+
+    corpus = read_meta(path).get("corpus") or {}
+    names = {recipe.name for recipe in ABC_RECIPES}
+    return path.stem.startswith("abc") or corpus.get("name") in names
+
+
+def require_music(paths: Sequence[Path], why: str) -> None:
+    """One line naming the styles that do not write tunes, for a command that plays them."""
+    prose = [p.stem for p in paths if not is_music(p)]
+    if prose:
+        shipped = ",".join(MUSIC_STYLES)
+        raise ConductorError(
+            f"{why} needs styles that write ABC tunes; {', '.join(prose)} "
+            f"{'does' if len(prose) == 1 else 'do'} not (try --styles {shipped})"
+        )

@@ -63,9 +63,10 @@ def check_weights(
         raise MixingError(f"unknown mixer {mixer!r}; use one of {', '.join(MIXERS)}")
     w = torch.as_tensor(weights, dtype=torch.float32)
     if w.dim() not in (1, 2) or w.shape[-1] != n_models:
+        given = int(w.shape[-1]) if w.dim() >= 1 else 1
         raise MixingError(
-            f"got {tuple(w.shape)[-1:] or (0,)} weights for {n_models} styles; "
-            f"give one weight per style"
+            f"got {given} weight{'s' * (given != 1)} for {n_models} "
+            f"style{'s' * (n_models != 1)}; give one weight per style"
         )
     if not bool(torch.isfinite(w).all()):
         raise MixingError("weights must be finite numbers (got NaN or infinity)")

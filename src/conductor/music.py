@@ -26,10 +26,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from conductor.errors import ConductorError, DependencyError
 
 __all__ = [
     "DEFAULT_SOUNDFONT",
+    "PEAK_DBFS",
     "Bar",
     "BarSplitter",
     "MusicError",
@@ -478,5 +481,33 @@ def render_wav(
         scratch.unlink(missing_ok=True)
         reason = (result.stderr or result.stdout).strip().splitlines()
         raise MusicError(f"FluidSynth could not render {midi}: {reason[-1] if reason else '?'}")
-    scratch.replace(wav)
+    try:
+        _normalise(scratch, PEAK_DBFS)
+        scratch.replace(wav)
+    finally:
+        scratch.unlink(missing_ok=True)
     return wav
+
+
+PEAK_DBFS = -1.0  # rendered audio is scaled so its loudest sample sits here
+
+
+def _normalise(path: Path, peak_dbfs: float) -> None:
+    """Scale a 16-bit WAV in place so its peak is `peak_dbfs` (FluidSynth renders one piano
+    at about -25 dBFS: far quieter than anything else a listener plays)."""
+    import wave
+
+    with wave.open(str(path), "rb") as source:
+        params = source.getparams()
+        frames = source.readframes(params.nframes)
+    if params.sampwidth != 2 or not frames:
+        return
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    peak = float(np.abs(samples).max())
+    if peak == 0:
+        return
+    gain = (32767 * 10 ** (peak_dbfs / 20)) / peak
+    scaled = np.clip(np.round(samples * gain), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as target:
+        target.setparams(params)
+        target.writeframes(scaled.tobytes())

@@ -546,7 +546,10 @@ class Session:
             # thread's idle work, which would hold them off the GIL.
             await asyncio.sleep(0)
             if self.rate > 0:
-                deadline += 1.0 / self.rate
+                beat = self.rate  # the period this tick is planned with
+                # Never more than one period away, whatever came before (a slow rate left
+                # for free-running, then a fast one: found by the OSC fuzz).
+                deadline = min(deadline + 1.0 / beat, time.monotonic() + 1.0 / beat)
                 # The next step's engine work, then skipped models' catch-up until the tick.
                 margin = min(IDLE_MARGIN, 0.25 / self.rate)
                 if self._queue and not self.paused:  # held back at the tick: read them now
@@ -557,12 +560,16 @@ class Session:
                 if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
                     deadline = time.monotonic()
                     delay = 0.0
-                beat = self.rate
-                # Commands wake the wait early; the beat is kept unless the rate changed, when
-                # the next tick comes at most one new period from now (a slow rate never traps
-                # the clock in a long wait).
+                # Commands wake the wait early; the beat is kept unless the rate changed (at
+                # any moment since the tick was planned, the idle work included), when the
+                # next tick comes at most one new period from now (a slow rate never traps
+                # the clock in a long wait: found by the OSC fuzz).
                 clock = time.monotonic
                 while (delay := deadline - clock()) > 0 and self.rate > 0 and not self._closed:
+                    if self.rate != beat:
+                        deadline = min(deadline, clock() + 1.0 / self.rate)
+                        beat = self.rate
+                        continue
                     if self._queue and not self.paused and not self._hold_queue:
                         # Their work now, not at the tick; work that would make the tick late
                         # (a long prime, just before it) waits for the next step instead.
@@ -580,9 +587,6 @@ class Session:
                         await asyncio.wait_for(self._wake.wait(), timeout=delay)
                     except TimeoutError:
                         break
-                    if self.rate != beat and self.rate > 0:
-                        deadline = min(deadline, time.monotonic() + 1.0 / self.rate)
-                        beat = self.rate
             else:  # free-running: no idle time; the engine bounds the backlog itself
                 await loop.run_in_executor(self._executor, self._look_ahead)
                 await asyncio.sleep(0)

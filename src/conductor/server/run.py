@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from conductor.server.osc import OscBridge, oscquery_app
 from conductor.server.web import create_app
 from conductor.session import Session
 
-__all__ = ["BackgroundServer", "Endpoints", "serve"]
+__all__ = ["BackgroundServer", "Endpoints", "check_free", "serve"]
 
 T = TypeVar("T")
 
@@ -30,6 +32,26 @@ class Endpoints:
     url: str
     osc: tuple[str, int] | None
     oscquery: str | None
+
+
+def check_free(host: str, port: int, what: str) -> None:
+    """One line, before anything listens, if a TCP port is taken (uvicorn would print its own
+    `[Errno 98]` and exit)."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ConductorError(
+                f"cannot serve {what} on {host}:{port}: the port is in use (another conductor "
+                "serve?); stop it, or give another port (0 picks a free one)"
+            ) from None
+        raise ConductorError(f"cannot serve {what} on {host}:{port}: {error.strerror}") from None
+    finally:
+        probe.close()
 
 
 def _uvicorn(app: FastAPI, host: str, port: int) -> uvicorn.Server:
@@ -54,6 +76,7 @@ async def serve(
     if midi is not None and midi_in is not None:
         midi.open(midi_in, asyncio.get_running_loop())  # fails before anything listens
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    check_free(host, port, "the page")
     web = _uvicorn(create_app(session, token), host, port)
     tasks = [asyncio.create_task(web.serve(), name="web")]
     bridge: OscBridge | None = None
@@ -69,6 +92,7 @@ async def serve(
                     f"cannot listen for OSC on {host}:{osc_port}: {error.strerror}"
                 ) from None
             query_port = oscquery_port if oscquery_port is not None else osc_address[1] + 1
+            check_free(host, query_port, "OSCQuery (give --oscquery-port)")
             query = _uvicorn(oscquery_app(bridge, osc_address[1]), host, query_port)
             tasks.append(asyncio.create_task(query.serve(), name="oscquery"))
         while not web.started:
