@@ -540,11 +540,11 @@ class Session:
             events = await self._in_engine(commands, self._step_with)
             for event in events:
                 self._emit(self._out(event))
-            if self._closed:
-                break
             # The sinks' writers run first (their sockets take the symbol now), then the engine
             # thread's idle work, which would hold them off the GIL.
             await asyncio.sleep(0)
+            if self._closed:  # (also when `close` came while the writers ran)
+                break
             if self.rate > 0:
                 beat = self.rate  # the period this tick is planned with
                 # Never more than one period away, whatever came before (a slow rate left
