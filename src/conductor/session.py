@@ -556,18 +556,18 @@ class Session:
                     await self._apply_early(deadline - margin)  # the idle work included
                 else:
                     await loop.run_in_executor(self._executor, self._idle, deadline - margin)
-                delay = deadline - time.monotonic()
-                if delay < -0.25:  # fell well behind (a stall): start afresh, no burst
+                if deadline - time.monotonic() < -0.25:  # fell well behind: afresh, no burst
                     deadline = time.monotonic()
-                    delay = 0.0
                 # Commands wake the wait early; the beat is kept unless the rate changed (at
                 # any moment since the tick was planned, the idle work included), when the
                 # next tick comes at most one new period from now (a slow rate never traps
                 # the clock in a long wait: found by the OSC fuzz).
-                clock = time.monotonic
-                while (delay := deadline - clock()) > 0 and self.rate > 0 and not self._closed:
+                while self.rate > 0 and not self._closed:
+                    delay = deadline - time.monotonic()
+                    if delay <= 0:
+                        break
                     if self.rate != beat:
-                        deadline = min(deadline, clock() + 1.0 / self.rate)
+                        deadline = min(deadline, time.monotonic() + 1.0 / self.rate)
                         beat = self.rate
                         continue
                     if self._queue and not self.paused and not self._hold_queue:

@@ -86,7 +86,6 @@ def number(
             raise argparse.ArgumentTypeError(f"{text} is out of range: {what or 'give'} {allowed}")
         return value
 
-    parse.__name__ = "int" if kind is int else "number"  # argparse names the type in errors
     return parse
 
 

@@ -140,8 +140,7 @@ def run(args: argparse.Namespace) -> int:
             events = open(args.json, "w", encoding="utf-8")  # noqa: SIM115 - closed below
         except OSError as error:
             raise ConductorError(f"cannot write --json {args.json}: {error.strerror}") from None
-    show = None if to_stdout else colours
-    if show:
+    if not to_stdout:
         legend = Text("styles: ")
         for name in names:
             legend.append(f" {name} ", style=f"bold black on {colours[name]}")
@@ -149,12 +148,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(legend)
         console.print(args.prime, end="", style="dim", highlight=False, markup=False)
     try:
-        written = _stream(conductor, schedule, 600 if args.chars is None else args.chars,
-                          events, show)  # fmt: skip
+        chars = 600 if args.chars is None else args.chars
+        written = _stream(conductor, schedule, chars, events, colours, echo=not to_stdout)
     finally:
         if events is not None and not to_stdout:
             events.close()
-    if show:
+    if not to_stdout:
         total = max(1, sum(written.values()))
         summary = "  ".join(f"{n} {100 * k / total:.0f}%" for n, k in written.items())
         console.print(f"[dim]written by: {summary}[/dim]")
@@ -167,9 +166,11 @@ def _stream(
     chars: int,
     events: IO[str] | None,
     colours: dict[str, str] | None,
+    echo: bool = True,
 ) -> dict[str, int]:
-    """Generate `chars` symbols: printed as they come (coloured by the style that wrote each,
-    or plain), each also as the step event `serve` sends; → symbols written per style."""
+    """Generate `chars` symbols: with `echo`, printed as they come (coloured by the style that
+    wrote each, or plain); to `events`, each as the step event `serve` sends; → symbols
+    written per style."""
     names = conductor.ensemble.names
     written = dict.fromkeys(names, 0)
     pending = Text()
@@ -182,14 +183,14 @@ def _stream(
         written[event.by] += 1
         if events is not None:  # the step shape `serve` sends its viewers
             events.write(event.json_text() + "\n")
-        if events is not None and colours is None:
+        if not echo:
             continue
         pending.append(event.symbol, style=colours[event.by] if colours else "")
         now = time.monotonic()
         if event.symbol == "\n" or now - last_flush > 0.05:
             console.print(pending, end="", highlight=False, markup=False)
             pending, last_flush = Text(), now
-    if events is None or colours is not None:
+    if echo:
         console.print(pending, highlight=False, markup=False)
     return written
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from conductor.cli._common import COUNT, POSITIVE_INT, console, number
 from conductor.corpora import RECIPES, build, corpus_path, data_dir
-from conductor.corpus import Corpus, load_corpus
+from conductor.corpus import Corpus, load_corpus, split
 from conductor.errors import ConductorError
 from conductor.model import SIZES, ModelConfig
 from conductor.train import TrainConfig, Trainer, TrainStatus
@@ -91,9 +91,10 @@ def summary(corpus: Corpus, text_file: Path) -> str:
         examples = ", ".join(repr(ch) for ch, _ in report.dropped_examples.most_common(5))
         dropped = f"; {report.dropped:,} characters dropped (not in the vocabulary: {examples})"
     mapped = f"; {report.mapped:,} mapped to ASCII" if report.mapped else ""
+    splits = split(corpus.ids)  # the trainer's own split
     return (
-        f"corpus {text_file}: {n:,} symbols{mapped}{dropped}; train {int(n * 0.9):,}, "
-        f"validation {int(n * 0.05):,}, test {n - int(n * 0.9) - int(n * 0.05):,} (held out)"
+        f"corpus {text_file}: {n:,} symbols{mapped}{dropped}; train {splits.train.size:,}, "
+        f"validation {splits.val.size:,}, test {splits.test.size:,} (held out)"
     )
 
 
