@@ -21,6 +21,14 @@ STYLES = ["shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german
 PAIRS = "shakespeare:kjv,kjv:python,python:c,abc_irish:abc_german"
 
 
+def _finished(task: str, done: float, total: float) -> None:
+    if done >= total:
+        print(f"{task}: done ({time.perf_counter() - START:.0f} s)", flush=True)
+
+
+START = time.perf_counter()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
@@ -34,7 +42,7 @@ def main() -> None:
     paths = [args.styles_dir / f"{name}.safetensors" for name in STYLES]
     pairs = [(a, b) for a, _, b in (item.partition(":") for item in args.pairs.split(","))]
     start = time.perf_counter()
-    report = run_control(paths, pairs, args.samples, args.length, progress=print)
+    report = run_control(paths, pairs, args.samples, args.length, progress=_finished)
     print(f"\nrecognised at weight 1 ({args.samples} samples of {args.length} symbols):")
     for name, share in report.recognition.items():
         print(f"  {name:<14} {share:6.1%}")

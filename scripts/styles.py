@@ -32,10 +32,12 @@ from typing import Any
 import torch
 
 from conductor.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from conductor.cli._common import progress_bars
 from conductor.corpora import RECIPES, portable
 from conductor.engine import Ensemble
 from conductor.evaluate import evaluate_checkpoint
 from conductor.generate import Conductor
+from conductor.progress import Progress, labelled, within
 from conductor.sampling import SamplingParams
 from conductor.vocab import ASCII128
 
@@ -171,21 +173,28 @@ def _write_report(plan: StylePlan, report: dict[str, Any]) -> int:
 
 def export(plans: list[StylePlan]) -> None:
     STYLES.mkdir(exist_ok=True)
-    for plan in plans:
-        source = RUNS / f"{plan.name}.safetensors"
-        model, record = load_checkpoint(source)
-        meta = {k: v for k, v in record.items() if k in ("name", "corpus", "metrics", "training")}
-        meta["corpus"] = portable(meta["corpus"])  # the style's name, not this machine's path
-        target = save_checkpoint(STYLES / source.name, model, ASCII128, meta, torch.float16)
-        report = evaluate_checkpoint(target, dynamic=True).to_json()
-        report["fp32_bpc"] = evaluate_checkpoint(source, compressors=False).model_bpc
-        size = _write_report(plan, report)
-        print(
-            f"{plan.name}: test {report['model_bpc']:.3f} (fp32 {report['fp32_bpc']:.3f}) "
-            f"beats {', '.join(report['beats']) or 'none'}; {size / 1e6:.2f} MB",
-            flush=True,
-        )
+    with progress_bars() as progress:
+        for plan in plans:
+            _export(plan, labelled(progress, plan.name))
     _table()
+
+
+def _export(plan: StylePlan, progress: Progress) -> None:
+    """One style: fp16 weights, its report (the fp32 score beside it) and its card."""
+    source = RUNS / f"{plan.name}.safetensors"
+    model, record = load_checkpoint(source)
+    meta = {k: v for k, v in record.items() if k in ("name", "corpus", "metrics", "training")}
+    meta["corpus"] = portable(meta["corpus"])  # the style's name, not this machine's path
+    target = save_checkpoint(STYLES / source.name, model, ASCII128, meta, torch.float16)
+    report = evaluate_checkpoint(target, dynamic=True, progress=progress).to_json()
+    fp32 = evaluate_checkpoint(source, compressors=False, progress=within(progress, "fp32", 0, 1))
+    report["fp32_bpc"] = fp32.model_bpc
+    size = _write_report(plan, report)
+    print(
+        f"{plan.name}: test {report['model_bpc']:.3f} (fp32 {report['fp32_bpc']:.3f}) "
+        f"beats {', '.join(report['beats']) or 'none'}; {size / 1e6:.2f} MB",
+        flush=True,
+    )
 
 
 def _table() -> None:

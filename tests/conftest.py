@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sysconfig
@@ -205,3 +206,22 @@ def expected_view(view: dict[str, Any], commands: list[Any], names: list[str]) -
         elif isinstance(command, LearnCommand):
             out["learning"] = command.style
     return out
+
+
+class Heard:
+    """A `Progress` that keeps every report, per task."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, list[tuple[float, float]]] = {}
+
+    def __call__(self, task: str, done: float, total: float) -> None:
+        self.reports.setdefault(task, []).append((done, total))
+
+    def finished(self) -> set[str]:
+        """The tasks that rose steadily to their total."""
+        return {
+            task
+            for task, seen in self.reports.items()
+            if seen[-1][0] == seen[-1][1] > 0
+            and all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
+        }

@@ -115,6 +115,28 @@ def test_eval_prints_a_table_and_writes_json(trained: Path, tmp_path: Path) -> N
         assert name in result.stdout
     report = json.loads(out.read_text())
     assert report["test_symbols"] > 10_000 and report["model_bpc"] > 0
+    # the progress bars go to stderr, finished, so a pipe of stdout holds only the table
+    for task in ("model", "compressors"):
+        assert any(line.startswith(task) and "100%" in line for line in result.stderr.splitlines())
+    assert "100%" not in result.stdout
+
+
+@pytest.mark.parametrize("output", [[], ["--json", "-"]])
+def test_a_reader_that_stops_early_ends_generation_quietly(
+    trained: Path, output: list[str]
+) -> None:
+    """`conductor generate | head`: the pipe closes under the writer; no traceback, exit 141."""
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "conductor.cli", "generate", "--styles", str(trained),
+         "--chars", "200000", *output],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert writer.stdout is not None and writer.stderr is not None
+    assert len(writer.stdout.read(64)) == 64
+    writer.stdout.close()  # the reader has what it wanted
+    err = writer.stderr.read().decode()
+    assert writer.wait(timeout=120) == 141, err
+    assert err == ""
 
 
 def test_sample_generates_the_requested_length(trained: Path) -> None:
@@ -176,6 +198,10 @@ def test_binary_file_as_corpus(tmp_path: Path) -> None:
         ),
         (["generate", "--styles", "abc_irish", "--format", "mid"], ["give --out FILE.mid"]),
         (["serve", "--music", "--styles", "shakespeare"], ["--music needs styles that write"]),
+        (["serve", "--advertise"], ["--advertise announces", "--host 0.0.0.0"]),
+        (["serve", "--advertise", "--host", "0.0.0.0"], ["exposes the session", "--token"]),
+        (["layout", "--osc-port", "-1"], ["--osc-port: give the port"]),
+        (["layout", "--styles", "shakespear"], ["did you mean 'shakespeare'?"]),
         (["frobnicate"], ["invalid choice", "conductor --help"]),
         (["generate", "--no-such-option"], ["unrecognized arguments: --no-such-option"]),
     ],
@@ -199,6 +225,21 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
             "OSCQuery",
             "the port is in use",
         )
+
+
+def test_layout_writes_an_open_stage_control_session(tmp_path: Path) -> None:
+    out = tmp_path / "surface.json"
+    result = run("layout", "--styles", "kjv,c", "--osc-port", "9100", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    session = json.loads(out.read_text())
+    panels = session["content"]["widgets"]
+    assert [w["address"] for w in panels[0]["widgets"]] == [
+        "/conductor/weight/kjv",
+        "/conductor/weight/c",
+    ]
+    assert panels[0]["widgets"][0]["target"] == ["127.0.0.1:9100"]
+    piped = run("layout", "--styles", "kjv,c", "--osc-port", "9100")  # no --out: stdout
+    assert json.loads(piped.stdout) == session
 
 
 def test_bare_conductor_prints_help_with_examples() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conductor.control import (
+    SWEEP_STEPS,
     ControlReport,
     StyleJudge,
     SweepPoint,
@@ -16,13 +17,24 @@ from conductor.control import (
     run_control,
 )
 from conductor.errors import CorpusError
+from tests.conftest import Heard
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+HEARD = Heard()
+
+
 @pytest.fixture(scope="module")
 def report(two_styles: list[Path]) -> ControlReport:
-    return run_control(two_styles, [("letters", "digits")], samples=40, length=60)
+    return run_control(two_styles, [("letters", "digits")], samples=40, length=60, progress=HEARD)
+
+
+def test_the_run_reports_each_part_to_its_end(report: ControlReport) -> None:
+    assert HEARD.finished() == {"judge", "recognition", "sweeps"}
+    assert HEARD.reports["recognition"] == [(1, 2), (2, 2)]
+    sweeps = HEARD.reports["sweeps"]  # a point at a time, over both mixers' curves
+    assert len(sweeps) == 2 * SWEEP_STEPS and sweeps[SWEEP_STEPS - 1] == (1.0, 2)
 
 
 def test_the_judge_learns_real_text_and_says_how_well(two_styles: list[Path]) -> None:

@@ -21,6 +21,7 @@ from conductor.evaluate import (
 )
 from conductor.model import CharLSTM, ModelConfig, bits_per_symbol
 from conductor.train import TrainConfig, Trainer
+from tests.conftest import Heard
 
 
 @pytest.mark.parametrize("name", sorted(COMPRESSORS))
@@ -110,6 +111,14 @@ def test_dynamic_settings_are_picked_on_held_out_text() -> None:
     # on repeated text, the settings that learn fast win, whatever their place in the grid
     assert tune_dynamic(model, phrase.repeat(30), (still, quick)) == quick
     assert tune_dynamic(model, phrase.repeat(30), (quick, still)) == quick
+
+
+def test_every_part_of_an_evaluation_reports_its_progress_to_the_end(trained: Path) -> None:
+    heard = Heard()
+    evaluate_checkpoint(trained, dynamic=True, progress=heard)
+    assert heard.finished() == {"model", "tuning", "dynamic", "compressors"}
+    assert len(heard.reports["dynamic"]) > 2  # chunk by chunk, not only at the end
+    assert heard.reports["compressors"][-1] == (len(COMPRESSORS), len(COMPRESSORS))
 
 
 def test_evaluate_reports_dynamic_bpc_when_asked(trained: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import site
 import subprocess
@@ -38,8 +39,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     """A fresh virtualenv with the wheel in it; its dependencies (torch and the rest) are read
     from this environment's site-packages, so nothing is downloaded twice."""
     base = tmp_path_factory.mktemp("install")
+    # Built from a copy of what the package is made of: setuptools keeps a `build/` folder in
+    # the source tree, and a stale one there would put old modules into the wheel.
+    source = base / "source"
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(base)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(base)],
         capture_output=True,
         text=True,
     )
@@ -75,6 +85,11 @@ def run_in(cwd: Path, installed: Installed, *args: str) -> subprocess.CompletedP
 
 def test_the_wheel_carries_the_styles_and_the_page(installed: Installed) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
+    modules = {name for name in names if name.endswith(".py")}
+    source = {
+        str(path.relative_to(ROOT / "src")) for path in (ROOT / "src/conductor").rglob("*.py")
+    }
+    assert modules == source
     for style in DEFAULT_STYLES:
         assert f"conductor/styles/{style}.safetensors" in names
         assert f"conductor/styles/{style}.md" in names

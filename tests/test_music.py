@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -91,6 +92,20 @@ def test_unreadable_bars_are_reported_not_raised() -> None:
     assert not garbage.ok and garbage.error
     with pytest.raises(MusicError, match="tempo"):
         bar_notes("abc|", JIG, 0)
+
+
+def test_music21s_complaints_go_to_its_logger_never_to_the_terminal(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # music21 writes "Could not get pitch information from note: ^^^, assuming C" straight to
+    # stderr (past the warnings module) for a note it cannot read; a generated tune has many
+    with caplog.at_level(logging.DEBUG, logger="music21"):
+        bar = bar_notes("abc ^^^ d _ _ c|", JIG, 120)
+        check_tune(JIG.text() + "abc ^^^ d _ _ c|\n")
+    assert bar.ok or bar.error  # read or reported, either way
+    out, err = capfd.readouterr()
+    assert err == "" and out == ""
+    assert any("assuming C" in record.getMessage() for record in caplog.records)
 
 
 def test_fits_meter_allows_short_pickups_and_section_ends_only() -> None:

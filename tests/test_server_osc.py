@@ -255,6 +255,10 @@ def test_oscquery_describes_the_address_space(live: LiveServer) -> None:
     base = live.endpoints.oscquery
     info = json.loads(urllib.request.urlopen(base + "?HOST_INFO", timeout=5).read())
     assert info["OSC_PORT"] == live.osc[1] and info["OSC_TRANSPORT"] == "UDP"
+    assert info["OSC_IP"] == "127.0.0.1" and info["NAME"] == "conductor"
+    # the WebSocket is the page's own protocol: its port, and no OSCQuery LISTEN streaming
+    assert info["WS_IP"] == "127.0.0.1" and f":{info['WS_PORT']}/" in live.endpoints.url
+    assert info["EXTENSIONS"]["LISTEN"] is False and info["EXTENSIONS"]["RANGE"] is True
     tree = json.loads(urllib.request.urlopen(base, timeout=5).read())
     weights = tree["CONTENTS"]["conductor"]["CONTENTS"]["weights"]
     assert weights["TYPE"] == "ff" and weights["ACCESS"] == 3

@@ -20,7 +20,7 @@ import importlib
 import itertools
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from conductor.engine import Ensemble
 from conductor.errors import ConductorError, CorpusError, DependencyError
 from conductor.generate import Conductor
 from conductor.mixing import MIXERS, MixerName
+from conductor.progress import Progress, silent, within
 from conductor.sampling import SamplingParams
 
 __all__ = [
@@ -207,14 +208,22 @@ class ControlReport:
 
 
 def recognition(
-    ensemble: Ensemble, judge: StyleJudge, samples: int, length: int, params: SamplingParams
+    ensemble: Ensemble,
+    judge: StyleJudge,
+    samples: int,
+    length: int,
+    params: SamplingParams,
+    progress: Progress = silent,
 ) -> dict[str, float]:
-    """Share of samples at weight 1 that the judge names as the style that made them."""
+    """Share of samples at weight 1 that the judge names as the style that made them.
+
+    `progress` hears of each style judged (task "recognition")."""
     shares = {}
     for index, name in enumerate(ensemble.names):
         weights = [1.0 if i == index else 0.0 for i in range(len(ensemble))]
         texts = generate_texts(ensemble, weights, "linear", samples, length, params, seed=index)
         shares[name] = float(np.mean([label == name for label in judge.predict(texts)]))
+        progress("recognition", index + 1, len(ensemble))
     return shares
 
 
@@ -227,7 +236,10 @@ def sweep(
     length: int,
     params: SamplingParams,
     steps: int = 11,
+    progress: Progress = silent,
 ) -> list[SweepPoint]:
+    """The judge's shares of a and b at `steps` weights of b from 0 to 1 (a's is 1 - b's);
+    `progress` hears of each point (task "sweep")."""
     a, b = pair
     points = []
     for k in range(steps):
@@ -238,7 +250,11 @@ def sweep(
         share_a = float(np.mean([label == a for label in labels]))
         share_b = float(np.mean([label == b for label in labels]))
         points.append(SweepPoint(w_b, share_a, share_b, 1 - share_a - share_b))
+        progress("sweep", k + 1, steps)
     return points
+
+
+SWEEP_STEPS = 11  # weights of b: 0, 0.1, …, 1
 
 
 def run_control(
@@ -247,9 +263,12 @@ def run_control(
     samples: int = 100,
     length: int = 300,
     temperature: float = 0.8,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress = silent,
 ) -> ControlReport:
-    """Train the judge on the styles' corpora, then measure recognition and the sweeps."""
+    """Train the judge on the styles' corpora, then measure recognition and the sweeps.
+
+    `progress` hears of three tasks: "judge" (0 of 1 while it trains), "recognition" (styles)
+    and "sweeps" (curves: one per pair and mixer)."""
     ensemble = Ensemble.from_checkpoints(paths)
     for pair in pairs:
         for name in pair:
@@ -258,20 +277,22 @@ def run_control(
                     f"sweep pair {':'.join(pair)}: no style {name!r} among "
                     f"{', '.join(ensemble.names)}"
                 )
-    say = progress or (lambda _: None)
-    say(f"training the judge on {len(ensemble)} corpora")
+    progress("judge", 0, 1)
     judge = StyleJudge.train(corpora_of(paths), length=length)
-    say(f"judge accuracy on held-out real text: {judge.holdout_accuracy:.1%}")
+    progress("judge", 1, 1)
     params = SamplingParams(temperature=temperature)
     report = ControlReport(judge.holdout_accuracy, samples, length, temperature)
-    say("recognition at weight 1")
-    report.recognition = recognition(ensemble, judge, samples, length, params)
+    report.recognition = recognition(ensemble, judge, samples, length, params, progress)
+    curves = len(pairs) * len(MIXERS)
     for pair in pairs:
         key = f"{pair[0]}:{pair[1]}"
         report.sweeps[key] = {}
         for mixer in MIXERS:
-            say(f"sweep {key} ({mixer})")
-            report.sweeps[key][mixer] = sweep(ensemble, judge, pair, mixer, samples, length, params)
+            done = sum(len(by_mixer) for by_mixer in report.sweeps.values())  # curves so far
+            part = within(progress, "sweeps", done, curves)
+            report.sweeps[key][mixer] = sweep(
+                ensemble, judge, pair, mixer, samples, length, params, SWEEP_STEPS, part
+            )
     return report
 
 

@@ -12,7 +12,7 @@ import copy
 import lzma
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from conductor.corpora import locate
 from conductor.corpus import load_corpus, split
 from conductor.errors import CorpusError
 from conductor.model import CharLSTM, bits_per_symbol
+from conductor.progress import Progress, silent, within
 
 __all__ = [
     "COMPRESSORS",
@@ -58,13 +59,18 @@ def marginal_bpc(compress: Compressor, train: bytes, test: bytes) -> float:
 
 
 def dynamic_bits_per_symbol(
-    model: CharLSTM, ids: torch.Tensor, chunk: int = 128, lr: float = 3e-4
+    model: CharLSTM,
+    ids: torch.Tensor,
+    chunk: int = 128,
+    lr: float = 3e-4,
+    progress: Progress = silent,
 ) -> float:
     """Bits per symbol under dynamic evaluation (Krause et al., 2018), as compressors are scored.
 
     The text is read once, in order: each chunk is scored first, then the model takes one Adam
     step on that chunk, so it adapts to what it has read — as an adaptive compressor does. The
     score of a chunk never depends on the chunk itself. `model` is not changed (a copy adapts).
+    `progress` hears of each chunk (task "dynamic").
     """
     adapting = copy.deepcopy(model).eval()  # eval: no dropout; gradients still flow
     optimizer = torch.optim.Adam(adapting.parameters(), lr=lr)
@@ -83,6 +89,7 @@ def dynamic_bits_per_symbol(
         (loss / (stop - start)).backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         state = (h.detach(), c.detach())
+        progress("dynamic", stop, n - 1)
     return total_nats / (n - 1) / math.log(2)
 
 
@@ -98,12 +105,22 @@ TUNE_SYMBOLS = 100_000  # the validation text the grid is scored on (its start)
 
 
 def tune_dynamic(
-    model: CharLSTM, val_ids: torch.Tensor, grid: tuple[DynamicSettings, ...] = DYNAMIC_GRID
+    model: CharLSTM,
+    val_ids: torch.Tensor,
+    grid: tuple[DynamicSettings, ...] = DYNAMIC_GRID,
+    progress: Progress = silent,
 ) -> DynamicSettings:
-    """The dynamic-evaluation settings in `grid` that score best on `val_ids` (held-out text)."""
+    """The dynamic-evaluation settings in `grid` that score best on `val_ids` (held-out text).
+
+    `progress` hears of it as one task, "tuning", counted in settings tried."""
     if len(grid) == 1 or val_ids.numel() < 2:
         return grid[0]
-    scores = {s: dynamic_bits_per_symbol(model, val_ids, s.chunk, s.lr) for s in grid}
+    scores = {
+        s: dynamic_bits_per_symbol(
+            model, val_ids, s.chunk, s.lr, within(progress, "tuning", k, len(grid))
+        )
+        for k, s in enumerate(grid)
+    }
     return min(scores, key=scores.__getitem__)
 
 
@@ -151,17 +168,22 @@ def held_out(record: dict[str, Any], text_file: Path | None) -> tuple[bytes, byt
 
 
 def evaluate_checkpoint(
-    checkpoint: Path, text_file: Path | None = None, compressors: bool = True, dynamic: bool = False
+    checkpoint: Path,
+    text_file: Path | None = None,
+    compressors: bool = True,
+    dynamic: bool = False,
+    progress: Progress = silent,
 ) -> EvalReport:
     """Score `checkpoint` on its test split (or `text_file`) and, optionally, the compressors.
 
     Dynamic evaluation first picks its step size and chunk on the start of the validation split
-    (where the corpus is at hand), then reads the test text once with them.
+    (where the corpus is at hand), then reads the test text once with them. `progress` hears of
+    the tasks "model", "tuning", "dynamic" and "compressors" (counted as they finish).
     """
     model, record = load_checkpoint(checkpoint)
     train, val, test, test_source = held_out(record, text_file)
     test_ids = torch.frombuffer(bytearray(test), dtype=torch.uint8).long()  # [n]
-    model_bpc = bits_per_symbol(model, test_ids)
+    model_bpc = bits_per_symbol(model, test_ids, progress=progress)
     report = EvalReport(
         checkpoint=str(checkpoint),
         name=str(record.get("name", Path(checkpoint).stem)),
@@ -174,15 +196,22 @@ def evaluate_checkpoint(
         settings = DynamicSettings()
         if val:
             val_ids = torch.frombuffer(bytearray(val[:TUNE_SYMBOLS]), dtype=torch.uint8).long()
-            settings = tune_dynamic(model, val_ids)
-        report.dynamic_bpc = dynamic_bits_per_symbol(model, test_ids, settings.chunk, settings.lr)
+            settings = tune_dynamic(model, val_ids, progress=progress)
+        report.dynamic_bpc = dynamic_bits_per_symbol(
+            model, test_ids, settings.chunk, settings.lr, progress
+        )
         report.dynamic_settings = asdict(settings)
     if compressors:
         # lzma, bz2, zstd and pyppmd release the GIL: threads use both cores.
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {
-                name: pool.submit(marginal_bpc, compress, train, test)
+                pool.submit(marginal_bpc, compress, train, test): name
                 for name, compress in COMPRESSORS.items()
             }
-            report.compressors = {name: future.result() for name, future in futures.items()}
+            progress("compressors", 0, len(futures))
+            scores = {}
+            for done, future in enumerate(as_completed(futures), 1):
+                scores[futures[future]] = future.result()
+                progress("compressors", done, len(futures))
+            report.compressors = {name: scores[name] for name in COMPRESSORS}
     return report

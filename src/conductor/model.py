@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from conductor.errors import CheckpointError
+from conductor.progress import Progress, silent
 
 __all__ = ["SIZES", "CharLSTM", "ModelConfig", "State", "bits_per_symbol"]
 
@@ -92,12 +93,17 @@ class CharLSTM(nn.Module):
 
 @torch.no_grad()
 def bits_per_symbol(
-    model: CharLSTM, ids: torch.Tensor, streams: int = 16, chunk: int = 512
+    model: CharLSTM,
+    ids: torch.Tensor,
+    streams: int = 16,
+    chunk: int = 512,
+    progress: Progress = silent,
 ) -> float:
     """Mean bits per symbol of `model` predicting `ids` [n] (each symbol from all before it).
 
     The text is cut into `streams` contiguous rows scored in parallel with the state carried
-    through each row, so only the first symbol of each row goes unpredicted.
+    through each row, so only the first symbol of each row goes unpredicted. `progress` hears
+    of each chunk (task "model").
     """
     was_training = model.training
     model.eval()
@@ -116,5 +122,6 @@ def bits_per_symbol(
                 logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum"
             )
         )
+        progress("model", stop, row_len - 1)
     model.train(was_training)
     return total_nats / (streams * (row_len - 1)) / math.log(2)

@@ -16,6 +16,7 @@ The engine writes ABC one character at a time; this module turns that text into 
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
@@ -167,11 +168,23 @@ class Bar:
         return self.error is None
 
 
+LOG = logging.getLogger("music21")
+
+
+def _to_log(self: Any, msg: Any, header: str | None = None) -> None:
+    """music21's `Environment.warn`, to the `music21` logger instead of straight to stderr."""
+    LOG.debug("%s", " ".join(str(part) for part in (msg if isinstance(msg, list) else [msg])))
+
+
 def _music21() -> Any:
+    """music21, with its own warnings kept off the terminal: some of its complaints (a note it
+    cannot read: "assuming C") go past `warnings`, straight to stderr, and a generated tune is
+    full of them. They go to the `music21` logger (debug) instead."""
     try:
         import music21
     except ImportError as error:  # pragma: no cover - music21 is a dependency
         raise DependencyError("music needs music21; run: pip install music21") from error
+    music21.environment.Environment.warn = _to_log  # type: ignore[method-assign]
     return music21
 
 

@@ -4,17 +4,20 @@ run); what they share is in `_common`. User errors print one line and exit 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from conductor import __version__
-from conductor.cli import corpus, evaluate, generate, serve, train
+from conductor.cli import corpus, evaluate, generate, layout, serve, train
 from conductor.cli._common import Parser, errors
 from conductor.errors import ConductorError
 
 __all__ = ["build_parser", "entry", "main"]
+
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a program stopped by a closed pipe
 
 EXAMPLES = """\
 examples:
@@ -24,6 +27,7 @@ examples:
   conductor serve                                       the live page, OSC and OSCQuery
   conductor corpus build shakespeare && conductor train shakespeare --out styles
   conductor eval shakespeare                            test BPC beside xz, bz2, zstd, PPMd
+  conductor layout --out conductor.json                 a surface for Open Stage Control
 
 `conductor COMMAND --help` says more about each."""
 
@@ -36,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"conductor {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (corpus, train, evaluate, generate, serve):
+    for module in (corpus, train, evaluate, generate, serve, layout):
         module.add_parser(commands)
     return parser
 
@@ -59,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
+    except BrokenPipeError:
+        # stdout was closed early (`conductor generate | head`): stop quietly, as `cat` does.
+        # What is still buffered for the closed pipe goes to /dev/null, not to a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
 
 
 def entry(argv: Sequence[str] | None = None) -> Any:  # pragma: no cover

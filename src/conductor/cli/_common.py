@@ -4,17 +4,34 @@ parsed (so a bad value is one line, never a traceback further in), and shared op
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from rich import progress as bars
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from conductor.engine import PRECISIONS
 from conductor.errors import ConductorError
 from conductor.library import DEFAULT_STYLES, MUSIC_STYLES
+from conductor.progress import Progress
 
-console = Console()
-errors = Console(stderr=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed stdout ends the command as `main` ends it for print (rich would exit 1)."""
+        raise BrokenPipeError
+
+
+console = _Console()
+errors = _Console(stderr=True)
 
 STYLES_DIR_HELP = (
     "look style names up here first (then $CONDUCTOR_STYLES, ./styles, the shipped styles)"
@@ -87,6 +104,31 @@ def number(
         return value
 
     return parse
+
+
+@contextmanager
+def progress_bars(
+    names: dict[str, str] | None = None,
+) -> Iterator[Progress]:
+    """A `conductor.progress.Progress` drawn as rich bars with an ETA, one per task (named by
+    `names`, else by the task itself), on stderr so piped output stays clean."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    tasks: dict[str, TaskID] = {}
+    with bars.Progress(*columns, console=errors, transient=False) as shown:
+
+        def report(task: str, done: float, total: float) -> None:
+            if task not in tasks:
+                tasks[task] = shown.add_task((names or {}).get(task, task), total=total)
+            shown.update(tasks[task], completed=done, total=total)
+
+        yield report
 
 
 PORT = number(int, 0, 65535, "a port is")

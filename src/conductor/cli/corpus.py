@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.table import Table
 
-from conductor.cli._common import console
-from conductor.corpora import RECIPES, build, data_dir
+from conductor.cli._common import console, progress_bars
+from conductor.corpora import RECIPES, build, data_dir, get_recipe
 
 
 def add_parser(commands: Any) -> None:
@@ -34,9 +34,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     names = sorted(RECIPES) if args.style == ["all"] else args.style
     directory = Path(args.dir) if args.dir else data_dir()
+    source = Path(args.source) if args.source else None
     for name in names:
-        with console.status(f"building {name} …"):
-            out = build(name, directory, Path(args.source) if args.source else None)
-        size = out.stat().st_size
-        console.print(f"built {out} ({size / 1e6:.2f} MB)")
+        get_recipe(name)  # a typo is one line before anything is built
+    with progress_bars() as progress:
+        for done, name in enumerate(names):
+            progress(f"building {len(names)} corpora", done, len(names))
+            out = build(name, directory, source)
+            console.print(f"built {out} ({out.stat().st_size / 1e6:.2f} MB)")
+        progress(f"building {len(names)} corpora", len(names), len(names))
     return 0

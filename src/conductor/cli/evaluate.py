@@ -12,7 +12,14 @@ from rich.table import Table
 
 from conductor import control
 from conductor.checkpoint import atomic_write_bytes
-from conductor.cli._common import POSITIVE_INT, TEMPERATURE, add_styles_args, console, number
+from conductor.cli._common import (
+    POSITIVE_INT,
+    TEMPERATURE,
+    add_styles_args,
+    console,
+    number,
+    progress_bars,
+)
 from conductor.errors import ConductorError
 from conductor.evaluate import evaluate_checkpoint
 from conductor.library import DEFAULT_STYLES, resolve_style, resolve_styles
@@ -65,20 +72,21 @@ def _run_control(args: argparse.Namespace) -> int:
     paths = resolve_styles(args.styles or DEFAULT_STYLES, args.styles_dir)
     names = [p.name.removesuffix(".safetensors") for p in paths]
     pairs = _parse_pairs(args.pairs) if args.pairs else list(itertools.pairwise(names))
-    with console.status("controllability…") as status:
-
-        def say(line: str) -> None:
-            status.update(line)
-            console.print(f"[dim]{line}[/dim]")
-
+    tasks = {
+        "judge": f"training the judge on {len(paths)} corpora",
+        "recognition": "recognition at weight 1",
+        "sweeps": f"{len(pairs)} weight sweep{'s' if len(pairs) > 1 else ''}, both mixers",
+    }
+    with progress_bars(tasks) as progress:
         report = control.run_control(
             paths,
             pairs,
             samples=args.samples,
             length=args.length,
             temperature=args.temperature,
-            progress=say,
+            progress=progress,
         )
+    console.print(f"judge accuracy on held-out real text: {report.judge_holdout_accuracy:.1%}")
     table = Table(title=f"recognised at weight 1 ({report.samples} samples of {report.length})")
     table.add_column("style")
     table.add_column("judged as itself", justify="right")
@@ -102,18 +110,27 @@ def _run_control(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_TASKS = {
+    "model": "model",
+    "tuning": "dynamic: tuning on validation",
+    "dynamic": "dynamic evaluation",
+    "compressors": "compressors",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.control:
         return _run_control(args)
     if not args.checkpoint:
         raise ConductorError("give a checkpoint to score, or --control for the ensemble test")
     checkpoint = resolve_style(args.checkpoint, args.styles_dir)
-    with console.status("scoring model and compressors on the held-out text…"):
+    with progress_bars(EVAL_TASKS) as progress:
         report = evaluate_checkpoint(
             checkpoint,
             Path(args.text) if args.text else None,
             not args.no_compressors,
             dynamic=args.dynamic,
+            progress=progress,
         )
     table = Table(title=f"{report.name}: {report.test_symbols:,} held-out symbols")
     table.add_column("predictor")

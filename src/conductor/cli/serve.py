@@ -69,6 +69,12 @@ def add_parser(commands: Any) -> None:
     srv.add_argument("--osc-port", type=OSC_PORT, default=9000, help="OSC UDP port, -1 = off")
     srv.add_argument("--oscquery-port", type=PORT, help="OSCQuery HTTP port (OSC port + 1)")
     srv.add_argument("--token", help="required on WS and OSC; needed for any --host but local")
+    srv.add_argument(
+        "--advertise", nargs="?", const="conductor", metavar="NAME",
+        help="announce OSCQuery (_oscjson._tcp) and OSC (_osc._udp) over mDNS as NAME, so "
+        "ossia score, Chataigne, VDMX and TouchOSC find this server (needs a --host other "
+        "machines reach, and --token; default NAME: conductor)",
+    )  # fmt: skip
     srv.add_argument("--presets", help="JSON file to keep presets in")
     srv.add_argument("--midi-in", help="MIDI input port name: controllers steer the weights")
     srv.add_argument("--midi-map", help="JSON CC→style map (learned bindings are saved here)")
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from conductor.music import TuneHeader
     from conductor.performance import MusicOptions
     from conductor.server.midi import MidiControl, MidiOut, load_mapping
-    from conductor.server.run import Endpoints, check_free, serve
+    from conductor.server.run import Endpoints, check_free, check_options, serve
     from conductor.session import Session
 
     styles = args.styles or (MUSIC_STYLES if args.music else DEFAULT_STYLES)
@@ -110,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
         music = MusicOptions(header, args.tempo, args.ahead_bars)
     elif args.midi_out:
         raise ConductorError("--midi-out plays the tune: add --music")
-    check_free(args.host, args.port, "the page")  # before the models load
+    osc_port = None if args.osc_port < 0 else args.osc_port
+    check_options(args.host, args.token, osc_port, args.advertise)  # before the models load
+    check_free(args.host, args.port, "the page")
     ensemble = Ensemble.from_checkpoints(paths, precision=parse_precision(args.precision))
     params = SamplingParams(temperature=args.temperature)
     conductor = Conductor(ensemble, args.mixer, params, args.seed, args.threshold)
@@ -156,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
                 f"(OSCQuery {endpoints.oscquery})",
                 highlight=False,
             )
+        if endpoints.advertised:
+            console.print(f"announced: {', '.join(endpoints.advertised)}", highlight=False)
         console.print(f"styles: {', '.join(ensemble.names)} — Ctrl-C stops", highlight=False)
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -164,12 +174,13 @@ def run(args: argparse.Namespace) -> int:
                 session,
                 host=args.host,
                 port=args.port,
-                osc_port=None if args.osc_port < 0 else args.osc_port,
+                osc_port=osc_port,
                 oscquery_port=args.oscquery_port,
                 token=args.token,
                 on_ready=ready,
                 midi=midi,
                 midi_in=args.midi_in,
+                advertise=args.advertise,
             )
         )
     if args.record:

@@ -29,6 +29,7 @@ __all__ = [
     "corpus_path",
     "data_dir",
     "describe",
+    "get_recipe",
     "locate",
     "portable",
 ]

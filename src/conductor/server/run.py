@@ -10,19 +10,25 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
 
 from conductor.errors import ConductorError
+from conductor.server.advertise import (
+    Advertiser,
+    addresses_for,
+    check_advertisable,
+    services,
+)
 from conductor.server.midi import MidiControl
-from conductor.server.osc import OscBridge, oscquery_app
+from conductor.server.osc import HostInfo, OscBridge, oscquery_app
 from conductor.server.web import create_app
 from conductor.session import Session
 
-__all__ = ["BackgroundServer", "Endpoints", "check_free", "serve"]
+__all__ = ["BackgroundServer", "Endpoints", "check_free", "check_options", "serve"]
 
 T = TypeVar("T")
 
@@ -32,6 +38,7 @@ class Endpoints:
     url: str
     osc: tuple[str, int] | None
     oscquery: str | None
+    advertised: list[str] = field(default_factory=list)  # the mDNS service names announced
 
 
 def check_free(host: str, port: int, what: str) -> None:
@@ -54,6 +61,18 @@ def check_free(host: str, port: int, what: str) -> None:
         probe.close()
 
 
+def check_options(
+    host: str, token: str | None, osc_port: int | None, advertise: str | None
+) -> None:
+    """One line for options that cannot go together (the CLI asks before loading models)."""
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise ConductorError(f"--host {host} exposes the session beyond this machine: add --token")
+    if advertise is not None:
+        check_advertisable(host)
+        if osc_port is None:
+            raise ConductorError("--advertise announces the OSC and OSCQuery ports: turn OSC on")
+
+
 def _uvicorn(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     return uvicorn.Server(config)
@@ -69,10 +88,15 @@ async def serve(
     on_ready: Callable[[Endpoints], None] | None = None,
     midi: MidiControl | None = None,
     midi_in: str | None = None,
+    advertise: str | None = None,
+    zeroconf: Any | None = None,
 ) -> None:
-    """Serve until cancelled (Ctrl-C). Port 0 picks a free port; `osc_port=None` turns OSC off."""
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        raise ConductorError(f"--host {host} exposes the session beyond this machine: add --token")
+    """Serve until cancelled (Ctrl-C). Port 0 picks a free port; `osc_port=None` turns OSC off.
+
+    `advertise` (an instance name) announces OSCQuery and OSC over mDNS once all listen; it
+    needs OSC on and a host other machines can reach. `zeroconf` is for tests (a double)."""
+    check_options(host, token, osc_port, advertise)
+    announce_at = addresses_for(host) if advertise is not None else ()
     if midi is not None and midi_in is not None:
         midi.open(midi_in, asyncio.get_running_loop())  # fails before anything listens
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
@@ -80,6 +104,8 @@ async def serve(
     web = _uvicorn(create_app(session, token), host, port)
     tasks = [asyncio.create_task(web.serve(), name="web")]
     bridge: OscBridge | None = None
+    host_info: HostInfo | None = None
+    advertiser: Advertiser | None = None
     query: uvicorn.Server | None = None
     osc_address = None
     try:
@@ -93,7 +119,8 @@ async def serve(
                 ) from None
             query_port = oscquery_port if oscquery_port is not None else osc_address[1] + 1
             check_free(host, query_port, "OSCQuery (give --oscquery-port)")
-            query = _uvicorn(oscquery_app(bridge, osc_address[1]), host, query_port)
+            host_info = HostInfo(advertise or "conductor", host, osc_address[1], host)
+            query = _uvicorn(oscquery_app(bridge, host_info), host, query_port)
             tasks.append(asyncio.create_task(query.serve(), name="oscquery"))
         while not web.started:
             if tasks[0].done():  # uvicorn gave up (it exits on a port in use)
@@ -103,14 +130,20 @@ async def serve(
             while not query.started and not tasks[-1].done():
                 await asyncio.sleep(0.02)
         bound = web.servers[0].sockets[0].getsockname()[1] if web.servers else port
+        query_bound = (
+            query.servers[0].sockets[0].getsockname()[1] if query and query.servers else None
+        )
+        if host_info is not None:
+            host_info.ws_port = bound
+        if advertise is not None and osc_address is not None and query_bound is not None:
+            announced = services(advertise, announce_at, osc_address[1], query_bound)
+            advertiser = Advertiser(announced, zeroconf)
+            await advertiser.start()
         endpoints = Endpoints(
             url=f"http://{host}:{bound}/",
             osc=osc_address,
-            oscquery=(
-                f"http://{host}:{query.servers[0].sockets[0].getsockname()[1]}/"
-                if query is not None and query.servers
-                else None
-            ),
+            oscquery=f"http://{host}:{query_bound}/" if query_bound is not None else None,
+            advertised=[service.name for service in advertiser.services] if advertiser else [],
         )
         _freeze_startup_objects()
         if on_ready is not None:
@@ -120,6 +153,9 @@ async def serve(
         for task in done:
             task.result()
     finally:
+        if advertiser is not None:
+            with contextlib.suppress(Exception):  # the network may be gone; say goodbye if not
+                await advertiser.close()
         web.should_exit = True
         if query is not None:
             query.should_exit = True

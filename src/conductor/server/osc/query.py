@@ -4,6 +4,7 @@ command models: what OSCQuery says is what the session accepts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,7 +13,38 @@ from fastapi.responses import JSONResponse
 from conductor.server.osc.bridge import OscBridge
 from conductor.server.osc.decode import PREFIX, Address
 
-__all__ = ["oscquery_app"]
+__all__ = ["HostInfo", "oscquery_app"]
+
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+@dataclass
+class HostInfo:
+    """`/?HOST_INFO`: who answers, and where its OSC and WebSocket servers listen.
+
+    An IP bound to every interface (0.0.0.0) is left out: a client then uses the address it
+    reached OSCQuery at, as the proposal says. The WebSocket is conductor's own JSON protocol
+    (`/ws`), not OSCQuery's LISTEN streaming, so `LISTEN` is false."""
+
+    name: str
+    osc_ip: str
+    osc_port: int
+    ws_ip: str
+    ws_port: int | None = None  # known once the web server listens
+
+    def to_json(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"NAME": self.name}
+        if self.osc_ip not in WILDCARDS:
+            info["OSC_IP"] = self.osc_ip
+        info |= {"OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP"}
+        if self.ws_port is not None:
+            if self.ws_ip not in WILDCARDS:
+                info["WS_IP"] = self.ws_ip
+            info["WS_PORT"] = self.ws_port
+        info["EXTENSIONS"] = {
+            "ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "LISTEN": False,
+        }  # fmt: skip
+        return info
 
 
 def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +69,7 @@ def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def oscquery_app(bridge: OscBridge, osc_port: int) -> FastAPI:
+def oscquery_app(bridge: OscBridge, host_info: HostInfo) -> FastAPI:
     """OSCQuery (HTTP + JSON) description of the bridge's address space."""
     app = FastAPI(title="conductor OSCQuery", docs_url=None, redoc_url=None)
 
@@ -58,16 +90,7 @@ def oscquery_app(bridge: OscBridge, osc_port: int) -> FastAPI:
     @app.get("/{path:path}")
     async def describe(path: str, request: Request) -> JSONResponse:
         if "HOST_INFO" in request.query_params:
-            return JSONResponse(
-                {
-                    "NAME": "conductor",
-                    "OSC_PORT": osc_port,
-                    "OSC_TRANSPORT": "UDP",
-                    "EXTENSIONS": {
-                        "ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True
-                    },
-                }
-            )  # fmt: skip
+            return JSONResponse(host_info.to_json())
         found: dict[str, Any] | None = tree()
         for part in [p for p in path.split("/") if p]:
             found = (found or {}).get("CONTENTS", {}).get(part)
