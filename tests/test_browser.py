@@ -42,10 +42,13 @@ def page(live: LiveServer, browser: object) -> Iterator[object]:
     assert isinstance(browser, Browser)
     page = browser.new_page(viewport={"width": 1300, "height": 820})
     page.set_default_timeout(60_000)  # a loaded CI machine is slow, not wrong
+    thrown: list[str] = []  # a script error on the page (one once stopped all drawing)
+    page.on("pageerror", lambda error: thrown.append(str(error)))
     assert live.endpoints is not None
     page.goto(live.endpoints.url)
     yield page
     page.close()
+    assert not thrown, thrown
 
 
 def written_by(page: object, last: int) -> list[str]:
@@ -113,6 +116,86 @@ def test_symbols_arrive_and_the_sliders_and_pad_steer(
     page.wait_for_function(f"document.querySelector('{digits}').value === '-0.5'")
     assert float(page.eval_on_selector(digits, "e => e.min")) == -MAX_WEIGHT
     assert float(page.eval_on_selector(letters, "e => e.max")) == MAX_WEIGHT
+
+
+def summary(page: object) -> list[str]:
+    """The distributions as the page reads them out (the canvas's text alternative)."""
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        "Array.from(document.querySelectorAll('#dists-summary li')).map(li => li.textContent)"
+    )
+
+
+def test_the_distributions_name_their_runners_up_and_show_skipped_styles_as_skipped(
+    live: LiveServer, page: object
+) -> None:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    live.restore()  # letters alone: digits is under the threshold and does not run
+    wait_for(
+        lambda: any(line.startswith("digits: skipped") for line in summary(page)),
+        what="digits read out as skipped",
+    )
+    lines = summary(page)
+    assert "digits: skipped (weight 0.00)" in lines
+    letters = next(line for line in lines if line.startswith("letters (weight 1.00): "))
+    assert letters.count("%") == 3  # its three likeliest symbols, named with their share
+    # Both styles running: each style's part of the mixed row's top symbols is named.
+    live.call(
+        lambda: live.session.submit({"type": "set", "weights": {"letters": 0.5, "digits": 0.5}})
+    )
+    wait_for(
+        lambda: not any("skipped" in line for line in summary(page)), what="both styles running"
+    )
+
+    def mixed_names_both() -> bool:
+        mixed = next(line for line in summary(page) if line.startswith("mixed: "))
+        return "letters" in mixed and "digits" in mixed
+
+    wait_for(mixed_names_both, what="the mixed row split between the two styles")
+    live.restore()
+
+
+def test_on_a_phone_the_page_fits_the_strips_stay_readable_and_the_pad_takes_touch(
+    live: LiveServer, browser: object
+) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    live.restore()
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page = phone.new_page()
+    page.set_default_timeout(60_000)
+    assert live.endpoints is not None
+    page.goto(live.endpoints.url)
+    page.wait_for_function("document.getElementById('status').textContent === 'live'")
+    page.wait_for_function("document.querySelectorAll('#text span[data-by]').length > 5")
+    # Nothing wider than the screen: no sideways scrolling, every slider and the pad on screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for selector in ("#pad", "input[data-style=letters]", "input[data-style=digits]", "#prime"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+    # The strips keep their height on a narrow screen (they used to shrink with the canvas):
+    # three rows (mixed, letters, digits) of at least 30 CSS pixels each, drawn at full resolution.
+    dists = page.locator("#dists").bounding_box()
+    assert dists is not None and dists["height"] >= 3 * 30
+    assert page.evaluate("document.getElementById('dists').width") >= 3 * 360
+    # A tap near the bottom of the pad, where the second style sits, hands it the weight.
+    page.locator("#pad").scroll_into_view_if_needed()
+    pad = page.locator("#pad").bounding_box()
+    assert pad is not None and pad["width"] >= 300
+    page.touchscreen.tap(pad["x"] + pad["width"] / 2, pad["y"] + pad["height"] * (0.5 + 0.72 / 2))
+    wait_for(
+        lambda: live.call(lambda: live.session.target)[1] > 0.9, what="the tap moved the weights"
+    )
+    wait_for(lambda: written_by(page, 10) == ["digits"] * 10, what="10 symbols by digits")
+    phone.close()
+    live.restore()
 
 
 def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browser: object) -> None:

@@ -44,6 +44,15 @@ def test_a_step_is_written_by_name_with_its_distributions_on_demand(
     assert shown["type"] == "dists" and shown["i"] == 0 and len(shown["per_model"]) == 2
 
 
+def test_a_skipped_style_sends_no_distribution(two_styles: list[Path]) -> None:
+    conductor = Conductor(Ensemble.from_checkpoints(two_styles), threshold=0.05)
+    steps = conductor.step([0.98, 0.02])  # digits is under the threshold: it does not run
+    event = StepEvent.from_steps(steps, ["letters", "digits"], "a")
+    rows = event.dists().to_json()["per_model"]
+    assert rows[1] is None and len(rows[0]) == 128 and abs(sum(rows[0]) - 1) < 0.02
+    assert event.to_json()["weights"]["digits"] == 0.0  # the weight in force
+
+
 def test_the_other_events_have_the_protocol_shapes() -> None:
     assert StateEvent({"step": 3}).to_json() == {"type": "state", "state": {"step": 3}}
     assert StateEvent({"step": 3}, id="q1").to_json()["id"] == "q1"

@@ -89,25 +89,27 @@ class StepEvent(_Event):
         if self._dists is None:
             per_model = torch.softmax(self.steps.scaled_logits[0], dim=-1)  # [N, V]
             mixed = self.steps.mixed[0].exp()  # [V]
-            self._dists = DistsEvent(self.i, mixed, per_model)
+            ran = [weight != 0.0 for weight in self.weights]  # a 0 in force: not run
+            self._dists = DistsEvent(self.i, mixed, per_model, ran)
         return self._dists
 
 
 @dataclass(eq=False)
 class DistsEvent(_Event):
-    """A step's mixed distribution and each model's, as probabilities."""
+    """A step's mixed distribution and each model's, as probabilities. A style the threshold
+    skipped made no distribution: its row is `null` in JSON (a uniform row would look like a
+    model that knows nothing)."""
 
     i: int
     mixed: torch.Tensor  # [V]
-    per_model: torch.Tensor  # [N, V]
+    per_model: torch.Tensor  # [N, V] (a skipped style's row is uniform: it did not run)
+    ran: list[bool] | None = None  # per style: whether it ran this step (None: all did)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "dists",
-            "i": self.i,
-            "mixed": _rounded(self.mixed),
-            "per_model": _rounded(self.per_model),
-        }
+        rows = _rounded(self.per_model)
+        if self.ran is not None:
+            rows = [row if ran else None for row, ran in zip(rows, self.ran, strict=True)]
+        return {"type": "dists", "i": self.i, "mixed": _rounded(self.mixed), "per_model": rows}
 
 
 def _rounded(values: torch.Tensor) -> Any:

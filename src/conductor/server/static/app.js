@@ -5,7 +5,6 @@ const PALETTE = ["#3fd0e0", "#e05fd0", "#e8d44d", "#5fd38d", "#6f9bff", "#ff6b6b
 const SYMBOLS = ["\n"].concat(Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)));
 const MAX_SPANS = 6000;
 const RADIUS = 0.72;  // styles sit on a circle of this fraction of the pad's half-width
-const ROW_HEIGHT = 22;
 
 const $ = (id) => document.getElementById(id);
 const view = {
@@ -242,10 +241,11 @@ function drawPad() {
   g.beginPath(); g.arc(w / 2, h / 2, r, 0, 2 * Math.PI); g.stroke();
   view.styles.forEach((name, i) => {
     const [px, py] = at(view.pad[i]);
-    const weight = view.weights[i] || 0;
-    g.fillStyle = colour(name);
-    g.globalAlpha = 0.35 + 0.65 * weight;
-    g.beginPath(); g.arc(px, py, 5 + 12 * weight, 0, 2 * Math.PI); g.fill();
+    const weight = view.weights[i] || 0, size = Math.min(1, Math.abs(weight));
+    g.globalAlpha = 0.35 + 0.65 * size;
+    g.beginPath(); g.arc(px, py, 5 + 12 * size, 0, 2 * Math.PI);
+    if (weight >= 0) { g.fillStyle = colour(name); g.fill(); }
+    else { g.strokeStyle = colour(name); g.lineWidth = 2; g.stroke(); g.lineWidth = 1; }  // anti-expert
     g.globalAlpha = 1;
     g.font = "11px system-ui";
     // Labels sit inside the circle on the sides (so none is clipped), above or below at the poles.
@@ -263,45 +263,178 @@ function drawPad() {
 }
 
 // -- distributions ----------------------------------------------------------------------------
+//
+// One row per style and the mixed row on top. Colour is on a log scale (1e-4 → dark blue,
+// 1 → red) so the runners-up of a peaked distribution show; each row names its top symbols;
+// the mixed row is a bar per symbol split into each style's part of it; a style the threshold
+// skips is drawn as skipped (dimmed, with its weight), not as a distribution it did not make.
+// On a narrow screen each row's words go on a line above its strip, so strips keep their height.
 
-function heat(p) {
-  // blue (unlikely) → red (likely); sqrt so that small probabilities stay visible
-  const t = Math.sqrt(Math.max(0, Math.min(1, p)));
+const FLOOR = 4;  // decades below probability 1 that still get colour
+const TOP = 3;    // symbols named per row
+const SUMMARY_MS = 250;
+
+function logScale(p) { return p > 0 ? Math.max(0, Math.min(1, 1 + Math.log10(p) / FLOOR)) : 0; }
+
+function heat(t) {
+  // blue (unlikely) → red (likely), on the log scale
   const r = Math.round(30 + 225 * t), g = Math.round(40 + 60 * (1 - Math.abs(2 * t - 1))), b = Math.round(200 * (1 - t) + 30);
   return `rgb(${r},${g},${b})`;
 }
 
+function shown(symbol) { return symbol === "\n" ? "↵" : symbol === " " ? "␣" : symbol; }
+function code(symbol) { return symbol === "\n" ? 10 : symbol.charCodeAt(0); }
+
+function topSymbols(probs, k = TOP) {
+  return SYMBOLS.map((s) => [s, probs[code(s)]]).sort((a, b) => b[1] - a[1]).slice(0, k);
+}
+
+function percent(p) { return p >= 0.995 ? "100%" : p >= 0.1 ? `${Math.round(p * 100)}%` : `${(p * 100).toFixed(1)}%`; }
+
+// Each running style's part of each symbol's mixed probability: w_i p_i(v) / Σ_j w_j p_j(v)
+// (the linear mix exactly; under the product mixer, who favours the symbol).
+function contributions(symbolCode) {
+  const parts = view.styles.map((name, i) => {
+    const w = Math.max(0, view.weights[i] || 0), row = view.perModel && view.perModel[i];
+    return row ? w * row[symbolCode] : 0;
+  });
+  const total = parts.reduce((a, b) => a + b, 0);
+  return total > 0 ? parts.map((x) => x / total) : parts;
+}
+
+function skipped(index) { return index !== null && view.perModel && view.perModel[index] === null; }
+
+function rowsToDraw() {
+  return [["mixed", view.mixed, null]].concat(
+    view.styles.map((name, i) => [name, view.perModel ? view.perModel[i] : null, i]));
+}
+
+function geometry(width) {
+  const narrow = width < 600;
+  return {
+    narrow, width,
+    label: narrow ? 0 : 112, names: narrow ? 0 : 172,
+    axis: narrow ? 0 : 14, words: narrow ? 15 : 0,
+    strip: narrow ? 16 : 20, mixed: narrow ? 34 : 40, gap: 4,
+  };
+}
+
+function rowHeight(at, index) { return at.words + (index === null ? at.mixed : at.strip) + at.gap; }
+
+function fitCanvas(canvas, at, rows) {
+  const dpr = window.devicePixelRatio || 1;
+  const height = at.axis + rows.reduce((sum, [, , index]) => sum + rowHeight(at, index), 0);
+  if (canvas.width !== Math.round(at.width * dpr) || canvas.height !== Math.round(height * dpr)) {
+    canvas.width = Math.round(at.width * dpr);
+    canvas.height = Math.round(height * dpr);
+    canvas.style.height = `${height}px`;
+  }
+  const g = canvas.getContext("2d");
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return g;
+}
+
 function drawDistributions() {
   const canvas = $("dists");
-  const g = canvas.getContext("2d");
-  const rows = [["mixed", view.mixed, null]].concat(
-    view.styles.map((name, i) => [name, view.perModel ? view.perModel[i] : null, i]));
-  const label = 120, top = 16, rowH = ROW_HEIGHT;
-  if (canvas.height !== top + rowH * rows.length) canvas.height = top + rowH * rows.length;
-  const cellW = (canvas.width - label) / SYMBOLS.length;
-  g.clearRect(0, 0, canvas.width, canvas.height);
+  const at = geometry(canvas.clientWidth || 900);
+  const rows = rowsToDraw();
+  const g = fitCanvas(canvas, at, rows);
+  const stripX = at.label, stripW = at.width - at.label - at.names;
+  const cellW = stripW / SYMBOLS.length;
+  g.clearRect(0, 0, at.width, canvas.height);
   g.font = "10px ui-monospace, monospace";
   g.fillStyle = "#8a9199";
-  SYMBOLS.forEach((s, k) => { if (k % 4 === 1) g.fillText(s === "\n" ? "↵" : s, label + k * cellW, 11); });
+  if (at.axis) SYMBOLS.forEach((s, k) => { if (k % 4 === 1) g.fillText(shown(s), stripX + k * cellW, 11); });
   const chosen = SYMBOLS.indexOf(view.lastSymbol);
-  rows.forEach(([name, probs, index], r) => {
-    const y = top + r * rowH;
-    const weight = index === null ? 1 : view.weights[index] || 0;
-    g.fillStyle = index === null ? "#e6e6e6" : colour(name);
-    g.globalAlpha = 0.25; g.fillRect(0, y + 2, (label - 8) * weight, rowH - 4); g.globalAlpha = 1;
-    g.fillText(name, 4, y + rowH / 2 + 4);
-    if (!probs) return;
-    SYMBOLS.forEach((s, k) => {
-      const code = s === "\n" ? 10 : s.charCodeAt(0);
-      g.fillStyle = heat(probs[code]);
-      g.fillRect(label + k * cellW, y + 1, Math.ceil(cellW), rowH - 2);
-    });
-  });
-  if (chosen >= 0) {
-    g.strokeStyle = "#fff";
-    g.lineWidth = 1.5;
-    g.strokeRect(label + chosen * cellW, top, cellW, rowH * rows.length);
+  let y = at.axis;
+  for (const [name, probs, index] of rows) {
+    const height = index === null ? at.mixed : at.strip;
+    const isSkipped = skipped(index);
+    const weight = index === null ? 1 : isSkipped && view.state ? view.state.target[name] : view.weights[index] || 0;
+    const words = isSkipped ? `skipped · weight ${Number(weight).toFixed(2)}`
+      : probs ? topSymbols(probs).map(([s, p]) => `${shown(s)} ${percent(p)}`).join("  ") : "";
+    const tint = index === null ? "#e6e6e6" : colour(name);
+    g.globalAlpha = isSkipped ? 0.45 : 1;
+    if (at.narrow) {  // words on their own line above the strip
+      g.fillStyle = tint;
+      g.font = "11px system-ui";
+      g.fillText(index === null ? "mixed" : `${name} ${Math.abs(weight).toFixed(2)}`, 2, y + 11);
+      g.fillStyle = "#c9ced4";
+      g.textAlign = "right";
+      g.fillText(words, at.width - 2, y + 11);
+      g.textAlign = "left";
+      y += at.words;
+    } else {
+      g.fillStyle = tint;
+      if (index !== null) {  // the weight as a bar behind the name
+        g.globalAlpha = isSkipped ? 0.12 : 0.25;
+        g.fillRect(0, y + 2, (at.label - 8) * Math.min(1, Math.abs(weight)), height - 4);
+      }
+      g.globalAlpha = isSkipped ? 0.45 : 1;
+      g.font = "11px system-ui";
+      g.fillText(name, 4, y + height / 2 + 4);
+      g.font = "11px ui-monospace, monospace";
+      g.fillStyle = "#c9ced4";
+      g.fillText(words, stripX + stripW + 8, y + height / 2 + 4);
+    }
+    if (isSkipped) {
+      g.fillStyle = "#1a1e23";
+      g.fillRect(stripX, y, stripW, height);
+      g.save();
+      g.beginPath(); g.rect(stripX, y, stripW, height); g.clip();
+      g.strokeStyle = "#2c323a";
+      for (let x = stripX - height; x < stripX + stripW; x += 10) {  // hatched: not running
+        g.beginPath(); g.moveTo(x, y + height); g.lineTo(x + height, y); g.stroke();
+      }
+      g.restore();
+    } else if (probs && index === null) {
+      SYMBOLS.forEach((s, k) => {  // a bar per symbol, split into each style's part
+        const p = probs[code(s)], barH = logScale(p) * height;
+        if (barH <= 0) return;
+        let base = y + height;
+        contributions(code(s)).forEach((share, i) => {
+          if (share <= 0) return;
+          g.fillStyle = colour(view.styles[i]);
+          g.fillRect(stripX + k * cellW, base - share * barH, Math.max(1, cellW - 0.5), share * barH);
+          base -= share * barH;
+        });
+      });
+    } else if (probs) {
+      SYMBOLS.forEach((s, k) => {
+        g.fillStyle = heat(logScale(probs[code(s)]));
+        g.fillRect(stripX + k * cellW, y, Math.ceil(cellW), height);
+      });
+    }
+    g.globalAlpha = 1;
+    if (chosen >= 0 && probs && !isSkipped) {
+      g.strokeStyle = "#fff";
+      g.lineWidth = 1.5;
+      g.strokeRect(stripX + chosen * cellW, y, cellW, height);
+      g.lineWidth = 1;
+    }
+    y += height + at.gap;
   }
+}
+
+// The same reading in words, for screen readers (and the browser tests): a few times a second.
+let summaryAt = 0;
+function writeSummary(now) {
+  if (now - summaryAt < SUMMARY_MS || !view.mixed) return;
+  summaryAt = now;
+  const lines = rowsToDraw().map(([name, probs, index]) => {
+    if (skipped(index)) return `${name}: skipped (weight ${Number(view.state ? view.state.target[name] : 0).toFixed(2)})`;
+    if (!probs) return `${name}: waiting`;
+    const top = topSymbols(probs).map(([s, p]) => {
+      if (index !== null) return `${shown(s)} ${percent(p)}`;
+      const parts = contributions(code(s)).map((share, i) => [view.styles[i], share]).filter(([, share]) => share > 0.005);
+      return `${shown(s)} ${percent(p)} (${parts.map(([n, share]) => `${n} ${percent(share)}`).join(", ")})`;
+    });
+    const weight = index === null ? "" : ` (weight ${(view.weights[index] || 0).toFixed(2)})`;
+    return `${name}${weight}: ${top.join(", ")}`;
+  });
+  const list = $("dists-summary");
+  list.textContent = "";
+  for (const line of lines) { const item = document.createElement("li"); item.textContent = line; list.appendChild(item); }
 }
 
 function syncSliders() {
@@ -310,21 +443,24 @@ function syncSliders() {
   for (const input of document.querySelectorAll("#sliders input")) {
     if (document.activeElement === input) continue;
     const i = view.styles.indexOf(input.dataset.style);
-    const value = view.weights[i];
+    // the weight in force (a glide shows as it moves); a skipped style keeps the weight it was
+    // given, not the 0 the threshold runs it at
+    const value = view.weights[i] === 0 && view.state ? view.state.target[input.dataset.style] : view.weights[i];
     if (value === undefined || Math.abs(Number(input.value) - value) < 0.005) continue;
     input.value = value;
     input.parentElement.querySelector("output").textContent = value.toFixed(2);
   }
 }
 
-function frame() {
+function frame(now) {
+  requestAnimationFrame(frame);  // first: a drawing error costs one frame, never the loop
   flushText();
   music.frame();
   syncSliders();
   drawDistributions();
+  writeSummary(now || 0);
   drawPad();
   $("step").textContent = view.state ? `step ${view.step}` : "";
-  requestAnimationFrame(frame);
 }
 
 connect();
