@@ -130,7 +130,12 @@ class LiveServer(BackgroundServer):
             {"type": "play"},
             {"type": "rate", "chars_per_s": self.rate},
             {"type": "learn", "style": None},
-            {"type": "set", "weights": {"letters": 1.0, "digits": 0.0}, "mixer": "linear"},
+            {
+                "type": "set",
+                "weights": {"letters": 1.0, "digits": 0.0},
+                "mixer": "linear",
+                "search": {"on": False},
+            },
             {"type": "set", "temperature": 1.0, "top_k": 0, "top_p": 1.0, "bias": 0.0},
         ]
         self.call(lambda: self.session.submit_all(scene))

@@ -156,6 +156,29 @@ def test_the_distributions_name_their_runners_up_and_show_skipped_styles_as_skip
     live.restore()
 
 
+def test_search_is_switched_on_from_the_page_and_its_foresight_shows(
+    live: LiveServer, page: object
+) -> None:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    live.restore()
+    page.fill("#search-depth", "5")
+    page.check("#search")
+    wait_for(lambda: live.call(lambda: live.session.conductor.search) is not None, what="search on")
+    settings = live.call(lambda: live.session.conductor.search)
+    assert settings is not None and settings.depth == 5
+    page.wait_for_function("document.getElementById('search-info').textContent === 'search 8×5'")
+    # the chosen path's next symbols, faint, after the text: depth - 1 of them
+    page.wait_for_function("document.getElementById('ahead').textContent.length === 4")
+    assert page.eval_on_selector("#text", "box => box.lastChild.id") == "ahead"
+    page.uncheck("#search")
+    wait_for(lambda: live.call(lambda: live.session.conductor.search) is None, what="search off")
+    page.wait_for_function("document.getElementById('ahead').textContent === ''")
+    assert page.text_content("#search-info") == ""
+    live.restore()
+
+
 def test_on_a_phone_the_page_fits_the_strips_stay_readable_and_the_pad_takes_touch(
     live: LiveServer, browser: object
 ) -> None:

@@ -139,6 +139,18 @@ def test_a_reader_that_stops_early_ends_generation_quietly(
     assert err == ""
 
 
+def test_generate_with_search_is_repeatable_and_says_it_searched(trained: Path) -> None:
+    args = ["generate", "--styles", str(trained), "--chars", "60", "--seed", "5", "--json", "-"]
+    searched = run(*args, "--search", "--search-samples", "4", "--search-depth", "3")
+    assert searched.returncode == 0, searched.stderr
+    again = run(*args, "--search", "--search-samples", "4", "--search-depth", "3")
+    assert searched.stdout == again.stdout  # the same seed and settings: the same text
+    plain = run(*args)
+    assert plain.stdout != searched.stdout
+    steps = [json.loads(line) for line in searched.stdout.splitlines()]
+    assert len(steps) == 60 and all(step["type"] == "step" for step in steps)
+
+
 def test_sample_generates_the_requested_length(trained: Path) -> None:
     result = run("sample", str(trained), "--chars", "50", "--prime", "def ", "--seed", "3")
     assert result.returncode == 0, result.stderr
@@ -202,6 +214,8 @@ def test_binary_file_as_corpus(tmp_path: Path) -> None:
         (["serve", "--advertise", "--host", "0.0.0.0"], ["exposes the session", "--token"]),
         (["layout", "--osc-port", "-1"], ["--osc-port: give the port"]),
         (["layout", "--styles", "shakespear"], ["did you mean 'shakespeare'?"]),
+        (["generate", "--search-depth", "0"], ["--search-depth", "from 1 to 32"]),
+        (["generate", "--search-samples", "100"], ["--search-samples", "from 1 to 64"]),
         (["frobnicate"], ["invalid choice", "conductor --help"]),
         (["generate", "--no-such-option"], ["unrecognized arguments: --no-such-option"]),
     ],

@@ -17,6 +17,7 @@ from conductor.commands import (
     CommandError,
     PresetCommand,
     RateCommand,
+    SearchOption,
     SetCommand,
     StepCommand,
     XyCommand,
@@ -158,3 +159,18 @@ def test_whatever_decodes_is_a_valid_command(data: bytes) -> None:
         else:
             assert isinstance(item, BaseCommand)
             assert parse_command(item.model_dump(exclude_none=True)) == item
+
+
+def test_search_is_switched_and_set_over_osc() -> None:
+    table = address_table(["a", "b"])
+    assert table["/search"].types == "iiif" and table["/search"].required == 1
+    (on,) = decode(osc("/conductor/search", 1), table)
+    assert isinstance(on, SetCommand) and on.search is not None and on.search.on is True
+    assert on.search.samples is None  # the settings in force are kept
+    (wide,) = decode(osc("/conductor/search", 1, 16, 6, 0.5), table)
+    assert wide.search == SearchOption(on=True, samples=16, depth=6, balance=0.5)  # type: ignore[union-attr]
+    (off,) = decode(osc("/conductor/search", 0), table)
+    assert off.search == SearchOption(on=False)  # type: ignore[union-attr]
+    for args, complaint in [((2,), "boolean"), ((1, 0), "samples"), ((1, 8, 40), "depth")]:
+        with pytest.raises(CommandError, match=complaint):
+            decode(osc("/conductor/search", *args), table)

@@ -39,6 +39,8 @@ def message(address: str, tags: str, values: list[Any]) -> bytes:
 def sent(widget: dict[str, Any]) -> list[bytes]:
     """The datagrams a widget would send across its range (or its one message, for a button)."""
     pre, tags = widget["preArgs"], widget["typeTags"]
+    if widget["type"] == "button" and widget["mode"] == "toggle":  # its on and off values
+        return [message(widget["address"], tags, [*pre, v]) for v in (widget["on"], widget["off"])]
     if widget["type"] == "button":  # its script sends the address with the preArgs only
         call = re.fullmatch(r"if \(value\) send\((.*)\)", widget["onValue"])
         assert call is not None and widget["bypass"] is True

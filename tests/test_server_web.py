@@ -18,6 +18,7 @@ from conductor.commands import MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT, parse_comm
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor
+from conductor.search import MAX_DEPTH, MAX_SAMPLES
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
 from tests.conftest import LiveServer, expected_view, pending_view
@@ -61,6 +62,8 @@ def test_hello_then_a_stream_of_steps(ws: ClientConnection) -> None:
         "weight": [-MAX_WEIGHT, MAX_WEIGHT],
         "temperature": [0.0, MAX_TEMPERATURE],
         "rate": [0.0, MAX_RATE],
+        "search_samples": [1, MAX_SAMPLES],
+        "search_depth": [1, MAX_DEPTH],
     }
     steps = [receive(ws, "step") for _ in range(5)]
     assert [s["i"] for s in steps] == list(range(steps[0]["i"], steps[0]["i"] + 5))

@@ -469,3 +469,101 @@ def test_commands_applied_while_the_clock_waits_replay_exactly(
     assert sum(early) >= 4  # most came in while the clock waited (all, on an idle machine)
     result = replay(record, lambda styles: [Path(s) for s in styles])
     assert result.matches is True and result.text == "".join(e.symbol for e in steps)
+
+
+def test_search_is_a_session_command_recorded_for_an_exact_replay(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    record = tmp_path / "search.jsonl"
+    session = make_session(
+        two_styles, seed=5, record=record, rate=30, style_paths=[str(p) for p in two_styles]
+    )
+    script = {
+        3: {"type": "set", "search": {"on": True, "samples": 6, "depth": 3}},
+        10: {"type": "set", "weights": {"letters": 0.5, "digits": 0.5}},
+        20: {"type": "set", "search": {"on": True, "depth": 5, "balance": 2.0}},
+        30: {"type": "set", "search": {"on": False}},
+        40: {"type": "set", "search": {"on": True}},  # back on with the settings kept
+    }
+    text, aheads = [], []
+    for step in range(50):
+        if step in script:
+            session.submit(script[step])
+        event = session.step()
+        text.append(event.symbol)
+        aheads.append(event.ahead)
+        if step == 25:
+            assert session.state()["search"] == {
+                "on": True, "samples": 6, "depth": 5, "balance": 2.0, "keep_kind": True,
+            }  # fmt: skip
+    assert session.state()["search"]["on"] and session.conductor.search is not None
+    assert session.conductor.search.depth == 5  # kept while it was off
+    # the foresight comes with every searched symbol: depth - 1 symbols
+    assert aheads[2] is None and len(aheads[4] or "") == 2 and len(aheads[25] or "") == 4
+    assert aheads[35] is None
+    session.close()
+    result = replay(record, lambda styles: [Path(s) for s in styles])
+    assert result.text == "".join(text) and result.matches is True
+
+
+def test_a_search_started_with_the_session_is_in_its_record(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    from conductor.search import SearchSettings
+
+    record = tmp_path / "started.jsonl"
+    ensemble = Ensemble.from_checkpoints(two_styles)
+    conductor = Conductor(ensemble, seed=2)
+    conductor.search = SearchSettings(samples=4, depth=3)
+    session = Session(conductor, rate=30, record=record, style_paths=[str(p) for p in two_styles])
+    text = "".join(session.step().symbol for _ in range(30))
+    session.close()
+    assert json.loads(record.read_text().splitlines()[0])["search"]["samples"] == 4
+    result = replay(record, lambda styles: [Path(s) for s in styles])
+    assert result.text == text and result.matches is True
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        ({"type": "set", "search": {"samples": 0}}, "samples"),
+        ({"type": "set", "search": {"depth": 99}}, "depth"),
+        ({"type": "set", "search": {"balance": -1}}, "balance"),
+        ({"type": "set", "search": {"on": "maybe"}}, "on"),
+        ({"type": "set", "search": {"width": 3}}, "width"),
+    ],
+)
+def test_a_bad_search_setting_is_refused_and_changes_nothing(
+    two_styles: list[Path], command: dict[str, Any], fragment: str
+) -> None:
+    session = make_session(two_styles)
+    before = session.state()
+    with pytest.raises(CommandError, match=fragment) as refused:
+        session.submit(command)
+    assert "\n" not in str(refused.value)
+    session.step()
+    assert session.state()["search"] == before["search"] and session.conductor.search is None
+    session.close()
+
+
+def test_a_search_too_wide_for_the_rate_is_narrowed_and_says_so(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    """At 10,000 symbols/s no search fits a symbol's 0.1 ms: it is halved, step by step, then
+    made shallower, then turned off; each narrowing is an error event and a recorded command,
+    so the replay (which has no clock) narrows at the same steps."""
+    record = tmp_path / "narrowed.jsonl"
+    session = make_session(
+        two_styles, seed=1, record=record, rate=10_000, style_paths=[str(p) for p in two_styles]
+    )
+    events: list[Any] = []
+    session.add_sink(events.append)
+    session.submit({"type": "set", "search": {"on": True, "samples": 8, "depth": 3}})
+    text = "".join(session.step().symbol for _ in range(60))
+    session.close()
+    said = [e.message for e in events if type(e).__name__ == "ErrorEvent"]
+    assert said[0].startswith("search 8x3 takes") and said[0].endswith("narrowed it to 4x3")
+    assert any(line.endswith("turned search off") for line in said)
+    assert session.conductor.search is None
+    result = replay(record, lambda styles: [Path(s) for s in styles])
+    assert result.text == text and result.matches is True

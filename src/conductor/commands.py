@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 
 from conductor.errors import ConductorError
 from conductor.mixing import MixerName
+from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_SAMPLES
 
 __all__ = [
     "COMMAND_TYPES",
@@ -43,6 +44,7 @@ __all__ = [
     "RateCommand",
     "ResetCommand",
     "SaveCommand",
+    "SearchOption",
     "SetCommand",
     "StepCommand",
     "XyCommand",
@@ -69,6 +71,17 @@ class BaseCommand(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SearchOption(BaseCommand):
+    """Lookahead search, as part of `set`: on or off, and any settings to change (the others
+    keep theirs; see `conductor.search`)."""
+
+    on: bool = True
+    samples: int | None = Field(None, ge=1, le=MAX_SAMPLES)
+    depth: int | None = Field(None, ge=1, le=MAX_DEPTH)
+    balance: float | None = Field(None, ge=0, le=MAX_BALANCE, allow_inf_nan=False)
+    keep_kind: bool | None = None
+
+
 class SetCommand(BaseCommand):
     """Change weights (named styles only; the rest keep theirs) and/or sampling settings."""
 
@@ -81,6 +94,7 @@ class SetCommand(BaseCommand):
     mixer: MixerName | None = None
     slew: Seconds | None = None  # seconds of glide
     glide_steps: int | None = Field(None, ge=0, le=1_000_000)  # slew in steps (recorded)
+    search: SearchOption | None = None
 
 
 class PrimeCommand(BaseCommand):

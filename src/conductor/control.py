@@ -37,6 +37,7 @@ from conductor.generate import Conductor
 from conductor.mixing import MIXERS, MixerName
 from conductor.progress import Progress, silent, within
 from conductor.sampling import SamplingParams
+from conductor.search import SearchSettings
 
 __all__ = [
     "ControlReport",
@@ -133,10 +134,13 @@ def generate_texts(
     length: int,
     params: SamplingParams,
     seed: int,
+    search: SearchSettings | None = None,
 ) -> list[str]:
-    """`samples` independent texts of `length` symbols under constant `weights`."""
+    """`samples` independent texts of `length` symbols under constant `weights` (with `search`:
+    each symbol chosen by lookahead)."""
     ensemble.set_streams(samples)
     conductor = Conductor(ensemble, mixer, params, seed)
+    conductor.search = search
     symbols = torch.stack([conductor.step(weights).symbols for _ in range(length)], dim=1)
     return [ensemble.vocab.decode(row.tolist()) for row in symbols]  # [samples] texts
 
@@ -214,6 +218,7 @@ def recognition(
     length: int,
     params: SamplingParams,
     progress: Progress = silent,
+    search: SearchSettings | None = None,
 ) -> dict[str, float]:
     """Share of samples at weight 1 that the judge names as the style that made them.
 
@@ -221,7 +226,7 @@ def recognition(
     shares = {}
     for index, name in enumerate(ensemble.names):
         weights = [1.0 if i == index else 0.0 for i in range(len(ensemble))]
-        texts = generate_texts(ensemble, weights, "linear", samples, length, params, seed=index)
+        texts = generate_texts(ensemble, weights, "linear", samples, length, params, index, search)
         shares[name] = float(np.mean([label == name for label in judge.predict(texts)]))
         progress("recognition", index + 1, len(ensemble))
     return shares
@@ -237,6 +242,7 @@ def sweep(
     params: SamplingParams,
     steps: int = 11,
     progress: Progress = silent,
+    search: SearchSettings | None = None,
 ) -> list[SweepPoint]:
     """The judge's shares of a and b at `steps` weights of b from 0 to 1 (a's is 1 - b's);
     `progress` hears of each point (task "sweep")."""
@@ -245,7 +251,7 @@ def sweep(
     for k in range(steps):
         w_b = k / (steps - 1)
         weights = [(1 - w_b) if name == a else w_b if name == b else 0.0 for name in ensemble.names]
-        texts = generate_texts(ensemble, weights, mixer, samples, length, params, seed=100 + k)
+        texts = generate_texts(ensemble, weights, mixer, samples, length, params, 100 + k, search)
         labels = judge.predict(texts)
         share_a = float(np.mean([label == a for label in labels]))
         share_b = float(np.mean([label == b for label in labels]))

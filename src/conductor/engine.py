@@ -33,11 +33,12 @@ stores a group as int8 only where its recurrent weights are far larger than the 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,7 @@ class Ensemble:
         self._missed: list[torch.Tensor] = []  # symbols [B] stepped while some model was skipped
         self._missed_by: list[int] = [0] * len(self.models)  # per model: missed symbols pending
         self._behind: set[int] = set()  # models with missed symbols to read
+        self._tracks_missed = True  # False in a `branch`: skipped models there never come back
         grouped_order = [m for group in self.groups for m in group.members]
         self._order: torch.Tensor | None = None
         if grouped_order != sorted(grouped_order):
@@ -399,6 +401,27 @@ class Ensemble:
         self.streams += 1
         return self.streams - 1
 
+    def branch(self, repeats: int) -> Ensemble:
+        """A scratch ensemble for lookahead: these weights (shared, not copied) and each stream's
+        state `repeats` times (stream `b * repeats + j` copies stream `b`). Nothing it steps
+        touches this ensemble. Models skipped here are copied as they stand and stay skipped in
+        the branch (it keeps no missed symbols): step only the models that are current here."""
+        if repeats < 1:
+            raise ConductorError("a branch needs at least one copy of each stream")
+        other = copy.copy(self)
+        other.groups = [
+            replace(
+                group,
+                h=group.h.repeat_interleave(repeats, dim=2),  # [L, n, B * repeats, H]
+                c=group.c.repeat_interleave(repeats, dim=2),
+            )
+            for group in self.groups
+        ]
+        other.streams = self.streams * repeats
+        other._missed, other._missed_by, other._behind = [], [0] * len(self.models), set()
+        other._tracks_missed = False
+        return other
+
     def snapshot(self) -> EnsembleSnapshot:
         """Every model's state and what skipped models still have to read (a copy): `restore`
         returns to exactly this point. Skipped models stay skipped (no catch-up is forced)."""
@@ -467,7 +490,7 @@ class Ensemble:
         if returning:
             self._catch_up(returning)
         skipped = self._everyone - on
-        if skipped:
+        if skipped and self._tracks_missed:
             self._missed.append(symbols.clone())
             for index in skipped:
                 self._missed_by[index] += 1

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from conductor.generate import Steps
+from conductor.vocab import Vocab
 
 __all__ = [
     "BarEvent",
@@ -59,11 +60,17 @@ class StepEvent(_Event):
     weights: list[float]  # the weights in force, per style
     attribution: list[float]  # each style's share of this symbol
     steps: Steps = field(repr=False)  # the tensors, for `dists`
+    ahead: str | None = None  # with search on: the chosen path's next symbols (its foresight)
     _dists: DistsEvent | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_steps(cls, steps: Steps, names: Sequence[str], symbol: str) -> StepEvent:
-        """Stream 0 of one engine step."""
+    def from_steps(
+        cls, steps: Steps, names: Sequence[str], symbol: str, vocab: Vocab | None = None
+    ) -> StepEvent:
+        """Stream 0 of one engine step (its foresight decoded with `vocab`, if it has one)."""
+        ahead = None
+        if steps.foresight is not None and vocab is not None:
+            ahead = vocab.decode(steps.foresight[0].tolist())
         return cls(
             i=steps.step,
             symbol=symbol,
@@ -72,10 +79,11 @@ class StepEvent(_Event):
             weights=steps.weights[0].tolist(),
             attribution=steps.attribution[0].tolist(),
             steps=steps,
+            ahead=ahead,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        step = {
             "type": "step",
             "i": self.i,
             "symbol": self.symbol,
@@ -83,6 +91,9 @@ class StepEvent(_Event):
             "weights": dict(zip(self.names, _round(self.weights), strict=True)),
             "attribution": dict(zip(self.names, _round(self.attribution), strict=True)),
         }
+        if self.ahead is not None:
+            step["ahead"] = self.ahead
+        return step
 
     def dists(self) -> DistsEvent:
         """What every model and the mix predicted at this step (made once, on demand)."""

@@ -39,6 +39,7 @@ from conductor.mixing import (
 )
 from conductor.sampling import SamplingParams, sample, sample_probs
 from conductor.sampling import style_temperatures as style_temperatures_of
+from conductor.search import SearchSettings, search
 from conductor.vocab import clean
 
 __all__ = ["Conductor", "ConductorSnapshot", "Keyframe", "Schedule", "ScheduleError", "Steps"]
@@ -125,6 +126,7 @@ class Steps:
     scaled_logits: torch.Tensor  # [B, N, V] each model's logits (over its style temperature)
     mixed_probs: torch.Tensor | None = None  # [B, V] the mix as probabilities (linear mixer)
     mixed_log_probs: torch.Tensor | None = None  # [B, V] the mix as log-probabilities (product)
+    foresight: torch.Tensor | None = None  # [B, D-1] with search on: the chosen path's rest
 
     @property
     def mixed(self) -> torch.Tensor:
@@ -181,6 +183,8 @@ class Conductor:
                 )
             self.style_temperatures = style_temperatures_of(style_temperatures)  # [1, N, 1]
         self._ahead: tuple[torch.Tensor, frozenset[int]] | None = None  # see `lookahead`
+        #: lookahead search for every symbol (`conductor.search`); None: plain sampling
+        self.search: SearchSettings | None = None
         self._prepared_key: object = None
         self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
@@ -326,19 +330,30 @@ class Conductor:
             self._ahead = None
         if self.style_temperatures is not None:
             logits = logits / self.style_temperatures  # [B, N, V]
+        choice = None
+        if self.search is not None:  # the symbol by lookahead; the rest as without search
+            choice = search(
+                self.ensemble, logits, active, self.mixer, w, mixer_w, self.params,
+                self.generator, self.search, self.style_temperatures,
+            )  # fmt: skip
+            symbols = choice.symbols  # [B]
         if self.mixer == "linear":
             # Probability space throughout: one softmax, one bmm, a draw; no logarithms.
             probs = torch.softmax(logits, dim=-1)  # [B, N, V]
             mixed_probs = linear_probs(probs, mixer_w)  # [B, V]
-            symbols = sample_probs(mixed_probs, self.params, self.generator)  # [B]
+            if choice is None:
+                symbols = sample_probs(mixed_probs, self.params, self.generator)  # [B]
             shares = linear_shares(probs, mixer_w, symbols)  # [B, N]
             result = Steps(self.step_index, symbols, w, shares, logits, mixed_probs=mixed_probs)
         else:
             per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
             mixed = product(per_model, w)  # [B, V]
-            symbols = sample(mixed, self.params, self.generator)  # [B]
+            if choice is None:
+                symbols = sample(mixed, self.params, self.generator)  # [B]
             shares = attribute(per_model, w, symbols, self.mixer)  # [B, N]
             result = Steps(self.step_index, symbols, w, shares, logits, mixed_log_probs=mixed)
+        if choice is not None:
+            result.foresight = choice.foresight
         self.pending = symbols
         self.step_index += 1
         return result

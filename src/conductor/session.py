@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -48,6 +48,7 @@ from conductor.commands import (
     RateCommand,
     ResetCommand,
     SaveCommand,
+    SearchOption,
     SetCommand,
     StepCommand,
     XyCommand,
@@ -70,6 +71,7 @@ from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_we
 from conductor.music import Bar
 from conductor.performance import MusicOptions, Performance
 from conductor.sampling import SamplingParams
+from conductor.search import SearchSettings
 
 __all__ = ["MAX_BATCH", "Session", "StepEvent", "replay"]
 
@@ -80,6 +82,11 @@ MAX_BATCH = 256
 # before the next tick it stops, so the tick is never late for it.
 WORK_OFF_SLICE = 4
 IDLE_MARGIN = 0.002
+
+# A search may take this share of a symbol's period (the rest is the step, the writers and the
+# catch-up); over it this many steps in a row, it is narrowed (`Session._keep_search_live`).
+SEARCH_SHARE = 0.6
+SLOW_STEPS = 3
 
 
 def _engine_thread() -> None:
@@ -147,6 +154,9 @@ class Session:
         self.slew = slew
         self.paused = False
         self.learning: str | None = None  # MIDI learn: the style the next controller binds to
+        #: the search settings in force when search is on (kept while it is off)
+        self.search_settings = conductor.search or SearchSettings()
+        self._slow_steps = 0  # steps in a row whose search overran its share of the period
         self._pending_steps = 0
         self._queue: list[Command] = []
         self._in_flight: list[Command] = []  # taken off the queue, applied by the running step
@@ -184,6 +194,7 @@ class Session:
                     "params": vars(conductor.params),
                     "threshold": conductor.threshold,
                     "precision": conductor.ensemble.precisions,
+                    "search": None if conductor.search is None else asdict(conductor.search),
                     "music": None if music is None else music.to_json(),
                     "style_temperatures": (
                         None
@@ -225,6 +236,7 @@ class Session:
             "slew": self.slew,
             "presets": sorted(self.presets),
             "learning": self.learning,
+            "search": {"on": self.conductor.search is not None, **asdict(self.search_settings)},
         }
 
     def music_state(self) -> dict[str, Any] | None:
@@ -391,6 +403,8 @@ class Session:
             }
             if changes:
                 self.conductor.params = replace(self.conductor.params, **changes)
+            if command.search is not None:
+                self._set_search(command.search)
             if (new := command.weights) is not None:
                 steps = command.glide_steps
                 if steps is None:
@@ -419,6 +433,16 @@ class Session:
             if isinstance(command, PresetCommand):  # what it recalled: a replay has no presets
                 line["weights"] = list(self.presets[command.name])
             self._recorder.write(line)
+
+    def _set_search(self, option: SearchOption) -> None:
+        """Search on or off, with the settings `option` names changed (the others kept)."""
+        changes = {
+            key: value
+            for key in ("samples", "depth", "balance", "keep_kind")
+            if (value := getattr(option, key)) is not None
+        }
+        self.search_settings = replace(self.search_settings, **changes)
+        self.conductor.search = self.search_settings if option.on else None
 
     def _apply_all(self, commands: list[Command], events: list[Event]) -> None:
         for command in commands:
@@ -468,15 +492,18 @@ class Session:
         applied: list[Event] = []
         self._apply_all(commands, applied)
         events.extend(applied)
+        start = time.perf_counter()
         try:
             steps = self.conductor.step(self.weights)
         except MixingError:  # a glide from a product mix into a linear one, through no usable
             steps = self.conductor.step(self.target)  # mix on the way: it lands at once
+        if self.conductor.search is not None and self.rate > 0:
+            events.extend(self._keep_search_live(time.perf_counter() - start))
         symbol = self.conductor.ensemble.vocab.decode(steps.symbols[:1].tolist())
         if self._recorder is not None:
             self._recorder.digest.update(symbol.encode())
         self.text_tail = (self.text_tail + symbol)[-2000:]
-        event = StepEvent.from_steps(steps, self.names, symbol)
+        event = StepEvent.from_steps(steps, self.names, symbol, self.conductor.ensemble.vocab)
         events.append(event)
         if self.performance is not None:
             bars, ended = self.performance.feed(symbol, event.by)
@@ -484,6 +511,39 @@ class Session:
             if ended:  # the models closed the tune: the next starts from the header
                 self._prime(self.performance.header_text())
         return events
+
+    def _keep_search_live(self, seconds: float) -> list[Event]:
+        """A search too wide for the symbol rate is narrowed, not let slow the stream: after
+        `SLOW_STEPS` steps in a row over `SEARCH_SHARE` of the period, the next step searches
+        half the paths (or one symbol less deep, or not at all), says so, and records it as a
+        command, so a replay (which has no clock) narrows at the same step."""
+        if seconds <= SEARCH_SHARE / self.rate:
+            self._slow_steps = 0
+            return []
+        self._slow_steps += 1
+        if self._slow_steps < SLOW_STEPS:
+            return []
+        self._slow_steps = 0
+        now = self.search_settings
+        if now.samples > 2:
+            option = SearchOption(samples=now.samples // 2)
+        elif now.depth > 2:
+            option = SearchOption(depth=now.depth - 1)
+        else:
+            option = SearchOption(on=False)
+        self._queue.append(SetCommand(search=option))
+        wanted = f"search {now.samples}x{now.depth}"
+        narrower = (
+            "turned search off"
+            if not option.on
+            else f"narrowed it to {option.samples or now.samples}x{option.depth or now.depth}"
+        )
+        return [
+            ErrorEvent(
+                f"{wanted} takes {seconds * 1000:.1f} ms a symbol, more than "
+                f"{self.rate:g} symbols/s leave it here: {narrower}"
+            )
+        ]
 
     def _out(self, event: Event | _BarReady) -> Event:
         """An event as sinks see it: a bar placed on the playback timeline (loop thread)."""
@@ -737,6 +797,8 @@ def replay(
             style_temperatures=header.get("style_temperatures"),
         )
         music = MusicOptions.from_json(header["music"]) if header.get("music") else None
+        if header.get("search"):
+            conductor.search = SearchSettings(**header["search"])
         session = Session(conductor, header["weights"], rate=0, music=music)
         commands = [
             (int(e["step"]), parse_command(e["command"]), e.get("weights")) for e in entries

@@ -140,6 +140,47 @@ NON_NEGATIVE = number(float, 0.0, None, "give")
 TEMPERATURE = number(float, 0.0, 10.0, "a temperature is")
 
 
+def add_search_args(parser: Any) -> None:
+    """`--search` and its settings (generate, serve): lookahead search over the mix."""
+    from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_SAMPLES, SearchSettings
+
+    default = SearchSettings()
+    group = parser.add_argument_group("lookahead search (legible text when many styles are mixed)")
+    group.add_argument(
+        "--search", action="store_true",
+        help="choose each symbol by looking ahead: sample paths, keep the likeliest",
+    )  # fmt: skip
+    group.add_argument(
+        "--search-samples", type=number(int, 1, MAX_SAMPLES, "search samples go"),
+        default=default.samples, help="paths explored per symbol",
+    )  # fmt: skip
+    group.add_argument(
+        "--search-depth", type=number(int, 1, MAX_DEPTH, "search depth goes"),
+        default=default.depth, help="symbols each path looks ahead, its first included",
+    )  # fmt: skip
+    group.add_argument(
+        "--search-balance", type=number(float, 0, MAX_BALANCE, "search balance goes"),
+        default=default.balance,
+        help="penalty on paths where a style writes more than its weight says (0: off)",
+    )  # fmt: skip
+    group.add_argument(
+        "--search-any-kind", action="store_true",
+        help="the paper's rule: the best path wins whatever symbol it starts with (by default "
+        "sampling picks the kind of symbol: letter, digit, space or other)",
+    )  # fmt: skip
+
+
+def search_settings(args: argparse.Namespace) -> Any:
+    """The `SearchSettings` the search options ask for, or None without `--search`."""
+    from conductor.search import SearchSettings
+
+    if not args.search:
+        return None
+    return SearchSettings(
+        args.search_samples, args.search_depth, args.search_balance, not args.search_any_kind
+    )
+
+
 def add_threshold_arg(parser: Any, default: float) -> None:
     parser.add_argument(
         "--threshold", type=FRACTION, default=default,

@@ -17,12 +17,14 @@ from conductor.cli._common import (
     TEMPERATURE,
     add_header_args,
     add_precision_arg,
+    add_search_args,
     add_styles_args,
     add_threshold_arg,
     console,
     number,
     parse_floats,
     parse_precision,
+    search_settings,
 )
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
@@ -65,6 +67,7 @@ def add_parser(commands: Any) -> None:
     gen.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     add_precision_arg(gen)
     gen.add_argument("--json", help="write one JSON event per symbol to FILE ('-': stdout)")
+    add_search_args(gen)
     tune = gen.add_argument_group(
         "tunes (ABC styles): with --format or --out, write one tune from a chosen header"
     )
@@ -129,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     conductor = Conductor(
         ensemble, args.mixer, params, args.seed, args.threshold, style_temperatures=style_temps
     )
+    conductor.search = search_settings(args)
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
     if tune:
         return _generate_tune(args, conductor, schedule, colours)
@@ -177,9 +181,8 @@ def _stream(
     last_flush = time.monotonic()
     for step in range(chars):
         result = conductor.step(schedule.weights_at(step))
-        event = StepEvent.from_steps(
-            result, names, conductor.ensemble.vocab.decode(result.symbols.tolist())
-        )
+        vocab = conductor.ensemble.vocab
+        event = StepEvent.from_steps(result, names, vocab.decode(result.symbols.tolist()), vocab)
         written[event.by] += 1
         if events is not None:  # the step shape `serve` sends its viewers
             events.write(event.json_text() + "\n")

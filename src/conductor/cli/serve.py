@@ -18,6 +18,7 @@ from conductor.cli._common import (
     TEMPERATURE,
     add_header_args,
     add_precision_arg,
+    add_search_args,
     add_styles_args,
     add_threshold_arg,
     console,
@@ -25,6 +26,7 @@ from conductor.cli._common import (
     number,
     parse_floats,
     parse_precision,
+    search_settings,
 )
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
@@ -58,6 +60,7 @@ def add_parser(commands: Any) -> None:
     srv.add_argument("--prime", help="text to start from")
     srv.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     add_precision_arg(srv)
+    add_search_args(srv)
     srv.add_argument(
         "--realtime",
         action="store_true",
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     ensemble = Ensemble.from_checkpoints(paths, precision=parse_precision(args.precision))
     params = SamplingParams(temperature=args.temperature)
     conductor = Conductor(ensemble, args.mixer, params, args.seed, args.threshold)
+    conductor.search = search_settings(args)
     weights = parse_floats(args.weights, "--weights") if args.weights else None
     if weights is not None:
         check_weights(weights, len(ensemble), args.mixer)

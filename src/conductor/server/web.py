@@ -28,6 +28,7 @@ from conductor.commands import (
     WEIGHT,
     CommandError,
     RateCommand,
+    SearchOption,
     SetCommand,
     field_spec,
     parse_message,
@@ -85,6 +86,8 @@ def _ranges() -> dict[str, list[float | None]]:
         "weight": WEIGHT,
         "temperature": field_spec(SetCommand, "temperature"),
         "rate": field_spec(RateCommand, "chars_per_s"),
+        "search_samples": field_spec(SearchOption, "samples"),
+        "search_depth": field_spec(SearchOption, "depth"),
     }
     return {name: [spec.minimum, spec.maximum] for name, spec in specs.items()}
 

@@ -35,6 +35,7 @@ from conductor.commands import (
     RateCommand,
     ResetCommand,
     SaveCommand,
+    SearchOption,
     SetCommand,
     StepCommand,
     XyCommand,
@@ -45,6 +46,7 @@ from conductor.commands import (
 __all__ = ["PREFIX", "Address", "Argument", "Subscription", "address_table", "decode"]
 
 PREFIX = "/conductor"
+SEARCH_FIELDS = ("samples", "depth", "balance")  # /conductor/search's optional arguments
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,19 @@ def address_table(names: Sequence[str]) -> dict[str, Address]:
         ),
         _fields("/save", SaveCommand, ("name",), "save the current weights as a preset"),
         _fields("/get", GetCommand, (), "reply /conductor/state s: the state as JSON"),
+        Address(
+            "/search",
+            "lookahead search: 1 on, 0 off; then samples, depth, balance (each optional)",
+            (
+                Argument("on", FieldSpec("i", 0, 1)),
+                *(Argument(name, field_spec(SearchOption, name)) for name in SEARCH_FIELDS),
+            ),
+            lambda values: {
+                "type": "set",
+                "search": {"on": values[0], **dict(zip(SEARCH_FIELDS, values[1:], strict=False))},
+            },
+            1,
+        ),
     ]  # fmt: skip
     for name in style_names:
         table.append(

@@ -9,7 +9,7 @@ const RADIUS = 0.72;  // styles sit on a circle of this fraction of the pad's ha
 const $ = (id) => document.getElementById(id);
 const view = {
   styles: [], pad: [], ranges: null, state: null, weights: [], mixed: null, perModel: null,
-  lastSymbol: null, step: 0, cursor: null, dragging: false,
+  lastSymbol: null, step: 0, cursor: null, dragging: false, ahead: "",
 };
 let socket = null;
 let retry = 500;
@@ -62,12 +62,14 @@ function handle(event) {
       buildSliders();
       $("text").textContent = "";
       appendText(event.text, null);
+      view.ahead = "";
       applyState(event.state);
       break;
     case "step":
       view.step = event.i;
       view.weights = view.styles.map((name) => event.weights[name] ?? 0);
       view.lastSymbol = event.symbol;
+      view.ahead = event.ahead || "";
       appendText(event.symbol, event.by);
       break;
     case "dists":
@@ -90,6 +92,20 @@ function showError(message) {
 // -- text -------------------------------------------------------------------------------------
 
 let textQueue = [];
+
+// The search's foresight: the chosen path's next symbols, faint, after the text (always last).
+function aheadSpan() {
+  const box = $("text");
+  let span = $("ahead");
+  if (!span || span.parentElement !== box) {
+    span = document.createElement("span");
+    span.id = "ahead";
+    span.className = "ahead";
+    span.setAttribute("aria-hidden", "true");
+    box.appendChild(span);
+  }
+  return span;
+}
 function appendText(text, by) { if (text) textQueue.push([text, by]); }
 
 function flushText() {
@@ -104,7 +120,7 @@ function flushText() {
     fragment.appendChild(span);
   }
   textQueue = [];
-  box.appendChild(fragment);
+  box.insertBefore(fragment, aheadSpan());
   while (box.childNodes.length > MAX_SPANS) box.removeChild(box.firstChild);
   if (atBottom) box.scrollTop = box.scrollHeight;
 }
@@ -143,6 +159,8 @@ function applyRanges(ranges) {
   $("temperature").min = tLow;
   $("temperature").max = tHigh;
   $("rate").max = ranges.rate[1];
+  if (ranges.search_samples) [$("search-samples").min, $("search-samples").max] = ranges.search_samples;
+  if (ranges.search_depth) [$("search-depth").min, $("search-depth").max] = ranges.search_depth;
 }
 
 // A weight slider spans 0 up to the server's largest weight; under the product mixer, whose
@@ -173,6 +191,13 @@ function applyState(state) {
     $("rate-out").textContent = state.rate;
   }
   $("play").textContent = state.paused ? "play" : "pause";
+  const search = state.search;
+  if (search) {
+    if (document.activeElement !== $("search")) $("search").checked = search.on;
+    if (document.activeElement !== $("search-samples")) $("search-samples").value = search.samples;
+    if (document.activeElement !== $("search-depth")) $("search-depth").value = search.depth;
+    $("search-info").textContent = search.on ? `search ${search.samples}×${search.depth}` : "";
+  }
   for (const button of document.querySelectorAll(".learn")) {
     const name = button.parentElement.querySelector("input").dataset.style;
     button.classList.toggle("active", state.learning === name);
@@ -204,6 +229,16 @@ $("rate").addEventListener("input", throttled(() => {
   $("rate-out").textContent = $("rate").value;
   send({ type: "rate", chars_per_s: Number($("rate").value) });
 }, 50));
+function sendSearch() {
+  send({ type: "set", search: {
+    on: $("search").checked,
+    samples: Number($("search-samples").value),
+    depth: Number($("search-depth").value),
+  } });
+}
+$("search").addEventListener("change", sendSearch);
+$("search-samples").addEventListener("change", sendSearch);
+$("search-depth").addEventListener("change", sendSearch);
 $("play").addEventListener("click", () => send({ type: view.state && view.state.paused ? "play" : "pause" }));
 $("reset").addEventListener("click", () => send({ type: "reset" }));
 $("prime-form").addEventListener("submit", (e) => {
@@ -455,6 +490,8 @@ function syncSliders() {
 function frame(now) {
   requestAnimationFrame(frame);  // first: a drawing error costs one frame, never the loop
   flushText();
+  const ahead = aheadSpan();
+  if (ahead.textContent !== view.ahead) ahead.textContent = view.ahead;
   music.frame();
   syncSliders();
   drawDistributions();
