@@ -14,6 +14,11 @@ Three cases, one after the other on the same server:
   latency of that return is measured (the path that once froze the stream).
 
     python bench/latency.py [--commands 500] [--returns 100] [--rate 60] [--models 8]
+    python bench/latency.py --search 8x4 --json bench/results/latency-search.json
+
+With `--search SxD` the server searches every symbol (S paths, D deep); the report adds the
+symbols/s the stream kept, its largest gap, and the search settings at the end (a search too
+wide for the rate is narrowed by the session, which would show there).
 
 Uses the shipped styles when `--styles-dir` has at least N of them, else N random small models.
 """
@@ -21,6 +26,7 @@ Uses the shipped styles when `--styles-dir` has at least N of them, else N rando
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import socket
@@ -39,6 +45,7 @@ from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
 from conductor.model import SIZES, CharLSTM
+from conductor.search import SearchSettings
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
 from conductor.vocab import ASCII128
@@ -74,12 +81,17 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--json", type=Path, default=Path("bench/results/latency.json"))
+    parser.add_argument("--search", help="search every symbol: SAMPLESxDEPTH, e.g. 8x4")
     args = parser.parse_args()
 
     results: dict[str, dict[str, float | int | list[float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         paths = checkpoints(args.styles_dir, args.models, Path(scratch))
-        session = Session(Conductor(Ensemble.from_checkpoints(paths)), rate=args.rate)
+        conductor = Conductor(Ensemble.from_checkpoints(paths))
+        if args.search:
+            samples, _, depth = args.search.partition("x")
+            conductor.search = SearchSettings(int(samples), int(depth))
+        session = Session(conductor, rate=args.rate)
         server = BackgroundServer(session, port=0, osc_port=0)
         endpoints = server.endpoints
         assert endpoints is not None and endpoints.osc is not None
@@ -151,7 +163,17 @@ def main() -> None:
             "latencies_ms": returns,
         }
         ws.close()
+        final_search = server.call(lambda: session.state()["search"])
         server.stop()
+    times = [t for t, _ in arrivals]
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times)]
+    stream = {
+        "symbols": len(times),
+        "symbols_per_s": (len(times) - 1) / (times[-1] - times[0]),
+        "max_gap_ms": max(gaps),
+        "p99_gap_ms": sorted(gaps)[int(0.99 * (len(gaps) - 1))],
+        "search_at_end": final_search,
+    }
 
     period = 1000 / args.rate
     print(
@@ -163,6 +185,11 @@ def main() -> None:
             f"  {case:<11} {figures['commands']:>4} commands: p50 {figures['p50_ms']:.1f} ms, "
             f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms"
         )
+    print(
+        f"  the stream: {stream['symbols_per_s']:.1f} symbols/s, largest gap "
+        f"{stream['max_gap_ms']:.1f} ms (p99 {stream['p99_gap_ms']:.1f}); search at the end: "
+        f"{stream['search_at_end']}"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
@@ -170,7 +197,9 @@ def main() -> None:
                 "models": len(paths),
                 "styles": [p.name for p in paths],
                 "rate": args.rate,
+                "search": args.search,
                 "cases": results,
+                "stream": stream,
             },
             indent=2,
         )
