@@ -117,6 +117,19 @@ def test_weights_over_real_udp_change_the_stream(live: LiveServer, peer: Peer) -
     assert abs(float(np.frombuffer(mixed, dtype=np.float32).sum()) - 1) < 1e-3
 
 
+def test_search_over_udp_and_a_narrowing_said_to_subscribers(live: LiveServer, peer: Peer) -> None:
+    peer.send(osc("/conductor/subscribe", "127.0.0.1", peer.port))
+    peer.first("/conductor/symbol")
+    peer.send(osc("/conductor/search", 1, 64, 32))  # far too wide for 1,000 symbols/s
+    peer.send(osc("/conductor/rate", 1000.0))
+    wait_for(lambda: live.call(lambda: live.session.search_settings.samples) < 64, what="narrowed")
+    said = peer.first("/conductor/error", seconds=30)[0]
+    assert said.startswith("search 64x32 takes") and "narrowed it to 32x32" in said
+    peer.send(osc("/conductor/search", 0))
+    wait_for(lambda: live.call(lambda: live.session.conductor.search) is None, what="search off")
+    live.restore()
+
+
 def bundle(*messages: bytes) -> bytes:
     builder = OscBundleBuilder(IMMEDIATELY)
     for message in messages:

@@ -29,7 +29,7 @@ import numpy as np
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from conductor.commands import CommandError
-from conductor.events import BarEvent, Event, StepEvent
+from conductor.events import BarEvent, ErrorEvent, Event, StepEvent
 from conductor.server.osc.decode import PREFIX, Subscription, address_table, decode
 from conductor.session import Session
 
@@ -127,6 +127,8 @@ class OscBridge(asyncio.DatagramProtocol):
             return
         if isinstance(event, BarEvent):
             self._on_bar(event)
+        if isinstance(event, ErrorEvent):  # the session's own (a search narrowed, say)
+            self._to_subscribers(_message(f"{PREFIX}/error", event.message))
         if not isinstance(event, StepEvent):
             return
         packets = [
