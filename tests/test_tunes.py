@@ -18,6 +18,7 @@ from conductor.generate import Conductor
 from conductor.library import shipped_dir
 from conductor.music import PEAK_DBFS, BarSplitter, TuneHeader, bar_notes, check_tune, fits_meter
 from conductor.music import opens_section as opens
+from conductor.search import SearchSettings
 from conductor.tunes import compose
 
 STYLES = shipped_dir()
@@ -87,6 +88,26 @@ def test_models_end_a_tune_and_a_morph_changes_who_writes_it(conductor: Conducto
     assert tune.ended and tune.bars >= 4 and "\n\n" not in tune.text
     assert tune.by[:50] == ["abc_irish"] * 50 and set(tune.by[70:]) == {"abc_german"}
     assert check_tune(tune.text).parsed
+
+
+def test_a_tune_composed_with_search_fits_the_meter_and_repeats_exactly(
+    conductor: Conductor,
+) -> None:
+    """Search inside the bar-fitting loop: snapshots and resampled bars work as without it."""
+    header = TuneHeader("6/8", "1/8", "D")
+
+    def tune() -> str:
+        conductor.reset()
+        conductor.generator.manual_seed(9)
+        conductor.search = SearchSettings(samples=4, depth=3)
+        try:
+            return compose(conductor, lambda _k: [0.5, 0.5], header, bars=4).text
+        finally:
+            conductor.search = None
+
+    text = tune()
+    assert text == tune()  # the same seed: the same tune
+    assert check_tune(text).bar_share == 1.0
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
