@@ -8,8 +8,8 @@ against search on, in the same run.
 - **Diversity**: distinct 4-grams per 1,000 symbols, and the longest repeated substring (a loop
   shows as a long repeat).
 - **Control** (with `--control`): the independent judge of `conductor eval --control` on texts made
-  with search on: recognition at weight 1, and weight sweeps for two pairs (the share judged as b
-  must still rise with b's weight).
+  with search off and on: recognition at weight 1, and weight sweeps for two pairs at w_b = 0,
+  0.25, 0.5 (the 50/50 mix), 0.75, 1 (the share judged as b must still rise with b's weight).
 - **Cost**: symbols per second of one live stream (batch 1, as `serve` runs) on the 8 styles.
 
 Writes `bench/results/search.json`.
@@ -133,10 +133,18 @@ def control(paths: list[Path], samples: int, settings: SearchSettings | None) ->
     for a, b in CONTROL_PAIRS:
         for mixer in MIXERS:
             points = sweep(
-                ensemble, judge, (a, b), mixer, samples, 300, params, steps=6, search=settings
+                ensemble, judge, (a, b), mixer, samples, 300, params, steps=5, search=settings
             )
             result["sweeps"][f"{a}:{b}:{mixer}"] = [round(p.share_b, 3) for p in points]
     return result
+
+
+def _control_report(paths: list[Path], samples: int) -> dict[str, Any]:
+    report: dict[str, Any] = {"samples": samples, "length": 300}
+    for name in ("off", "search 8x4"):
+        report[name] = control(paths, samples, SETTINGS[name])
+        print(f"control, {name}: {json.dumps(report[name])}", flush=True)
+    return report
 
 
 def main() -> None:
@@ -151,45 +159,52 @@ def main() -> None:
         "--reference-only", action="store_true",
         help="only (re)measure real held-out text, into the existing JSON",
     )  # fmt: skip
+    parser.add_argument(
+        "--control-only", action="store_true",
+        help="only (re)measure control (the judge), into the existing JSON",
+    )  # fmt: skip
     args = parser.parse_args()
     paths = [args.styles_dir / f"{name}.safetensors" for name in DEFAULT_STYLES]
     known = known_words(paths)
     print(f"{len(known):,} known words (seen twice in the 8 training splits)", flush=True)
     real = reference(paths, known, args.samples, args.length)
-    for size, row in real.items():
+    for count, row in real.items():
         print(
-            f"real text, {size} styles: known words {row['known_word_rate']:.2f}  "
+            f"real text, {count} styles: known words {row['known_word_rate']:.2f}  "
             f"4-grams/1000 {row['distinct_4grams_per_1000']:.0f}  "
             f"longest repeat {row['longest_repeat']}",
             flush=True,
         )
-    if args.reference_only:
-        report = json.loads(args.json.read_text())
-        report["real_text"] = real
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.reference_only or args.control_only:
+        kept: dict[str, Any] = json.loads(args.json.read_text())
+        if args.reference_only:
+            kept["real_text"] = real
+        if args.control_only:
+            kept["control"] = _control_report(paths, args.control_samples)
+        args.json.write_text(json.dumps(kept, indent=2) + "\n")
         print(f"updated {args.json}")
         return
     legibility: dict[str, Any] = {}
     for mixer in MIXERS:
         for size in SIZES:
-            for name, settings in SETTINGS.items():
+            for setting, settings in SETTINGS.items():
                 start = time.perf_counter()
                 texts = generate(paths[:size], mixer, settings, args.samples, args.length)
                 row = measure(texts, known)
                 row["seconds"] = round(time.perf_counter() - start, 1)
-                legibility[f"{mixer}:{size}:{name}"] = row
+                legibility[f"{mixer}:{size}:{setting}"] = row
                 rate = row["known_word_rate"]
                 print(
-                    f"{mixer:>7} {size} styles  {name:<17} known words "
+                    f"{mixer:>7} {size} styles  {setting:<17} known words "
                     f"{'-' if rate is None else f'{rate:.2f}'} ({row['words']})  "
                     f"4-grams/1000 {row['distinct_4grams_per_1000']:.0f}  "
                     f"longest repeat {row['longest_repeat']}",
                     flush=True,
                 )
     cost = {}
-    for name, settings in SETTINGS.items():
-        cost[name] = live_rate(paths, settings)
-        print(f"live, 8 styles, {name:<17} {cost[name]:.0f} symbols/s", flush=True)
+    for setting, settings in SETTINGS.items():
+        cost[setting] = live_rate(paths, settings)
+        print(f"live, 8 styles, {setting:<17} {cost[setting]:.0f} symbols/s", flush=True)
     report: dict[str, Any] = {
         "benchmark": "search",
         "temperature": TEMPERATURE,
@@ -207,10 +222,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
     }
     if args.control:
-        report["control"] = {}
-        for name in ("off", "search 8x4"):
-            report["control"][name] = control(paths, args.control_samples, SETTINGS[name])
-            print(f"control, {name}: {json.dumps(report['control'][name])}", flush=True)
+        report["control"] = _control_report(paths, args.control_samples)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")
