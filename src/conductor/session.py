@@ -157,6 +157,7 @@ class Session:
         #: the search settings in force when search is on (kept while it is off)
         self.search_settings = conductor.search or SearchSettings()
         self._slow_steps = 0  # steps in a row whose search overran its share of the period
+        self._narrowing: SetCommand | None = None  # a narrower search, for the next step
         self._pending_steps = 0
         self._queue: list[Command] = []
         self._in_flight: list[Command] = []  # taken off the queue, applied by the running step
@@ -483,6 +484,9 @@ class Session:
 
     def _take_queue(self) -> list[Command]:
         commands, self._queue = self._queue, []
+        if (narrowing := self._narrowing) is not None:  # set by the engine thread
+            self._narrowing = None
+            commands.insert(0, narrowing)
         return commands
 
     def _step_with(self, commands: list[Command]) -> list[Event | _BarReady]:
@@ -531,7 +535,9 @@ class Session:
             option = SearchOption(depth=now.depth - 1)
         else:
             option = SearchOption(on=False)
-        self._queue.append(SetCommand(search=option))
+        # The engine thread never touches the queue (the loop thread swaps it): the next
+        # `_take_queue` picks this up, on the loop thread.
+        self._narrowing = SetCommand(search=option)
         wanted = f"search {now.samples}x{now.depth}"
         narrower = (
             "turned search off"
