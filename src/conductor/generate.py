@@ -39,7 +39,7 @@ from conductor.mixing import (
 )
 from conductor.sampling import SamplingParams, sample, sample_probs
 from conductor.sampling import style_temperatures as style_temperatures_of
-from conductor.search import Choice, SearchSettings, search
+from conductor.search import SearchSettings, search
 from conductor.vocab import clean
 
 __all__ = ["Conductor", "ConductorSnapshot", "Keyframe", "Schedule", "ScheduleError", "Steps"]
@@ -153,7 +153,6 @@ class ConductorSnapshot:
     generator: torch.Tensor  # the random generator's state
     step_index: int
     ahead: tuple[torch.Tensor, frozenset[int]] | None  # a lookahead already run, if any
-    searched: tuple[object, Choice] | None = None  # and its search, if any
 
 
 class Conductor:
@@ -186,7 +185,6 @@ class Conductor:
         self._ahead: tuple[torch.Tensor, frozenset[int]] | None = None  # see `lookahead`
         #: lookahead search for every symbol (`conductor.search`); None: plain sampling
         self.search: SearchSettings | None = None
-        self._searched: tuple[object, Choice] | None = None  # a search `lookahead` ran already
         self._prepared_key: object = None
         self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
@@ -205,7 +203,6 @@ class Conductor:
     def reset(self) -> None:
         """Forget the history: every stream's state zero, the next input a newline."""
         self._ahead = None
-        self._searched = None
         for stream in range(self.ensemble.streams):
             self.ensemble.reset(stream)
         self.pending = torch.full((self.ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
@@ -229,7 +226,6 @@ class Conductor:
         ids = torch.from_numpy(self.ensemble.vocab.encode(cleaned).astype("int64"))  # [P]
         batch = ids.unsqueeze(0).expand(self.ensemble.streams, -1)  # [B, P]
         readers = None if weights is None else self._prepare(weights)[1]
-        self._searched = None  # it searched from the pending symbol, which is no longer next
         if self._ahead is not None:  # the pending symbol is already read: read the rest
             self._ahead = None
             self.ensemble.advance(batch[:, :-1], readers)  # readers catch up first
@@ -248,7 +244,6 @@ class Conductor:
             self.generator.get_state(),
             self.step_index,
             self._ahead,
-            self._searched,
         )
 
     def restore(self, snapshot: ConductorSnapshot, rewind_random: bool = True) -> None:
@@ -260,7 +255,6 @@ class Conductor:
             self.generator.set_state(snapshot.generator)
         self.step_index = snapshot.step_index
         self._ahead = snapshot.ahead
-        self._searched = snapshot.searched
 
     def lookahead(self, weights: torch.Tensor | Sequence[float]) -> None:
         """Feed the pending symbol to the models `weights` would run, now.
@@ -277,8 +271,6 @@ class Conductor:
             self._ahead = (self.ensemble.step(self.pending, active), active)
         else:  # run already, for other weights: bring in the models these weights add
             self._complete_ahead(active)
-        if self.search is not None:  # and the search, so the tick only mixes and samples
-            self._choose(self._complete_ahead(active), weights)
 
     def _complete_ahead(self, active: frozenset[int]) -> torch.Tensor:
         """The lookahead's logits [B, N, V] with every model of `active` in them: those it
@@ -295,31 +287,6 @@ class Conductor:
             )  # [B, N, V]
             self._ahead = (logits, ran | missing)
         return logits
-
-    def _choose(
-        self,
-        logits: torch.Tensor,
-        weights: torch.Tensor | Sequence[float],
-        scaled: bool = False,
-    ) -> Choice:
-        """The search's choice for the next symbol under `weights`, from logits [B, N, V] (each
-        style's temperature applied if `scaled`): the one `lookahead` made if nothing it
-        depends on changed since (weights, mixer, sampling, search settings, step), else made
-        now. Either way its draws come in the same order from the generator, so a replay,
-        which makes it at other moments, draws the same."""
-        assert self.search is not None
-        w, active, mixer_w = self._prepare(weights)
-        key = (self._prepared_key, self.mixer, self.params, self.search, self.step_index)
-        if self._searched is not None and self._searched[0] == key:
-            return self._searched[1]
-        if not scaled and self.style_temperatures is not None:
-            logits = logits / self.style_temperatures  # [B, N, V]
-        choice = search(
-            self.ensemble, logits, active, self.mixer, w, mixer_w, self.params, self.generator,
-            self.search, self.style_temperatures,
-        )  # fmt: skip
-        self._searched = (key, choice)
-        return choice
 
     def active_for(self, weights: torch.Tensor | Sequence[float]) -> frozenset[int]:
         """The models `weights` run (those above the threshold)."""
@@ -365,9 +332,11 @@ class Conductor:
             logits = logits / self.style_temperatures  # [B, N, V]
         choice = None
         if self.search is not None:  # the symbol by lookahead; the rest as without search
-            choice = self._choose(logits, weights, scaled=True)
+            choice = search(
+                self.ensemble, logits, active, self.mixer, w, mixer_w, self.params,
+                self.generator, self.search, self.style_temperatures,
+            )  # fmt: skip
             symbols = choice.symbols  # [B]
-        self._searched = None
         if self.mixer == "linear":
             # Probability space throughout: one softmax, one bmm, a draw; no logarithms.
             probs = torch.softmax(logits, dim=-1)  # [B, N, V]

@@ -158,7 +158,6 @@ class Session:
         self.search_settings = conductor.search or SearchSettings()
         self._slow_steps = 0  # steps in a row whose search overran its share of the period
         self._narrowing: SetCommand | None = None  # a narrower search, for the next step
-        self._lookahead_seconds = 0.0  # the last lookahead's time (it runs the search)
         self._pending_steps = 0
         self._queue: list[Command] = []
         self._in_flight: list[Command] = []  # taken off the queue, applied by the running step
@@ -502,9 +501,8 @@ class Session:
             steps = self.conductor.step(self.weights)
         except MixingError:  # a glide from a product mix into a linear one, through no usable
             steps = self.conductor.step(self.target)  # mix on the way: it lands at once
-        if self.conductor.search is not None and self.rate > 0:  # the symbol's whole cost
-            seconds = time.perf_counter() - start + self._lookahead_seconds
-            events.extend(self._keep_search_live(seconds))
+        if self.conductor.search is not None and self.rate > 0:
+            events.extend(self._keep_search_live(time.perf_counter() - start))
         symbol = self.conductor.ensemble.vocab.decode(steps.symbols[:1].tolist())
         if self._recorder is not None:
             self._recorder.digest.update(symbol.encode())
@@ -573,10 +571,8 @@ class Session:
     def _look_ahead(self) -> None:
         """The next step's engine work, done after the symbol is out and before the next tick
         (live and in a replay alike, so both make the same engine calls)."""
-        start = time.perf_counter()
         with contextlib.suppress(MixingError):  # mid-glide into another mixer: step decides
             self.conductor.lookahead(self.weights)
-        self._lookahead_seconds = time.perf_counter() - start  # the search's share, mostly
 
     async def run(self) -> None:
         """The generation clock: steps at `rate` (or free) until `close`, honouring pause."""
