@@ -17,6 +17,7 @@ from conductor.errors import ConductorError
 from conductor.events import StepEvent
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
+from conductor.search import SearchSettings
 from conductor.session import Session, replay
 from tests.conftest import until
 
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_session(paths: list[Path], **kwargs: Any) -> Session:
     ensemble = Ensemble.from_checkpoints(paths, precision=kwargs.pop("precision", "auto"))
     conductor = Conductor(ensemble, seed=kwargs.pop("seed", 0))
+    conductor.search = kwargs.pop("search", None)
     return Session(conductor, **kwargs)
 
 
@@ -419,9 +421,9 @@ def test_a_record_with_presets_replays_exactly(two_styles: list[Path], tmp_path:
     assert again.matches and again.text == "".join(text)
 
 
-@pytest.mark.parametrize("hold", [False, True])
+@pytest.mark.parametrize(("hold", "search"), [(False, False), (True, False), (False, True)])
 def test_commands_applied_while_the_clock_waits_replay_exactly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hold: bool, search: bool
 ) -> None:
     """Commands that arrive between ticks are applied at once (with their engine work: a prime
     read, a returning style caught up); they still belong to the next step, so the record
@@ -433,6 +435,7 @@ def test_commands_applied_while_the_clock_waits_replay_exactly(
     session = make_session(
         shipped, weights=[1.0, 0.0], rate=40, record=record,
         style_paths=[str(p) for p in shipped],
+        search=SearchSettings(samples=4, depth=3) if search else None,
     )  # fmt: skip
     if hold:
         monkeypatch.setattr(session, "_work_ahead", lambda commands: 60.0 if any(
