@@ -29,17 +29,13 @@ from conductor.mixing import (
     DEFAULT_THRESHOLD,
     MixerName,
     active_mask,
-    attribute,
     check_weights,
-    linear_probs,
-    linear_shares,
     normalised,
-    product,
     thresholded,
 )
-from conductor.sampling import SamplingParams, sample, sample_probs
+from conductor.sampling import SamplingParams
 from conductor.sampling import style_temperatures as style_temperatures_of
-from conductor.search import SearchSettings, search
+from conductor.search import Mix, SearchSettings, search
 from conductor.vocab import clean
 
 __all__ = ["Conductor", "ConductorSnapshot", "Keyframe", "Schedule", "ScheduleError", "Steps"]
@@ -337,23 +333,15 @@ class Conductor:
                 self.generator, self.search, self.style_temperatures,
             )  # fmt: skip
             symbols = choice.symbols  # [B]
-        if self.mixer == "linear":
-            # Probability space throughout: one softmax, one bmm, a draw; no logarithms.
-            probs = torch.softmax(logits, dim=-1)  # [B, N, V]
-            mixed_probs = linear_probs(probs, mixer_w)  # [B, V]
-            if choice is None:
-                symbols = sample_probs(mixed_probs, self.params, self.generator)  # [B]
-            shares = linear_shares(probs, mixer_w, symbols)  # [B, N]
-            result = Steps(self.step_index, symbols, w, shares, logits, mixed_probs=mixed_probs)
-        else:
-            per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
-            mixed = product(per_model, w)  # [B, V]
-            if choice is None:
-                symbols = sample(mixed, self.params, self.generator)  # [B]
-            shares = attribute(per_model, w, symbols, self.mixer)  # [B, N]
-            result = Steps(self.step_index, symbols, w, shares, logits, mixed_log_probs=mixed)
-        if choice is not None:
-            result.foresight = choice.foresight
+        mix = Mix.of(logits, self.mixer, w, mixer_w)  # linear: probabilities, no logarithms
+        if choice is None:
+            symbols = mix.draw(self.params, self.generator)  # [B]
+        result = Steps(
+            self.step_index, symbols, w, mix.shares(symbols), logits,
+            mixed_probs=mix.mixed if mix.linear else None,
+            mixed_log_probs=None if mix.linear else mix.mixed,
+            foresight=None if choice is None else choice.foresight,
+        )  # fmt: skip
         self.pending = symbols
         self.step_index += 1
         return result

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_SAMPLES",
     "Choice",
+    "Mix",
     "SearchSettings",
     "kinds",
     "search",
@@ -108,6 +109,54 @@ def target_shares(weights: torch.Tensor) -> torch.Tensor:
     return positive / positive.sum(-1, keepdim=True).clamp(min=1e-12)
 
 
+@dataclass(frozen=True)
+class Mix:
+    """One step's mix of logits [B, N, V], as the mixer makes it: the linear mixer in
+    probability space (one softmax, one bmm, no logarithms), the product mixer in log space.
+    `Conductor.step` and every step of a search's paths mix and draw through it alike."""
+
+    mixer: MixerName
+    weights: torch.Tensor  # [B, N] the thresholded weights
+    mixer_weights: torch.Tensor  # [B, N] as the mixer takes them (normalised for linear)
+    per_model: torch.Tensor  # [B, N, V] probabilities (linear) or log-probabilities (product)
+    mixed: torch.Tensor  # [B, V] likewise
+
+    @classmethod
+    def of(
+        cls,
+        logits: torch.Tensor,
+        mixer: MixerName,
+        weights: torch.Tensor,
+        mixer_weights: torch.Tensor,
+    ) -> Mix:
+        if mixer == "linear":
+            probs = torch.softmax(logits, dim=-1)  # [B, N, V]
+            return cls(mixer, weights, mixer_weights, probs, linear_probs(probs, mixer_weights))
+        per_model = torch.log_softmax(logits, dim=-1)  # [B, N, V]
+        return cls(mixer, weights, mixer_weights, per_model, product(per_model, weights))
+
+    @property
+    def linear(self) -> bool:
+        return self.mixer == "linear"
+
+    def draw(self, params: SamplingParams, generator: torch.Generator) -> torch.Tensor:
+        """One symbol per row [B], shaped by `params`."""
+        if self.linear:
+            return sample_probs(self.mixed, params, generator)
+        return sample(self.mixed, params, generator)
+
+    def shares(self, symbols: torch.Tensor) -> torch.Tensor:
+        """Each style's share [B, N] of symbols [B]."""
+        if self.linear:
+            return linear_shares(self.per_model, self.mixer_weights, symbols)
+        return attribute(self.per_model, self.weights, symbols, self.mixer)
+
+    def log_prob(self, symbols: torch.Tensor) -> torch.Tensor:
+        """The log-probability [B] of symbols [B] under the mix (before temperature)."""
+        at = self.mixed.gather(-1, symbols.unsqueeze(-1)).squeeze(-1)  # [B]
+        return at.clamp(min=1e-30).log() if self.linear else at
+
+
 def _mix_step(
     logits: torch.Tensor,
     mixer: MixerName,
@@ -116,19 +165,11 @@ def _mix_step(
     params: SamplingParams,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Draw from the mix of logits [P, N, V], as `Conductor.step` draws → (symbols [P], their
-    log-probability under the unshaped mix [P], each style's share of them [P, N])."""
-    if mixer == "linear":
-        probs = torch.softmax(logits, dim=-1)  # [P, N, V]
-        mixed = linear_probs(probs, mixer_weights)  # [P, V]
-        symbols = sample_probs(mixed, params, generator)  # [P]
-        chosen = mixed.gather(-1, symbols.unsqueeze(-1)).squeeze(-1).clamp(min=1e-30).log()
-        return symbols, chosen, linear_shares(probs, mixer_weights, symbols)
-    per_model = torch.log_softmax(logits, dim=-1)  # [P, N, V]
-    mixed_log = product(per_model, weights)  # [P, V]
-    symbols = sample(mixed_log, params, generator)  # [P]
-    chosen = mixed_log.gather(-1, symbols.unsqueeze(-1)).squeeze(-1)  # [P]
-    return symbols, chosen, attribute(per_model, weights, symbols, mixer)
+    """Draw from the mix of logits [P, N, V] → (symbols [P], their log-probability under the
+    unshaped mix [P], each style's share of them [P, N])."""
+    mix = Mix.of(logits, mixer, weights, mixer_weights)
+    symbols = mix.draw(params, generator)  # [P]
+    return symbols, mix.log_prob(symbols), mix.shares(symbols)
 
 
 @torch.no_grad()
