@@ -34,6 +34,7 @@ from conductor.corpus import load_corpus, split
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError, CorpusError, DependencyError
 from conductor.generate import Conductor
+from conductor.library import style_name
 from conductor.mixing import MIXERS, MixerName
 from conductor.progress import Progress, silent, within
 from conductor.sampling import SamplingParams
@@ -118,7 +119,7 @@ def corpora_of(paths: Sequence[Path]) -> dict[str, Path]:
     """Each checkpoint's training corpus (from its record), checked against its sha256."""
     corpora = {}
     for path in paths:
-        name = Path(path).name.removesuffix(".safetensors")
+        name = style_name(path)
         try:
             corpora[name] = locate(read_meta(Path(path)).get("corpus") or {})
         except CorpusError as error:

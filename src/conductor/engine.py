@@ -46,6 +46,7 @@ import torch
 
 from conductor.checkpoint import load_checkpoint
 from conductor.errors import ConductorError
+from conductor.library import style_name
 from conductor.model import CharLSTM
 from conductor.vocab import ASCII128, Vocab
 
@@ -363,7 +364,7 @@ class Ensemble:
     ) -> Ensemble:
         models = [load_checkpoint(Path(p))[0] for p in paths]
         if names is None:
-            names = [Path(p).name.removesuffix(".safetensors") for p in paths]
+            names = [style_name(p) for p in paths]
         return cls(models, names, precision=precision)
 
     def __len__(self) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "resolve_styles",
     "search_path",
     "shipped_dir",
+    "style_name",
 ]
 
 # The shipped default ensemble, in the order the page and the pad show them.
@@ -37,6 +38,11 @@ MUSIC_STYLES = ("abc_irish", "abc_german", "abc_scottish")
 # Where `conductor train` users keep their own styles (untracked in this repository).
 USER_DIR = Path("styles")
 ENV = "CONDUCTOR_STYLES"
+
+
+def style_name(path: Path | str) -> str:
+    """A checkpoint file's style name: its file name without `.safetensors`."""
+    return Path(path).name.removesuffix(".safetensors")
 
 
 def shipped_dir() -> Path:

@@ -22,7 +22,7 @@ from conductor.cli._common import (
 )
 from conductor.errors import ConductorError
 from conductor.evaluate import evaluate_checkpoint
-from conductor.library import DEFAULT_STYLES, resolve_style, resolve_styles
+from conductor.library import DEFAULT_STYLES, resolve_style, resolve_styles, style_name
 
 
 def add_parser(commands: Any) -> None:
@@ -70,7 +70,7 @@ def _parse_pairs(text: str) -> list[tuple[str, str]]:
 
 def _run_control(args: argparse.Namespace) -> int:
     paths = resolve_styles(args.styles or DEFAULT_STYLES, args.styles_dir)
-    names = [p.name.removesuffix(".safetensors") for p in paths]
+    names = [style_name(p) for p in paths]
     pairs = _parse_pairs(args.pairs) if args.pairs else list(itertools.pairwise(names))
     tasks = {
         "judge": f"training the judge on {len(paths)} corpora",

@@ -10,7 +10,7 @@ from typing import Any
 from conductor.checkpoint import atomic_write_bytes
 from conductor.cli._common import OSC_PORT, add_styles_args, console
 from conductor.errors import ConductorError
-from conductor.library import DEFAULT_STYLES, resolve_styles
+from conductor.library import DEFAULT_STYLES, resolve_styles, style_name
 
 
 def add_parser(commands: Any) -> None:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.osc_port <= 0:
         raise ConductorError("--osc-port: give the port serve's OSC listens on (1 to 65535)")
     paths = resolve_styles(args.styles or DEFAULT_STYLES, args.styles_dir)
-    names = [path.name.removesuffix(".safetensors") for path in paths]
+    names = [style_name(path) for path in paths]
     session = open_stage_control(
         address_table(names), f"{args.osc_host}:{args.osc_port}", args.token
     )
