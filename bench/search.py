@@ -110,8 +110,9 @@ def measure(texts: list[str], known: frozenset[str]) -> dict[str, Any]:
 
 def live_rate(paths: list[Path], settings: SearchSettings | None, steps: int = 300) -> float:
     """Symbols per second of one stream (batch 1), as a live session steps."""
-    conductor = Conductor(Ensemble.from_checkpoints(paths), seed=1)
-    conductor.params = SamplingParams(temperature=TEMPERATURE)
+    conductor = Conductor(
+        Ensemble.from_checkpoints(paths), params=SamplingParams(temperature=TEMPERATURE), seed=1
+    )
     conductor.search = settings
     weights = [1.0] * len(paths)
     for _ in range(30):  # warm up

@@ -22,6 +22,7 @@ from conductor.engine import PRECISIONS
 from conductor.errors import ConductorError
 from conductor.library import DEFAULT_STYLES, MUSIC_STYLES
 from conductor.progress import Progress
+from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_SAMPLES, SearchSettings
 
 
 class _Console(Console):
@@ -142,8 +143,6 @@ TEMPERATURE = number(float, 0.0, 10.0, "a temperature is")
 
 def add_search_args(parser: Any) -> None:
     """`--search` and its settings (generate, serve): lookahead search over the mix."""
-    from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_SAMPLES, SearchSettings
-
     default = SearchSettings()
     group = parser.add_argument_group("lookahead search (legible text when many styles are mixed)")
     group.add_argument(
@@ -170,10 +169,8 @@ def add_search_args(parser: Any) -> None:
     )  # fmt: skip
 
 
-def search_settings(args: argparse.Namespace) -> Any:
+def search_settings(args: argparse.Namespace) -> SearchSettings | None:
     """The `SearchSettings` the search options ask for, or None without `--search`."""
-    from conductor.search import SearchSettings
-
     if not args.search:
         return None
     return SearchSettings(

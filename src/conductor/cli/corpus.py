@@ -37,10 +37,11 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source) if args.source else None
     for name in names:
         get_recipe(name)  # a typo is one line before anything is built
+    task = f"building {len(names)} corpora"
     with progress_bars() as progress:
         for done, name in enumerate(names):
-            progress(f"building {len(names)} corpora", done, len(names))
+            progress(task, done, len(names))
             out = build(name, directory, source)
             console.print(f"built {out} ({out.stat().st_size / 1e6:.2f} MB)")
-        progress(f"building {len(names)} corpora", len(names), len(names))
+        progress(task, len(names), len(names))
     return 0

@@ -58,12 +58,12 @@ def _widget(address: Address, target: str, token: str | None) -> dict[str, Any]:
         }  # fmt: skip
     first = specs[0]
     label = _label(address.path.removeprefix("/weight/").strip("/"))
+    base = {**base, "typeTags": base["typeTags"][: len(base["preArgs"]) + 1]}  # the first only
     if first.tag == "i" and (first.minimum, first.maximum) == (0, 1):  # on/off: a toggle
         return {
             **base, "type": "button", "mode": "toggle", "label": address.path.strip("/"),
-            "on": 1, "off": 0, "typeTags": base["typeTags"][: len(base["preArgs"]) + 1],
+            "on": 1, "off": 0,
         }  # fmt: skip
-    base = {**base, "typeTags": base["typeTags"][: len(base["preArgs"]) + 1]}  # the first only
     if first.choices is not None:
         return {**base, "type": "switch", "html": label, "values": list(first.choices)}
     if first.tag == "s":
