@@ -4,7 +4,8 @@ against search on, in the same run.
 - **Known-word rate**: the share of alphabetic words of 3 letters or more in generated text that
   occur at least twice in the training splits of the 8 shipped styles' corpora; at 1, 2, 4 and 8
   styles of equal weight (the first 1, 2, 4, 8 of the shipped list), both mixers, T = 0.8,
-  8 samples of 600 symbols each (the first 100 dropped), search off and at several settings.
+  8 samples of 600 symbols each (the first 100 dropped), search off and at several settings
+  (widths, depths, margins, and the paper's rule: the best path whatever its first symbol).
 - **Diversity**: distinct 4-grams per 1,000 symbols, and the longest repeated substring (a loop
   shows as a long repeat).
 - **Control** (with `--control`): the independent judge of `conductor eval --control` on texts made
@@ -42,9 +43,11 @@ from conductor.textstats import distinct_ngrams, known_word_rate, longest_repeat
 
 SETTINGS: dict[str, SearchSettings | None] = {
     "off": None,
-    "search 8x4": SearchSettings(samples=8, depth=4),
+    "search 8x4": SearchSettings(samples=8, depth=4),  # the defaults: margin 1
+    "8x4 margin 0": SearchSettings(samples=8, depth=4, margin=0.0),  # always the best path
+    "8x4 margin 3": SearchSettings(samples=8, depth=4, margin=3.0),  # mends less, varies more
     "search 16x6": SearchSettings(samples=16, depth=6),
-    "paper's rule 8x4": SearchSettings(samples=8, depth=4, keep_kind=False),
+    "paper's rule 8x4": SearchSettings(samples=8, depth=4, keep_kind=False, margin=0.0),
 }
 SIZES = (1, 2, 4, 8)
 DROP = 100  # symbols dropped at the start of each sample (the prime's echo)

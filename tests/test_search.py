@@ -14,7 +14,7 @@ from conductor.errors import ConductorError
 from conductor.generate import Conductor
 from conductor.mixing import mix
 from conductor.sampling import SamplingParams
-from conductor.search import SearchSettings, kinds, search
+from conductor.search import DIGIT, MAX_MARGIN, Choice, SearchSettings, kinds, search
 
 
 def run(paths: list[Path], settings: SearchSettings | None, weights: list[float], n: int = 80,
@@ -80,6 +80,51 @@ def test_only_paths_of_the_kind_sampling_drew_compete(two_styles: list[Path]) ->
     assert left_out > 0  # after a space both letters, digits and spaces were drawn
 
 
+def test_inside_a_word_the_search_also_chooses_whether_it_ends(two_styles: list[Path]) -> None:
+    ensemble = Ensemble.from_checkpoints(two_styles)
+    ensemble.set_streams(6)
+    logits = ensemble.step(torch.full((6,), ord("b")))  # [B, N, V]: a word is open
+    w = torch.full((6, 2), 0.5)
+    choice = search(ensemble, logits, frozenset({0, 1}), "linear", w, w, SamplingParams(1.0),
+                    torch.Generator().manual_seed(1), SearchSettings(samples=12, depth=3, margin=0),
+                    previous=torch.full((6,), ord("b")))  # fmt: skip
+    kind = kinds(ensemble.vocab)
+    crossed = 0
+    for b in range(6):
+        drawn = int(kind[choice.starts[b, 0]])
+        for start, score in zip(choice.starts[b], choice.scores[b], strict=True):
+            k = int(kind[start])
+            may = k == drawn or DIGIT not in (k, drawn)  # a letter or a word's end, no digit
+            assert bool(torch.isfinite(score)) == may
+            crossed += may and k != drawn
+    assert crossed > 0  # letters and word ends competed in the same choice
+
+
+def test_plain_sampling_stands_unless_a_path_beats_it_by_the_margin(
+    two_styles: list[Path],
+) -> None:
+    ensemble = Ensemble.from_checkpoints(two_styles)
+    ensemble.set_streams(8)
+    logits = ensemble.step(torch.full((8,), ord(" ")))  # [B, N, V]
+    w = torch.full((8, 2), 0.5)
+
+    def choose(margin: float) -> Choice:
+        settings = SearchSettings(12, 3, margin=margin)
+        generator = torch.Generator().manual_seed(2)
+        return search(ensemble, logits, frozenset({0, 1}), "linear", w, w, SamplingParams(1.0),
+                      generator, settings)  # fmt: skip
+
+    best = choose(0.0)
+    assert torch.equal(best.chosen, best.scores.argmax(-1))
+    assert (best.chosen != 0).any()  # somewhere a path beat plain sampling's
+    for margin in (0.5, 2.0):
+        chosen = choose(margin)  # the same draws: the generator is seeded alike
+        lead = chosen.scores.max(-1).values - chosen.scores[:, 0]  # [B]
+        assert torch.equal(chosen.chosen, torch.where(lead > margin, best.chosen, 0))
+    kept = choose(MAX_MARGIN)
+    assert torch.equal(kept.symbols, kept.starts[:, 0])  # plain sampling's symbol, always
+
+
 def test_search_writes_text_the_mix_finds_more_probable(two_styles: list[Path]) -> None:
     def mean_log_prob(settings: SearchSettings | None) -> float:
         text, _ = run(two_styles, settings, [1.0, 0.0], 200)
@@ -94,7 +139,7 @@ def test_search_writes_text_the_mix_finds_more_probable(two_styles: list[Path]) 
 
     plain = mean_log_prob(None)
     # the paper's rule (the best path, whatever kind of symbol it starts with)
-    searched = mean_log_prob(SearchSettings(samples=16, depth=4, keep_kind=False))
+    searched = mean_log_prob(SearchSettings(samples=16, depth=4, keep_kind=False, margin=0))
     assert searched > plain + 0.1, (searched, plain)
     kept = mean_log_prob(SearchSettings(samples=16, depth=4))  # letters chosen, not spaces
     assert plain < kept < searched
@@ -105,7 +150,7 @@ def test_the_balance_keeps_each_style_near_its_weight(two_styles: list[Path]) ->
     closer proportion (the paths that let one style write everything lose)."""
 
     def imbalance(balance: float) -> float:
-        settings = SearchSettings(samples=12, depth=4, balance=balance, keep_kind=False)
+        settings = SearchSettings(12, 4, balance=balance, keep_kind=False, margin=0)
         total = 0.0
         for seed in (1, 2, 3):
             text, _ = run(two_styles, settings, [0.5, 0.5], 300, seed=seed)
@@ -118,7 +163,9 @@ def test_the_balance_keeps_each_style_near_its_weight(two_styles: list[Path]) ->
 
 
 def test_settings_out_of_range_are_one_line_errors() -> None:
-    for bad in ({"samples": 0}, {"samples": 65}, {"depth": 0}, {"depth": 33}, {"balance": -1.0}):
+    bad_settings = ({"samples": 0}, {"samples": 65}, {"depth": 0}, {"depth": 33}, {"balance": -1.0},
+                    {"margin": -0.5}, {"margin": 101.0})  # fmt: skip
+    for bad in bad_settings:
         with pytest.raises(ConductorError, match="search"):
             SearchSettings(**bad)  # type: ignore[arg-type]
     assert SearchSettings(8, 4).path_steps == 24

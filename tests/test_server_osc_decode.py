@@ -163,14 +163,21 @@ def test_whatever_decodes_is_a_valid_command(data: bytes) -> None:
 
 def test_search_is_switched_and_set_over_osc() -> None:
     table = address_table(["a", "b"])
-    assert table["/search"].types == "iiif" and table["/search"].required == 1
+    assert table["/search"].types == "iiiff" and table["/search"].required == 1
     (on,) = decode(osc("/conductor/search", 1), table)
     assert isinstance(on, SetCommand) and on.search is not None and on.search.on is True
     assert on.search.samples is None  # the settings in force are kept
     (wide,) = decode(osc("/conductor/search", 1, 16, 6, 0.5), table)
     assert wide.search == SearchOption(on=True, samples=16, depth=6, balance=0.5)  # type: ignore[union-attr]
+    (exact,) = decode(osc("/conductor/search", 1, 16, 6, 0.0, 0.0), table)
+    assert exact.search == SearchOption(on=True, samples=16, depth=6, balance=0.0, margin=0.0)  # type: ignore[union-attr]
     (off,) = decode(osc("/conductor/search", 0), table)
     assert off.search == SearchOption(on=False)  # type: ignore[union-attr]
-    for args, complaint in [((2,), "boolean"), ((1, 0), "samples"), ((1, 8, 40), "depth")]:
+    for args, complaint in [
+        ((2,), "boolean"),
+        ((1, 0), "samples"),
+        ((1, 8, 40), "depth"),
+        ((1, 8, 4, 0.0, -1.0), "margin"),
+    ]:
         with pytest.raises(CommandError, match=complaint):
             decode(osc("/conductor/search", *args), table)

@@ -484,7 +484,7 @@ def test_search_is_a_session_command_recorded_for_an_exact_replay(
     script = {
         3: {"type": "set", "search": {"on": True, "samples": 6, "depth": 3}},
         10: {"type": "set", "weights": {"letters": 0.5, "digits": 0.5}},
-        20: {"type": "set", "search": {"on": True, "depth": 5, "balance": 2.0}},
+        20: {"type": "set", "search": {"on": True, "depth": 5, "balance": 2.0, "margin": 0.5}},
         30: {"type": "set", "search": {"on": False}},
         40: {"type": "set", "search": {"on": True}},  # back on with the settings kept
     }
@@ -498,6 +498,7 @@ def test_search_is_a_session_command_recorded_for_an_exact_replay(
         if step == 25:
             assert session.state()["search"] == {
                 "on": True, "samples": 6, "depth": 5, "balance": 2.0, "keep_kind": True,
+                "margin": 0.5,
             }  # fmt: skip
     assert session.state()["search"]["on"] and session.conductor.search is not None
     assert session.conductor.search.depth == 5  # kept while it was off
@@ -532,6 +533,7 @@ def test_a_search_started_with_the_session_is_in_its_record(
         ({"type": "set", "search": {"samples": 0}}, "samples"),
         ({"type": "set", "search": {"depth": 99}}, "depth"),
         ({"type": "set", "search": {"balance": -1}}, "balance"),
+        ({"type": "set", "search": {"margin": float("nan")}}, "margin"),
         ({"type": "set", "search": {"on": "maybe"}}, "on"),
         ({"type": "set", "search": {"width": 3}}, "width"),
     ],

@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 
 from conductor.errors import ConductorError
 from conductor.mixing import MixerName
-from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_SAMPLES
+from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_MARGIN, MAX_SAMPLES
 
 __all__ = [
     "COMMAND_TYPES",
@@ -80,6 +80,7 @@ class SearchOption(BaseCommand):
     depth: int | None = Field(None, ge=1, le=MAX_DEPTH)
     balance: float | None = Field(None, ge=0, le=MAX_BALANCE, allow_inf_nan=False)
     keep_kind: bool | None = None
+    margin: float | None = Field(None, ge=0, le=MAX_MARGIN, allow_inf_nan=False)
 
 
 class SetCommand(BaseCommand):

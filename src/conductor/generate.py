@@ -330,7 +330,7 @@ class Conductor:
         if self.search is not None:  # the symbol by lookahead; the rest as without search
             choice = search(
                 self.ensemble, logits, active, self.mixer, w, mixer_w, self.params,
-                self.generator, self.search, self.style_temperatures,
+                self.generator, self.search, self.style_temperatures, previous=self.pending,
             )  # fmt: skip
             symbols = choice.symbols  # [B]
         mix = Mix.of(logits, self.mixer, w, mixer_w)  # linear: probabilities, no logarithms

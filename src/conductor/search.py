@@ -23,7 +23,16 @@ space, anything else) compete. Picking the best path outright walks into white s
 there: a run of spaces is far more probable under a mix of code, markup and tunes than any word,
 and leaving it costs one unlikely symbol, so the paper's rule writes spaces forever
 (`bench/search.py` shows it). With the kind kept, words and spaces come at the rate sampling
-gives them, and the search spends its foresight on which letter makes a word.
+gives them, and the search spends its foresight on which letter makes a word. **Inside a word**
+(after a letter) search also decides whether the word goes on or ends: letters, white space and
+punctuation compete there (digits stay out unless sampling drew one). Left to sampling, a word
+ends where a coin says, and a mix of eight styles writes "gener", "chara", "throug"; a space
+after a space is still sampling's to choose, so the search cannot fall into a run of them.
+
+**Plain sampling's symbol stands unless a path beats it clearly** (`margin`, in nats): its path
+is path 0, and another path is taken only if it scores more than `margin` above it. Search then
+mends what sampling got wrong and leaves alone what it got right, which keeps the text as varied
+as sampling makes it wherever no mending is needed (0: always the best path).
 
 Everything is drawn from the conductor's seeded generator in a fixed order, so a seed, the
 settings and the commands fix the text: `replay` stays exact. The main ensemble is untouched:
@@ -44,9 +53,14 @@ from conductor.sampling import SamplingParams, sample, sample_probs
 from conductor.vocab import Vocab
 
 __all__ = [
+    "DIGIT",
+    "LETTER",
     "MAX_BALANCE",
     "MAX_DEPTH",
+    "MAX_MARGIN",
     "MAX_SAMPLES",
+    "OTHER",
+    "SPACE",
     "Choice",
     "Mix",
     "SearchSettings",
@@ -58,13 +72,18 @@ __all__ = [
 MAX_SAMPLES = 64
 MAX_DEPTH = 32
 MAX_BALANCE = 100.0
+MAX_MARGIN = 100.0
+LETTER, DIGIT, SPACE, OTHER = range(4)  # the kinds of symbol
 
 
 @functools.cache
 def kinds(vocab: Vocab) -> torch.Tensor:
-    """The kind of each symbol of `vocab` [V]: 0 letter, 1 digit, 2 white space, 3 the rest."""
+    """The kind of each symbol of `vocab` [V]: LETTER, DIGIT, SPACE (white space) or OTHER."""
     return torch.tensor(
-        [0 if c.isalpha() else 1 if c.isdigit() else 2 if c.isspace() else 3 for c in vocab.symbols]
+        [
+            LETTER if c.isalpha() else DIGIT if c.isdigit() else SPACE if c.isspace() else OTHER
+            for c in vocab.symbols
+        ]
     )
 
 
@@ -72,12 +91,15 @@ def kinds(vocab: Vocab) -> torch.Tensor:
 class SearchSettings:
     """How widely and how far to look: `samples` paths of `depth` symbols each (the first
     included); `balance` weighs the morph-keeping penalty (0: the paper's score alone);
-    `keep_kind`: only paths starting with the kind of symbol plain sampling drew compete."""
+    `keep_kind`: only paths starting with the kind of symbol plain sampling drew compete (but
+    for a word's end); `margin`: how many nats a path must score above plain sampling's own to
+    be taken instead (0: the best path)."""
 
     samples: int = 8
     depth: int = 4
     balance: float = 0.0
     keep_kind: bool = True
+    margin: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.samples <= MAX_SAMPLES:
@@ -88,6 +110,8 @@ class SearchSettings:
             raise ConductorError(
                 f"search balance goes from 0 to {MAX_BALANCE:g}, not {self.balance}"
             )
+        if not 0.0 <= self.margin <= MAX_MARGIN:
+            raise ConductorError(f"search margin goes from 0 to {MAX_MARGIN:g}, not {self.margin}")
 
     @property
     def path_steps(self) -> int:
@@ -101,6 +125,7 @@ class Choice:
     foresight: torch.Tensor  # [B, depth - 1] the rest of that path
     scores: torch.Tensor  # [B, samples] every path's score (-inf: not of the kind drawn)
     starts: torch.Tensor  # [B, samples] every path's first symbol (path 0: plain sampling's)
+    chosen: torch.Tensor  # [B] which path was taken (0: plain sampling's)
 
 
 def target_shares(weights: torch.Tensor) -> torch.Tensor:
@@ -172,6 +197,19 @@ def _mix_step(
     return symbols, mix.log_prob(symbols), mix.shares(symbols)
 
 
+def _may_compete(vocab: Vocab, starts: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+    """Which paths [B, S] compete, by their first symbols [B, S]: path 0 starts with plain
+    sampling's symbol; the others must start with a symbol of its kind, or, inside a word, with
+    any letter, white space or punctuation (a word's end is the search's to choose)."""
+    kind = kinds(vocab)[starts]  # [B, S]
+    drawn = kind[:, :1]  # [B, 1]
+    same = kind == drawn
+    if previous is None:
+        return same
+    in_word = (kinds(vocab)[previous] == LETTER).view(-1, 1)  # [B, 1]
+    return same | (in_word & (kind != DIGIT) & (drawn != DIGIT))
+
+
 @torch.no_grad()
 def search(
     ensemble: Ensemble,
@@ -184,12 +222,14 @@ def search(
     generator: torch.Generator,
     settings: SearchSettings,
     style_temperatures: torch.Tensor | None = None,
+    previous: torch.Tensor | None = None,
 ) -> Choice:
     """The next symbol of each of the ensemble's B streams, chosen by lookahead.
 
     `logits` [B, N, V] are what the ensemble predicts now (after its last step, each style's
     temperature applied); `weights` [B, N] the thresholded weights, `mixer_weights` as the mixer
-    takes them, `active` the models they run (the only ones the paths step).
+    takes them, `active` the models they run (the only ones the paths step); `previous` [B]
+    the symbol each stream read last (a letter: a word is open; None: none is).
     """
     streams, samples, depth = logits.shape[0], settings.samples, settings.depth
     # P = B * samples paths: path j of stream b is row b * samples + j
@@ -213,10 +253,16 @@ def search(
         score = score - settings.balance * drift
     paths = torch.stack(taken, dim=1)  # [P, depth]
     scores = score.view(streams, samples)  # [B, S]
-    if settings.keep_kind:  # path 0 starts with plain sampling's symbol: keep its kind
-        kind = kinds(ensemble.vocab)[paths[:, 0]].view(streams, samples)  # [B, S]
-        scores = torch.where(kind == kind[:, :1], scores, torch.full_like(scores, -torch.inf))
+    if settings.keep_kind:
+        scores = torch.where(
+            _may_compete(ensemble.vocab, paths[:, 0].view(streams, samples), previous),
+            scores,
+            torch.full_like(scores, -torch.inf),
+        )
     best = scores.argmax(-1)  # [B]; the first of equals
+    if settings.margin > 0:  # plain sampling's path stands unless clearly beaten
+        stands = scores[:, 0] >= scores.max(-1).values - settings.margin  # [B]
+        best = torch.where(stands, torch.zeros_like(best), best)
     chosen_path = paths[torch.arange(streams) * samples + best]  # [B, depth]
     starts = paths[:, 0].view(streams, samples)
-    return Choice(chosen_path[:, 0].clone(), chosen_path[:, 1:].clone(), scores, starts)
+    return Choice(chosen_path[:, 0].clone(), chosen_path[:, 1:].clone(), scores, starts, best)

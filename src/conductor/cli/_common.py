@@ -22,7 +22,7 @@ from conductor.engine import PRECISIONS
 from conductor.errors import ConductorError
 from conductor.library import DEFAULT_STYLES, MUSIC_STYLES
 from conductor.progress import Progress
-from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_SAMPLES, SearchSettings
+from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_MARGIN, MAX_SAMPLES, SearchSettings
 
 
 class _Console(Console):
@@ -163,9 +163,14 @@ def add_search_args(parser: Any) -> None:
         help="penalty on paths where a style writes more than its weight says (0: off)",
     )  # fmt: skip
     group.add_argument(
+        "--search-margin", type=number(float, 0, MAX_MARGIN, "search margin goes"),
+        default=default.margin,
+        help="nats a path must score above plain sampling's own to replace it (0: the best path)",
+    )  # fmt: skip
+    group.add_argument(
         "--search-any-kind", action="store_true",
         help="the paper's rule: the best path wins whatever symbol it starts with (by default "
-        "sampling picks the kind of symbol: letter, digit, space or other)",
+        "sampling picks the kind of symbol, letter, digit, space or other, but for a word's end)",
     )  # fmt: skip
 
 
@@ -174,7 +179,11 @@ def search_settings(args: argparse.Namespace) -> SearchSettings | None:
     if not args.search:
         return None
     return SearchSettings(
-        args.search_samples, args.search_depth, args.search_balance, not args.search_any_kind
+        args.search_samples,
+        args.search_depth,
+        args.search_balance,
+        not args.search_any_kind,
+        args.search_margin,
     )
 
 

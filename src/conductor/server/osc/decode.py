@@ -46,7 +46,7 @@ from conductor.commands import (
 __all__ = ["PREFIX", "Address", "Argument", "Subscription", "address_table", "decode"]
 
 PREFIX = "/conductor"
-SEARCH_FIELDS = ("samples", "depth", "balance")  # /conductor/search's optional arguments
+SEARCH_FIELDS = ("samples", "depth", "balance", "margin")  # /conductor/search's optional arguments
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def address_table(names: Sequence[str]) -> dict[str, Address]:
         _fields("/get", GetCommand, (), "reply /conductor/state s: the state as JSON"),
         Address(
             "/search",
-            "lookahead search: 1 on, 0 off; then samples, depth, balance (each optional)",
+            "lookahead search: 1 on, 0 off; then samples, depth, balance, margin (each optional)",
             (
                 Argument("on", FieldSpec("i", 0, 1)),
                 *(Argument(name, field_spec(SearchOption, name)) for name in SEARCH_FIELDS),
