@@ -23,7 +23,7 @@ from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
 from conductor.music import TuneHeader
-from conductor.performance import MusicOptions
+from conductor.performance import MusicOptions, Performance
 from conductor.sampling import SamplingParams
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
@@ -46,8 +46,9 @@ def main() -> None:
     out = args.out or Path(f"docs/{default}.png")
     ensemble = Ensemble.from_checkpoints([args.styles_dir / f"{s}.safetensors" for s in names])
     conductor = Conductor(ensemble, params=SamplingParams(temperature=0.8), seed=3)
-    music = MusicOptions(TuneHeader("6/8", "1/8", "G", "Morph"), tempo=150) if args.music else None
-    session = Session(conductor, rate=40, slew=0.5, music=music)
+    options = MusicOptions(TuneHeader("6/8", "1/8", "G", "Morph"), tempo=150)
+    performer = Performance(options) if args.music else None
+    session = Session(conductor, rate=40, slew=0.5, performer=performer)
     server = BackgroundServer(session, port=0, osc_port=None)
     assert server.endpoints is not None
     with sync_playwright() as playwright:

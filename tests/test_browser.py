@@ -227,7 +227,7 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
     from conductor.engine import Ensemble
     from conductor.generate import Conductor
     from conductor.music import TuneHeader
-    from conductor.performance import MusicOptions
+    from conductor.performance import MusicOptions, Performance
     from conductor.server.run import BackgroundServer
     from conductor.server.web import abcjs_path
     from conductor.session import Session
@@ -237,7 +237,9 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
     styles = shipped_dir()
     paths = [styles / "abc_irish.safetensors", styles / "abc_german.safetensors"]
     options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=360.0, ahead_bars=1.0)
-    session = Session(Conductor(Ensemble.from_checkpoints(paths), seed=2), rate=0, music=options)
+    session = Session(
+        Conductor(Ensemble.from_checkpoints(paths), seed=2), rate=0, performer=Performance(options)
+    )
     server = BackgroundServer(session, port=0, osc_port=None)
     try:
         assert isinstance(browser, Browser)

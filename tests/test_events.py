@@ -17,6 +17,7 @@ from conductor.events import (
     StepEvent,
 )
 from conductor.generate import Conductor
+from conductor.notes import Note
 from conductor.sampling import SamplingParams
 from conductor.session import Session
 
@@ -59,7 +60,8 @@ def test_the_other_events_have_the_protocol_shapes() -> None:
     assert PrimeEvent("Once", 7).to_json() == {"type": "prime", "text": "Once", "i": 7}
     assert ResetEvent(9).to_json() == {"type": "reset", "i": 9}
     assert ErrorEvent("no").to_json() == {"type": "error", "message": "no"}
-    bar = BarEvent(1, 2, "dfa|", "X:1", True, None, 0.123456, 1.5, [(62, 90, 0.0, 0.25)], {}, 3, 0)
+    notes = (Note(62, 90, 0.0, 0.25),)
+    bar = BarEvent(1, 2, "dfa|", "X:1", True, None, 0.123456, 1.5, notes, {}, 3, 0)
     shown = bar.to_json()
     assert shown["type"] == "bar" and shown["starts_in"] == 0.1235
     assert shown["notes"] == [[62, 90, 0.0, 0.25]]

@@ -17,7 +17,9 @@ from conductor.events import BarEvent, ResetEvent, StepEvent
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
 from conductor.music import TuneHeader
+from conductor.notes import Note
 from conductor.performance import LEAD_IN, MusicOptions, Performance
+from conductor.performer import Performer, performer_from_json, performer_to_json
 from conductor.server.midi import MidiOut
 from conductor.server.run import BackgroundServer
 from conductor.session import Session, replay
@@ -39,36 +41,42 @@ def test_options_are_checked() -> None:
 
 def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> None:
     performance = Performance(JIG)
-    assert performance.header_text() == "\nX:1\nM:6/8\nL:1/8\nK:D\n"
-    bars = [bar for char in "dfa afd|gfe dcB|" for bar in performance.feed(char, "irish")[0]]
-    assert [(tune, bar.index, bar.seconds) for tune, bar, _ in bars] == [(1, 0, 1.5), (1, 1, 1.5)]
-    assert bars[0][2] == {"irish": 1.0}
+    assert isinstance(performance, Performer) and performance.kind == "abc"
+    assert performance.prime_text() == "\nX:1\nM:6/8\nL:1/8\nK:D\n"
+    bars = [bar for char in "dfa afd|gfe dcB|" for bar in performance.feed(char, "irish").ready]
+    assert [(r.tune, r.bar.index, r.bar.seconds) for r in bars] == [(1, 0, 1.5), (1, 1, 1.5)]
+    assert bars[0].by == {"irish": 1.0}
     now = 100.0
-    first = performance.place(bars[0][1], now)
-    second = performance.place(bars[1][1], now + 0.01)
+    first = performance.schedule(bars[0].bar, now)
+    second = performance.place(bars[1], now + 0.01)  # placed: the `bar` event players get
     assert first == pytest.approx(LEAD_IN)  # playback had caught up: a short lead-in
-    assert second == pytest.approx(LEAD_IN + 1.5 - 0.01)  # right after the first bar
+    assert second.starts_in == pytest.approx(LEAD_IN + 1.5 - 0.01)  # right after the first bar
+    assert second.by == {"irish": 1.0} and second.index == 1 and second.played == 2
     assert performance.lead(now) == pytest.approx(LEAD_IN + 3.0)
     # one bar ahead at most: wait until only one bar's worth is left to play
     assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.5)
     assert performance.wait_before_next(now + 10) == 0
     # a short pickup does not shrink how far ahead generation may run: a full 6/8 bar is 1.5 s
-    [(_, pickup, _)] = performance.feed("A|")[0]
-    assert pickup.seconds == pytest.approx(0.25)
-    performance.place(pickup, now + 0.02)
+    [pickup] = performance.feed("A|").ready
+    assert pickup.bar.seconds == pytest.approx(0.25)
+    performance.schedule(pickup.bar, now + 0.02)
     assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.75)
-    event = performance.bar_event(1, bars[0][1], first).to_json()
+    event = performance.bar_event(1, bars[0].bar, first).to_json()
     assert event["type"] == "bar" and event["notes"][0] == [74, 96, 0.0, 0.25]
+    assert isinstance(second.notes[0], Note)
 
 
 def test_unreadable_bars_are_skipped_and_a_blank_line_starts_the_next_tune() -> None:
     performance = Performance(JIG)
-    [(_, bad, _)] = performance.feed("d((((3[[[|")[0]
-    assert not bad.ok and performance.place(bad, 0.0) is None and performance.skipped == 1
-    bars, ended = performance.feed("dfa afd|\n\n")
-    assert ended and [t for t, _, _ in bars] == [1]
-    assert performance.header_text().startswith("\nX:2\n")
+    [bad] = performance.feed("d((((3[[[|").ready
+    assert not bad.bar.ok and performance.place(bad, 0.0).starts_in is None
+    assert performance.skipped == 1
+    fed = performance.feed("dfa afd|\n\n")
+    assert fed.ended and [r.tune for r in fed.ready] == [1]
+    assert performance.prime_text().startswith("\nX:2\n")
     assert performance.to_json()["score"]["bars"] == []
+    again = performer_from_json(performer_to_json(performance))  # as a replay rebuilds it
+    assert isinstance(again, Performance) and again.options == performance.options
 
 
 def collect(session: Session) -> list[Any]:
@@ -81,7 +89,12 @@ def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) 
     record = tmp_path / "tune.jsonl"
     conductor = Conductor(Ensemble.from_checkpoints(ABC), seed=4)
     session = Session(
-        conductor, [1.0, 0.0], rate=0, music=JIG, record=record, style_paths=[str(p) for p in ABC]
+        conductor,
+        [1.0, 0.0],
+        rate=0,
+        performer=Performance(JIG),
+        record=record,
+        style_paths=[str(p) for p in ABC],
     )
     assert session.text_tail.endswith("K:D\n")
     events = collect(session)
@@ -91,7 +104,7 @@ def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) 
     assert len(bars) >= 5
     played = [b for b in bars if b.ok]
     assert played and all(b.notes and b.starts_in and b.starts_in > 0 for b in played)
-    assert session.music_state()["score"]["bars"]  # type: ignore[index]
+    assert session.performer_state()["score"]["bars"]  # type: ignore[index]
     assert all(b.by == {"abc_irish": 1.0} for b in bars)
     # morph to the German model: the bars after the change are the German model's
     session.submit({"type": "set", "weights": {"abc_german": 1.0, "abc_irish": 0.0}})
@@ -117,8 +130,9 @@ class FakePort:
 
 
 def bar(starts_in: float | None, notes: list[tuple[int, int, float, float]]) -> BarEvent:
+    played = tuple(Note(*note) for note in notes)
     return BarEvent(
-        1, 0, "d2f|", "X:1", starts_in is not None, None, starts_in, 0.2, notes, {}, 1, 0
+        1, 0, "d2f|", "X:1", starts_in is not None, None, starts_in, 0.2, played, {}, 1, 0
     )
 
 
@@ -151,7 +165,7 @@ def test_midi_out_without_a_midi_system_is_a_one_line_error() -> None:
 def music_server() -> Iterator[BackgroundServer]:
     conductor = Conductor(Ensemble.from_checkpoints(ABC), seed=1)
     options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=480.0, ahead_bars=1.0)
-    session = Session(conductor, [1.0, 0.0], rate=0, music=options)
+    session = Session(conductor, [1.0, 0.0], rate=0, performer=Performance(options))
     server = BackgroundServer(session, port=0, osc_port=0)
     yield server
     server.stop()
@@ -171,7 +185,7 @@ def test_osc_subscribers_hear_each_note_as_it_sounds(music_server: BackgroundSer
         for _ in range(3):
             peer.first("/conductor/bar", seconds=30)
         lead = music_server.call(
-            lambda: music_server.session.performance.lead(time.monotonic())  # type: ignore[union-attr]
+            lambda: music_server.session.performer.lead(time.monotonic())  # type: ignore[union-attr]
         )
         assert lead <= LEAD_IN + 2 * 0.5 + 0.6
     finally:

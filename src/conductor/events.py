@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from conductor.generate import Steps
+from conductor.notes import Note
 from conductor.vocab import Vocab
 
 __all__ = [
@@ -186,7 +187,7 @@ class BarEvent(_Event):
     error: str | None
     starts_in: float | None
     seconds: float
-    notes: list[tuple[int, int, float, float]]  # (pitch, velocity, onset s, duration s)
+    notes: tuple[Note, ...]  # onsets from the bar's start
     by: dict[str, float]  # each style's share of the bar's symbols
     played: int  # bars played so far in the session
     skipped: int  # bars that could not be read
@@ -203,10 +204,7 @@ class BarEvent(_Event):
             "error": self.error,
             "starts_in": None if self.starts_in is None else round(self.starts_in, 4),
             "seconds": round(self.seconds, 4),
-            "notes": [
-                [pitch, velocity, round(onset, 4), round(duration, 4)]
-                for pitch, velocity, onset, duration in self.notes
-            ],
+            "notes": [note.to_json() for note in self.notes],
             "played": self.played,
             "skipped": self.skipped,
         }

@@ -9,18 +9,22 @@ within about `ahead_bars + 1` bars. A bar that cannot be read is skipped and cou
 
 When the models end a tune (a blank line), the next one starts from the same header with the
 next `X:` number, so a session plays tune after tune.
+
+`Performance` is the ABC kind of `conductor.performer.Performer`: the session drives it through
+that protocol only, and knows nothing of bars, headers or music21.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from conductor.errors import ConductorError
 from conductor.events import BarEvent
 from conductor.music import Bar, BarSplitter, TuneHeader, bar_notes
+from conductor.performer import Fed
 
-__all__ = ["MusicOptions", "Performance"]
+__all__ = ["MusicOptions", "Performance", "ReadyBar"]
 
 LEAD_IN = 0.15  # seconds between a bar being ready and playing it when playback had caught up
 
@@ -54,8 +58,19 @@ class MusicOptions:
         return cls(header, float(data["tempo"]), float(data["ahead_bars"]))
 
 
+@dataclass(frozen=True)
+class ReadyBar:
+    """A bar read in the engine thread, to be placed on the timeline on the loop thread."""
+
+    tune: int  # the X: number of its tune
+    bar: Bar
+    by: dict[str, float]  # each style's share of the bar's symbols
+
+
 class Performance:
     """Bars from a symbol stream, and where each plays on a monotonic clock (seconds)."""
+
+    kind: ClassVar[str] = "abc"
 
     def __init__(self, options: MusicOptions) -> None:
         self.options = options
@@ -72,16 +87,21 @@ class Performance:
         quarters = header.bar_quarters or 4
         return float(quarters) * 60.0 / self.options.tempo
 
-    def header_text(self) -> str:
-        """What to prime the models with for the current tune."""
+    @classmethod
+    def from_json(cls, options: dict[str, Any]) -> Performance:
+        return cls(MusicOptions.from_json(options))
+
+    def options_json(self) -> dict[str, Any]:
+        return self.options.to_json()
+
+    def prime_text(self) -> str:
+        """What to prime the models with for the current tune: its header."""
         return "\n" + self.options.header.text(self.tune)
 
-    def feed(
-        self, symbol: str, by: str = ""
-    ) -> tuple[list[tuple[int, Bar, dict[str, float]]], bool]:
-        """Read one generated symbol and the style that wrote it: → the bars it completed (with
-        their tune's number and each style's share of the bar's symbols; read, not yet placed),
-        and whether it ended the tune (the caller then primes `header_text()` for the next)."""
+    def feed(self, symbol: str, by: str = "") -> Fed:
+        """Read one generated symbol and the style that wrote it: → the bars it completed
+        (`ReadyBar`s: read, not yet placed), and whether it ended the tune (the caller then
+        primes `prime_text()` for the next)."""
         self._writers[by] = self._writers.get(by, 0) + 1
         done = self.splitter.feed(symbol)
         ended = self.splitter.ended
@@ -93,12 +113,12 @@ class Performance:
             self._writers = {}
             self.score = [*self.score, *(text for text, _ in done)][-64:]
         bars = [
-            (self.tune, bar_notes(text, context, self.options.tempo, first + k), shares)
+            ReadyBar(self.tune, bar_notes(text, context, self.options.tempo, first + k), shares)
             for k, (text, context) in enumerate(done)
         ]
         if ended:
             self.restart()
-        return bars, ended
+        return Fed(list(bars), ended)
 
     def restart(self) -> None:
         """The history was reset: the next symbols are a new tune's body."""
@@ -114,7 +134,12 @@ class Performance:
             "score": {"header": self.splitter.header.text(self.tune), "bars": self.score},
         }
 
-    def place(self, bar: Bar, now: float) -> float | None:
+    def place(self, ready: ReadyBar, now: float) -> BarEvent:
+        """Put a read bar on the timeline (loop thread): → the `bar` event players receive."""
+        starts_in = self.schedule(ready.bar, now)
+        return self.bar_event(ready.tune, ready.bar, starts_in, ready.by)
+
+    def schedule(self, bar: Bar, now: float) -> float | None:
         """Put a read bar on the timeline: → seconds from `now` until it starts (None: skipped)."""
         if not bar.ok or bar.seconds <= 0:
             self.skipped += 1
@@ -146,7 +171,7 @@ class Performance:
             error=bar.error,
             starts_in=starts_in,
             seconds=bar.seconds,
-            notes=[(n.pitch, n.velocity, n.onset, n.duration) for n in bar.notes],
+            notes=bar.notes,
             by=by or {},
             played=self.played,
             skipped=self.skipped,

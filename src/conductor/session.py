@@ -69,8 +69,7 @@ from conductor.events import (
 from conductor.generate import Conductor
 from conductor.mapping import xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
-from conductor.music import Bar
-from conductor.performance import MusicOptions, Performance
+from conductor.performer import Performer, performer_from_json, performer_to_json
 from conductor.sampling import SamplingParams
 from conductor.search import SearchSettings
 
@@ -126,12 +125,11 @@ class _Recorder:
 
 
 @dataclass(frozen=True)
-class _BarReady:
-    """A bar read in the engine thread, to be placed on the timeline on the loop thread."""
+class _Ready:
+    """What the performer made of a symbol in the engine thread, to be placed on its timeline
+    on the loop thread (opaque here)."""
 
-    tune: int
-    bar: Bar
-    by: dict[str, float]  # each style's share of the bar's symbols
+    item: Any
 
 
 class Session:
@@ -146,7 +144,7 @@ class Session:
         presets_file: Path | None = None,
         record: Path | None = None,
         style_paths: Sequence[str] = (),
-        music: MusicOptions | None = None,
+        performer: Performer | None = None,
     ) -> None:
         if not math.isfinite(rate) or rate < 0:
             raise ConductorError(f"rate must be >= 0 symbols/s (0 = free-running), not {rate}")
@@ -179,9 +177,10 @@ class Session:
         self.presets_file = presets_file
         self.presets: dict[str, list[float]] = self._load_presets()
         self.text_tail = ""  # the last symbols, for a viewer that joins late
-        self.performance = Performance(music) if music is not None else None
-        if self.performance is not None:  # the models start the first tune from its header
-            self._prime(self.performance.header_text())
+        #: what the symbols mean beside the text (`serve --music`: a tune), or None
+        self.performer = performer
+        if performer is not None:  # the models start the first piece (a tune: its header)
+            self._prime(performer.prime_text())
         self._recorder: _Recorder | None = None
         if record is not None:
             try:
@@ -201,7 +200,7 @@ class Session:
                     "threshold": conductor.threshold,
                     "precision": conductor.ensemble.precisions,
                     "search": None if conductor.search is None else asdict(conductor.search),
-                    "music": None if music is None else music.to_json(),
+                    "performer": None if performer is None else performer_to_json(performer),
                     "style_temperatures": (
                         None
                         if conductor.style_temperatures is None
@@ -245,9 +244,9 @@ class Session:
             "search": {"on": self.conductor.search is not None, **asdict(self.search_settings)},
         }
 
-    def music_state(self) -> dict[str, Any] | None:
-        """Music options and the tune so far (None when music is off)."""
-        return None if self.performance is None else self.performance.to_json()
+    def performer_state(self) -> dict[str, Any] | None:
+        """The performer's options and piece so far (None without one)."""
+        return None if self.performer is None else self.performer.to_json()
 
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
@@ -431,9 +430,9 @@ class Session:
         elif isinstance(command, ResetCommand):
             self.conductor.reset()
             events.append(ResetEvent(step))
-            if self.performance is not None:  # a new tune from the header
-                self.performance.restart()
-                self._prime(self.performance.header_text())
+            if self.performer is not None:  # a new piece (a tune: from its header)
+                self.performer.restart()
+                self._prime(self.performer.prime_text())
         if self._recorder is not None:
             line: dict[str, Any] = {"step": step, "command": _recordable(command)}
             if isinstance(command, PresetCommand):  # what it recalled: a replay has no presets
@@ -495,10 +494,10 @@ class Session:
             commands.insert(0, narrowing)
         return commands
 
-    def _step_with(self, commands: list[Command]) -> list[Event | _BarReady]:
+    def _step_with(self, commands: list[Command]) -> list[Event | _Ready]:
         """Runs in the engine thread: apply commands, step; → events, emitted by the caller on
         the loop thread (sinks are not thread-safe)."""
-        events: list[Event | _BarReady] = []
+        events: list[Event | _Ready] = []
         applied: list[Event] = []
         self._apply_all(commands, applied)
         events.extend(applied)
@@ -515,11 +514,11 @@ class Session:
         self.text_tail = (self.text_tail + symbol)[-2000:]
         event = StepEvent.from_steps(steps, self.names, symbol, self.conductor.ensemble.vocab)
         events.append(event)
-        if self.performance is not None:
-            bars, ended = self.performance.feed(symbol, event.by)
-            events.extend(_BarReady(tune, bar, shares) for tune, bar, shares in bars)
-            if ended:  # the models closed the tune: the next starts from the header
-                self._prime(self.performance.header_text())
+        if self.performer is not None:
+            fed = self.performer.feed(symbol, event.by)
+            events.extend(_Ready(item) for item in fed.ready)
+            if fed.ended:  # the models closed the piece: the next starts afresh
+                self._prime(self.performer.prime_text())
         return events
 
     def _keep_search_live(self, seconds: float) -> list[Event]:
@@ -561,13 +560,12 @@ class Session:
             )
         ]
 
-    def _out(self, event: Event | _BarReady) -> Event:
-        """An event as sinks see it: a bar placed on the playback timeline (loop thread)."""
-        if not isinstance(event, _BarReady):
+    def _out(self, event: Event | _Ready) -> Event:
+        """An event as sinks see it: the performer's, placed on its timeline (loop thread)."""
+        if not isinstance(event, _Ready):
             return event
-        assert self.performance is not None
-        starts_in = self.performance.place(event.bar, time.monotonic())
-        return self.performance.bar_event(event.tune, event.bar, starts_in, event.by)
+        assert self.performer is not None
+        return self.performer.place(event.item, time.monotonic())
 
     def step(self) -> StepEvent:
         """Apply queued commands and generate one symbol, here and now (no clock)."""
@@ -596,12 +594,12 @@ class Session:
                 await self._wake.wait()
                 deadline = time.monotonic()
                 continue
-            if self.performance is not None and self._pending_steps == 0:
-                wait = self.performance.wait_before_next(time.monotonic())
+            if self.performer is not None and self._pending_steps == 0:
+                wait = self.performer.wait_before_next(time.monotonic())
                 if wait > 0:  # enough music is scheduled: let playback catch up
                     until = time.monotonic() + min(wait, 0.05) - IDLE_MARGIN
                     await loop.run_in_executor(self._executor, self._work_off, until)
-                    wait = self.performance.wait_before_next(time.monotonic())
+                    wait = self.performer.wait_before_next(time.monotonic())
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=min(wait, 0.05))
@@ -812,10 +810,13 @@ def replay(
             float(header.get("threshold", DEFAULT_THRESHOLD)),
             style_temperatures=header.get("style_temperatures"),
         )
-        music = MusicOptions.from_json(header["music"]) if header.get("music") else None
+        described = header.get("performer")
+        if described is None and header.get("music"):  # records before performers had kinds
+            described = {"kind": "abc", "options": header["music"]}
+        performer = performer_from_json(described) if described else None
         if header.get("search"):
             conductor.search = SearchSettings(**header["search"])
-        session = Session(conductor, header["weights"], rate=0, music=music)
+        session = Session(conductor, header["weights"], rate=0, performer=performer)
         commands = [
             (int(e["step"]), parse_command(e["command"]), e.get("weights")) for e in entries
         ]

@@ -105,18 +105,18 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from conductor.music import TuneHeader
-    from conductor.performance import MusicOptions
+    from conductor.performance import MusicOptions, Performance
     from conductor.server.midi import MidiControl, MidiOut, load_mapping
     from conductor.server.run import Endpoints, check_free, check_options, serve
     from conductor.session import Session
 
     styles = args.styles or (MUSIC_STYLES if args.music else DEFAULT_STYLES)
     paths = resolve_styles(styles, args.styles_dir)
-    music = None
+    performer = None
     if args.music:
         require_music(paths, "--music")
         header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
-        music = MusicOptions(header, args.tempo, args.ahead_bars)
+        performer = Performance(MusicOptions(header, args.tempo, args.ahead_bars))
     elif args.midi_out:
         raise ConductorError("--midi-out plays the tune: add --music")
     osc_port = None if args.osc_port < 0 else args.osc_port
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         presets_file=Path(args.presets) if args.presets else None,
         record=Path(args.record) if args.record else None,
         style_paths=[str(p) for p in paths],
-        music=music,
+        performer=performer,
     )
     if args.midi_out:
         midi_out = MidiOut.open(args.midi_out)  # a one-line error where there is no MIDI

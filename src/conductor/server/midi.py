@@ -25,6 +25,8 @@ from conductor.commands import CommandError
 from conductor.errors import ConductorError
 from conductor.events import BarEvent, Event
 from conductor.mapping import cc_to_weight
+from conductor.notes import Note
+from conductor.server.notes import schedule_notes
 from conductor.session import Session
 
 __all__ = ["MidiControl", "MidiOut", "load_mapping"]
@@ -72,15 +74,16 @@ class MidiOut:
         return cls(_open_port("output", name, lambda: mido.open_output(name)))
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, BarEvent) or event.starts_in is None:
-            return  # only bars, and only those that can be played
-        loop = asyncio.get_running_loop()
-        for pitch, velocity, onset, duration in event.notes:
-            start = event.starts_in + onset
-            on = mido.Message("note_on", note=pitch, velocity=velocity, channel=self.channel)
-            off = mido.Message("note_off", note=pitch, velocity=0, channel=self.channel)
-            loop.call_later(start, self._send, on)
-            loop.call_later(start + duration * 0.95, self._send, off)  # a breath between notes
+        if isinstance(event, BarEvent):  # only bars; one not played schedules nothing
+            schedule_notes(event, self._note_on, self._note_off)
+
+    def _note_on(self, note: Note) -> None:
+        self._send(
+            mido.Message("note_on", note=note.pitch, velocity=note.velocity, channel=self.channel)
+        )
+
+    def _note_off(self, note: Note) -> None:
+        self._send(mido.Message("note_off", note=note.pitch, velocity=0, channel=self.channel))
 
     def _send(self, message: mido.Message) -> None:
         try:

@@ -101,7 +101,7 @@ def _hello(session: Session) -> dict[str, Any]:
         "pad": [pad_position(i, count) for i in range(count)],
         "state": session.state(),
         "text": session.text_tail,
-        "music": session.music_state(),
+        "music": session.performer_state(),
     }
 
 

@@ -30,6 +30,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from conductor.commands import CommandError
 from conductor.events import BarEvent, ErrorEvent, Event, StepEvent
+from conductor.notes import Note
+from conductor.server.notes import schedule_notes
 from conductor.server.osc.decode import PREFIX, Subscription, address_table, decode
 from conductor.session import Session
 
@@ -157,12 +159,12 @@ class OscBridge(asyncio.DatagramProtocol):
     def _on_bar(self, event: BarEvent) -> None:
         """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds."""
         self._to_subscribers(_message(f"{PREFIX}/bar", event.index, event.abc))
-        if event.starts_in is None:
-            return  # a bar that could not be read is not played
-        loop = asyncio.get_running_loop()
-        for pitch, velocity, onset, duration in event.notes:
-            packet = _message(f"{PREFIX}/note", pitch, velocity, float(duration))
-            loop.call_later(event.starts_in + onset, self._to_subscribers, packet)
+        schedule_notes(event, self._send_note)
+
+    def _send_note(self, note: Note) -> None:
+        self._to_subscribers(
+            _message(f"{PREFIX}/note", note.pitch, note.velocity, float(note.duration))
+        )
 
     def _to_subscribers(self, packet: bytes) -> None:
         for subscriber in list(self.subscribers):

@@ -1,0 +1,45 @@
+"""ABC tunes as music: headers, bars split from a symbol stream, timed notes, validity, MIDI, WAV.
+
+One module per part: `header` (the tune header, `MusicError`), `bars` (bar splitting),
+`timing` (music21's reading: timed notes, meter fit, tune checks), `render` (MIDI and WAV).
+
+The engine writes ABC one character at a time; this module turns that text into music:
+
+- `TuneHeader`: the fields a user chooses to start a tune (meter `M:`, unit `L:`, key `K:`,
+  optional title), checked, and written the way the corpora write them;
+- `BarSplitter`: fed symbols as they are generated, it returns each bar as soon as its bar line
+  is written, follows inline field changes (`K:G` on its own line, `[K:G]`) and notices the end
+  of a tune (a blank line, as between the corpora's tunes);
+- `bar_notes`: one bar parsed by music21 with the tune's header as context → `Note`s with onsets
+  and durations in seconds at a tempo. A bar music21 cannot read is reported, never raised;
+- `check_tune`: does music21 parse a whole tune, and how many bars have the meter's length;
+- `write_midi` / `render_wav`: a tune to a Standard MIDI File (music21) and to audio (FluidSynth
+  with a General MIDI soundfont; a missing program is a one-line `DependencyError`).
+"""
+
+from __future__ import annotations
+
+from conductor.music.bars import BarSplitter, opens_section, playable, tune_body
+from conductor.music.header import MusicError, TuneHeader
+from conductor.music.render import DEFAULT_SOUNDFONT, PEAK_DBFS, render_wav, write_midi
+from conductor.music.timing import Bar, TuneCheck, bar_notes, check_tune, fits_meter
+from conductor.notes import Note
+
+__all__ = [
+    "DEFAULT_SOUNDFONT",
+    "PEAK_DBFS",
+    "Bar",
+    "BarSplitter",
+    "MusicError",
+    "Note",
+    "TuneCheck",
+    "TuneHeader",
+    "bar_notes",
+    "check_tune",
+    "fits_meter",
+    "opens_section",
+    "playable",
+    "render_wav",
+    "tune_body",
+    "write_midi",
+]

@@ -1,0 +1,160 @@
+"""Bars out of ABC text: split from a symbol stream as it is written (`BarSplitter`), stripped of
+the bar-line decorations that belong to no bar (`playable`), and where a section opens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from conductor.music.header import FIELD_LINE, TuneHeader
+
+__all__ = [
+    "CLOSES_SECTION",
+    "NOTE_LETTER",
+    "BarSplitter",
+    "has_notes",
+    "opens_section",
+    "playable",
+    "tune_body",
+]
+
+_INLINE_FIELD = re.compile(r"\[([KLMQ]):([^\]]*)\]")
+_INLINE_FIELD_END = re.compile(_INLINE_FIELD.pattern + "$")
+# Bar-line decorations that belong to no bar: repeats, double and final bars, volta numbers.
+_BARLINE_BITS = re.compile(r"\[\||\|\]|:*\|+\d*:*|::|\[\d+(?:[,-]\d+)*")
+_VOLTA_START = re.compile(r"^\s*\d+(?:[,-]\d+)*(?=\s|[A-Ga-gz^_=(\[])")
+NOTE_LETTER = re.compile(r"[A-Ga-gz]")
+
+
+def playable(bar_text: str) -> str:
+    """A bar's text without the bar-line decorations around it (`|:`, `:|`, `[1`, `||` …)."""
+    text = bar_text.replace("\\\n", " ").replace("\n", " ")  # line continuations, line breaks
+    text = _BARLINE_BITS.sub(" ", _INLINE_FIELD.sub(" ", text))
+    return _VOLTA_START.sub("", text).strip(" :")  # `1` of a `|1` volta split from its bar line
+
+
+def has_notes(bar_text: str) -> bool:
+    return bool(NOTE_LETTER.search(playable(bar_text)))
+
+
+_EMPTY_BAR = re.compile(r"[|:]*[ \t]+\|")  # `| |`: a bar with nothing in it (unlike `||`)
+CLOSES_SECTION = re.compile(r"(?::\||::|\|\]|\|\|)\s*$")
+
+
+def opens_section(bar_text: str, previous: str | None) -> bool:
+    """Is this bar the first of its tune or section (where a pickup may be short)?"""
+    if previous is None or CLOSES_SECTION.search(previous):
+        return True
+    # `||`, `:|`, `|:` and `|]` written together; `|` at a line's end then `|` starting the next
+    # line is no double bar (the bar's text then starts with the line break).
+    return bar_text.startswith(("|", ":", "[|"))
+
+
+@dataclass
+class BarSplitter:
+    """Splits a stream of ABC symbols into bars as they are written.
+
+    `feed(text)` returns the bars completed by `text` (each as its text, exactly as written, and
+    the header context it is read in). A bar ends at a bar line or, as music21 reads ABC, at the
+    end of its line (unless the line ends with the continuation `\\`). Field lines in the body
+    (`K:G`, `M:3/4`) and inline fields (`[K:G]`) change the context of the bars after them. A
+    blank line ends the tune (`ended` turns true); a bar in progress then is returned by `flush`.
+    """
+
+    header: TuneHeader = field(default_factory=TuneHeader)
+    ended: bool = False
+    bars: int = 0  # bars returned so far
+    _bar: list[str] = field(default_factory=list)
+    _line: list[str] = field(default_factory=list)  # the current line while it may be a field
+    _line_is_field: bool | None = None  # unknown until the line's second character
+    _last: str = "\n"
+
+    def feed(self, text: str) -> list[tuple[str, TuneHeader]]:
+        done: list[tuple[str, TuneHeader]] = []
+        for char in text:
+            if self.ended:
+                break
+            done.extend(self._char(char))
+        return done
+
+    def flush(self) -> list[tuple[str, TuneHeader]]:
+        """The bar in progress, if it has notes (a tune's last bar may lack its bar line)."""
+        text = "".join(self._bar)
+        self._bar.clear()
+        if has_notes(text):
+            self.bars += 1
+            return [(text, self.header)]
+        return []
+
+    def _char(self, char: str) -> list[tuple[str, TuneHeader]]:
+        previous, self._last = self._last, char
+        if char == "\n":
+            if previous == "\n":  # a blank line: the tune is over
+                out = self.flush()
+                self.ended = True
+                return out
+            done: list[tuple[str, TuneHeader]] = []
+            if self._line_is_field:
+                match = FIELD_LINE.match("".join(self._line))
+                if match:
+                    if match.group(1) == "X":  # a new tune began without a blank line
+                        self.ended = True
+                        return []
+                    self.header = self.header.with_field(match.group(1), match.group(2))
+                    if match.group(1) in "KLMQ":  # shown where it happened, as an inline field
+                        self._bar.append(f"[{match.group(1)}:{match.group(2)}]")
+            elif self._line:  # a one-character line: music
+                done = self._music("".join(self._line))
+            self._line.clear()
+            self._line_is_field = None
+            if not self._bar:  # the next bar starts a line: keep that (see `opens_section`)
+                self._bar.append("\n")
+                return done
+            if self._bar[-1] == "\n":
+                return done  # one line break, never a blank line inside a bar
+            body = "".join(self._bar)
+            self._bar.append("\n")
+            # As music21 reads ABC, a line's end closes a bar (unless the line ends with `\`).
+            if has_notes(body) and not body.rstrip().endswith("\\"):
+                done.append((body + "\n", self.header))
+                self.bars += 1
+                self._bar.clear()
+            return done
+        if self._line_is_field is None:
+            self._line.append(char)
+            if len(self._line) < 2:
+                return []
+            self._line_is_field = self._line[0].isalpha() and self._line[1] == ":"
+            if self._line_is_field:
+                return []
+            held = "".join(self._line)
+            self._line.clear()
+            return self._music(held)
+        if self._line_is_field:
+            self._line.append(char)
+            return []
+        return self._music(char)
+
+    def _music(self, text: str) -> list[tuple[str, TuneHeader]]:
+        done: list[tuple[str, TuneHeader]] = []
+        for char in text:
+            self._bar.append(char)
+            if char == "]" and (inline := _INLINE_FIELD_END.search("".join(self._bar))):
+                self.header = self.header.with_field(inline.group(1), inline.group(2))
+                continue
+            if char == "|":
+                body = "".join(self._bar)
+                if has_notes(body) or _EMPTY_BAR.fullmatch(body):
+                    done.append((body, self.header))
+                    self.bars += 1
+                    self._bar.clear()
+        return done
+
+
+def tune_body(tune: str) -> str:
+    """An ABC tune's text after its header (after the `K:` line)."""
+    lines = tune.splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        if line.startswith("K:"):
+            return "".join(lines[number + 1 :])
+    return tune
