@@ -40,7 +40,8 @@ demo: install system
 	$(BIN)/conductor serve
 
 # From outside Python (Debian): the demo's tune needs FluidSynth and a General MIDI soundfont
-# (WAV output); the tests also need a real browser and liblo's OSC tools.
+# (WAV output); the tests also need a real browser, liblo's OSC tools and abcmidi's abc2midi
+# (the independent ABC check).
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system:
 	@command -v fluidsynth >/dev/null && test -f $(SOUNDFONT) \
@@ -48,8 +49,9 @@ system:
 	      --no-install-recommends fluidsynth fluid-soundfont-gm)
 system-test: system
 	@command -v chromium >/dev/null && command -v oscsend >/dev/null && command -v oscdump >/dev/null \
+	  && command -v abc2midi >/dev/null \
 	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	      --no-install-recommends chromium liblo-tools)
+	      --no-install-recommends chromium liblo-tools abcmidi)
 
 test: install system-test
 	$(BIN)/pytest

@@ -1,4 +1,5 @@
-"""Musical validity of generated tunes: does music21 read them, and do their bars fit the meter?
+"""Musical validity of generated tunes: do music21 and abc2midi read them, do their bars fit the
+meter, and do they have the form of real tunes?
 
 For each music style alone and for 50/50 mixtures of two pairs under both mixers, generates
 `--tunes` tunes (each primed with the header of one of the styles' own held-out tunes: its meter,
@@ -10,7 +11,12 @@ unit length and key, as a user would choose them) and reports:
 - bars ok: the share of all bars that have the right length;
 - ended: the share the models ended themselves (else the symbol cap stopped them);
 - judged: the independent style classifier's verdicts on the written bodies (the judge of
-  `conductor eval --control`, trained on the corpora's train splits of these styles).
+  `conductor eval --control`, trained on the corpora's train splits of these styles);
+- abc2midi: an independent reading (abcmidi's converter, not music21, which meter fitting
+  itself consults, so "valid" above is close to circular for fitted tunes): the share of tunes
+  with any abc2midi error, and its bar-length warnings per tune;
+- form: median bars a tune, mean parts and repeats, the share ending on the key's tonic
+  (`conductor.music.tune_form`).
 
 Every case runs twice: with meter fitting (the default of `conductor.tunes.compose`: a bar that
 does not fit is resampled) and raw (every bar as the models first wrote it). The same figures
@@ -35,7 +41,15 @@ from conductor.corpus import load_corpus, split
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
-from conductor.music import MusicError, TuneCheck, TuneHeader, check_tune, tune_body
+from conductor.music import (
+    MusicError,
+    TuneCheck,
+    TuneHeader,
+    abc2midi_check,
+    check_tune,
+    tune_body,
+    tune_form,
+)
 from conductor.sampling import SamplingParams
 from conductor.tunes import compose
 
@@ -59,6 +73,22 @@ def headers_of(tunes: list[str]) -> list[TuneHeader]:
             continue
         headers.append(TuneHeader(header.meter, header.unit, header.key))  # no title
     return headers
+
+
+def independent(tunes: list[str]) -> dict[str, Any]:
+    """abc2midi's verdicts and the tunes' form."""
+    checks = [abc2midi_check(t) for t in tunes]
+    forms = [tune_form(t) for t in tunes]
+    said = Counter(e.split(" ", 1)[1].split(":")[0][:40] for c in checks for e in c.errors)
+    return {
+        "abc2midi_errors": sum(not c.ok for c in checks) / len(checks),
+        "abc2midi_bar_warnings": statistics.fmean(c.bar_warnings for c in checks),
+        "abc2midi_said": dict(said.most_common(5)),
+        "median_bars": statistics.median(f.bars for f in forms),
+        "parts": statistics.fmean(f.parts for f in forms),
+        "repeats": statistics.fmean(f.repeats for f in forms),
+        "ends_on_tonic": sum(f.ends_on_tonic for f in forms) / len(forms),
+    }
 
 
 def summarise(checks: list[TuneCheck], ended: list[bool], judged: list[str]) -> dict[str, Any]:
@@ -97,7 +127,8 @@ def main() -> None:
         tunes = real[name][: args.tunes]
         checks = [check_tune(t) for t in tunes]
         judged = judge.predict([tune_body(t) for t in tunes])
-        rows.append({"case": f"{name} (real held-out tunes)", **summarise(checks, [], judged)})
+        row = {"case": f"{name} (real held-out tunes)", **summarise(checks, [], judged)}
+        rows.append({**row, **independent(tunes)})
         print(_line(rows[-1]), flush=True)
 
     cases: list[tuple[str, str, list[float], list[str]]] = []
@@ -116,7 +147,7 @@ def main() -> None:
         conductor = Conductor(
             ensemble, mixer, SamplingParams(temperature=args.temperature), seed=args.seed
         )
-        checks, ended, bodies, resampled = [], [], [], []
+        checks, ended, bodies, resampled, texts = [], [], [], [], []
         for i in range(args.tunes):
             header_pool = headers[sources[i % len(sources)]]
             header = header_pool[(i // len(sources)) % len(header_pool)]
@@ -129,6 +160,7 @@ def main() -> None:
                 fit_meter=not label.endswith("(raw)"),
             )
             checks.append(check_tune(tune.text))
+            texts.append(tune.text)
             ended.append(tune.ended)
             bodies.append(tune.body)
             resampled.append(tune.resampled)
@@ -138,6 +170,7 @@ def main() -> None:
             "fit_meter": not label.endswith("(raw)"),
             "resampled_per_tune": statistics.fmean(resampled),
             **summarise(checks, ended, judge.predict(bodies)),
+            **independent(texts),
         }
         rows.append(row)
         print(_line(row), flush=True)
@@ -163,7 +196,11 @@ def _line(row: dict[str, Any]) -> str:
     ended = "" if row["ended"] is None else f" ended {row['ended']:.0%}"
     return (
         f"{row['case']:<36} {mixer:<8} parsed {row['parsed']:.0%}  valid {row['valid']:.0%}  "
-        f"bars ok {row['bars_ok']:.1%}  bars/tune {row['mean_bars']:.0f}{ended}  judged: {judged}"
+        f"bars ok {row['bars_ok']:.1%}  bars/tune {row['mean_bars']:.0f}{ended}  judged: {judged}\n"
+        f"{'':<45} abc2midi errors {row['abc2midi_errors']:.0%}  "
+        f"bar warnings/tune {row['abc2midi_bar_warnings']:.2f}  median bars "
+        f"{row['median_bars']:g}  parts {row['parts']:.1f}  repeats {row['repeats']:.1f}  "
+        f"on the tonic {row['ends_on_tonic']:.0%}  {row['abc2midi_said']}"
     )
 
 

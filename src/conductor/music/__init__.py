@@ -1,7 +1,8 @@
 """ABC tunes as music: headers, bars split from a symbol stream, timed notes, validity, MIDI, WAV.
 
 One module per part: `header` (the tune header, `MusicError`), `bars` (bar splitting),
-`timing` (music21's reading: timed notes, meter fit, tune checks), `render` (MIDI and WAV).
+`timing` (music21's reading: timed notes, meter fit, tune checks), `render` (MIDI and WAV),
+`form` (bars, parts, repeats, the final note), `abc2midi` (an independent reading: abcmidi's).
 
 The engine writes ABC one character at a time; this module turns that text into music:
 
@@ -19,7 +20,9 @@ The engine writes ABC one character at a time; this module turns that text into 
 
 from __future__ import annotations
 
+from conductor.music.abc2midi import Abc2MidiCheck, abc2midi_check
 from conductor.music.bars import BarSplitter, opens_section, playable, tune_body
+from conductor.music.form import Form, tune_form
 from conductor.music.header import MusicError, TuneHeader
 from conductor.music.render import DEFAULT_SOUNDFONT, PEAK_DBFS, render_wav, write_midi
 from conductor.music.timing import Bar, TuneCheck, bar_notes, check_tune, fits_meter
@@ -28,12 +31,15 @@ from conductor.notes import Note
 __all__ = [
     "DEFAULT_SOUNDFONT",
     "PEAK_DBFS",
+    "Abc2MidiCheck",
     "Bar",
     "BarSplitter",
+    "Form",
     "MusicError",
     "Note",
     "TuneCheck",
     "TuneHeader",
+    "abc2midi_check",
     "bar_notes",
     "check_tune",
     "fits_meter",
@@ -41,5 +47,6 @@ __all__ = [
     "playable",
     "render_wav",
     "tune_body",
+    "tune_form",
     "write_midi",
 ]
