@@ -18,6 +18,11 @@ unit length and key, as a user would choose them) and reports:
 - form: median bars a tune, mean parts and repeats, the share ending on the key's tonic
   (`conductor.music.tune_form`).
 
+The real tunes are also measured rewritten in the one notation the styles are to share
+(`conductor.music.normalise_tune`: L:1/8, no marks that are no music), with the share whose
+length music21 reads unchanged. `--real-only` measures only the real tunes, into the existing
+JSON (a minute, against the whole run's half hour).
+
 Every case runs twice: with meter fitting (the default of `conductor.tunes.compose`: a bar that
 does not fit is resampled) and raw (every bar as the models first wrote it). The same figures
 for the styles' real held-out tunes are the reference rows.
@@ -47,9 +52,11 @@ from conductor.music import (
     TuneHeader,
     abc2midi_check,
     check_tune,
+    normalise_tune,
     tune_body,
     tune_form,
 )
+from conductor.music.timing import parse_abc
 from conductor.sampling import SamplingParams
 from conductor.tunes import compose
 
@@ -91,6 +98,31 @@ def independent(tunes: list[str]) -> dict[str, Any]:
     }
 
 
+def same_length(a: str, b: str) -> bool:
+    """Does music21 read the two tunes as lasting the same?"""
+    try:
+        return bool(parse_abc(a).flatten().highestTime == parse_abc(b).flatten().highestTime)
+    except MusicError:
+        return False
+
+
+def real_rows(real: dict[str, list[str]], judge: StyleJudge, count: int) -> list[dict[str, Any]]:
+    """The real held-out tunes as written, and rewritten in the one notation."""
+    rows = []
+    for name in STYLES:
+        tunes = real[name][:count]
+        for label, texts in (("", tunes), (", one notation", [normalise_tune(t) for t in tunes])):
+            checks = [check_tune(t) for t in texts]
+            judged = judge.predict([tune_body(t) for t in texts])
+            row = {"case": f"{name} (real held-out tunes{label})", **summarise(checks, [], judged)}
+            row.update(independent(texts))
+            if label:
+                row["same_length"] = sum(map(same_length, tunes, texts)) / len(texts)
+            rows.append(row)
+            print(_line(row), flush=True)
+    return rows
+
+
 def summarise(checks: list[TuneCheck], ended: list[bool], judged: list[str]) -> dict[str, Any]:
     bars = sum(c.bars for c in checks)
     return {
@@ -112,6 +144,10 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path("bench/results/music.json"))
+    parser.add_argument(
+        "--real-only", action="store_true",
+        help="only (re)measure the real tunes, into the existing JSON",
+    )  # fmt: skip
     args = parser.parse_args()
 
     paths = [args.styles_dir / f"{name}.safetensors" for name in STYLES]
@@ -122,14 +158,14 @@ def main() -> None:
     real = {name: held_out_tunes(corpora[name]) for name in STYLES}
     headers = {name: headers_of(tunes) for name, tunes in real.items()}
 
-    rows: list[dict[str, Any]] = []
-    for name in STYLES:
-        tunes = real[name][: args.tunes]
-        checks = [check_tune(t) for t in tunes]
-        judged = judge.predict([tune_body(t) for t in tunes])
-        row = {"case": f"{name} (real held-out tunes)", **summarise(checks, [], judged)}
-        rows.append({**row, **independent(tunes)})
-        print(_line(rows[-1]), flush=True)
+    rows = real_rows(real, judge, args.tunes)
+    if args.real_only:
+        kept = json.loads(args.json.read_text())
+        generated = [r for r in kept["rows"] if "(real held-out" not in r["case"]]
+        kept["rows"] = rows + generated
+        args.json.write_text(json.dumps(kept, indent=2) + "\n")
+        print(f"updated the real tunes' rows of {args.json}")
+        return
 
     cases: list[tuple[str, str, list[float], list[str]]] = []
     for k, name in enumerate(STYLES):

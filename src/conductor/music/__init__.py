@@ -2,7 +2,8 @@
 
 One module per part: `header` (the tune header, `MusicError`), `bars` (bar splitting),
 `timing` (music21's reading: timed notes, meter fit, tune checks), `render` (MIDI and WAV),
-`form` (bars, parts, repeats, the final note), `abc2midi` (an independent reading: abcmidi's).
+`form` (bars, parts, repeats, the final note), `abc2midi` (an independent reading: abcmidi's),
+`notation` (one notation for every style: L:1/8, no marks that are no music).
 
 The engine writes ABC one character at a time; this module turns that text into music:
 
@@ -24,6 +25,7 @@ from conductor.music.abc2midi import Abc2MidiCheck, abc2midi_check
 from conductor.music.bars import BarSplitter, opens_section, playable, tune_body
 from conductor.music.form import Form, tune_form
 from conductor.music.header import MusicError, TuneHeader
+from conductor.music.notation import normalise_tune
 from conductor.music.render import DEFAULT_SOUNDFONT, PEAK_DBFS, render_wav, write_midi
 from conductor.music.timing import Bar, TuneCheck, bar_notes, check_tune, fits_meter
 from conductor.notes import Note
@@ -43,6 +45,7 @@ __all__ = [
     "bar_notes",
     "check_tune",
     "fits_meter",
+    "normalise_tune",
     "opens_section",
     "playable",
     "render_wav",
