@@ -118,7 +118,7 @@ class Performance:
         ]
         if ended:
             self.restart()
-        return Fed(list(bars), ended)
+        return Fed(bars, ended)
 
     def restart(self) -> None:
         """The history was reset: the next symbols are a new tune's body."""

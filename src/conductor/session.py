@@ -441,11 +441,7 @@ class Session:
 
     def _set_search(self, option: SearchOption) -> None:
         """Search on or off, with the settings `option` names changed (the others kept)."""
-        changes = {
-            key: value
-            for key in ("samples", "depth", "balance", "keep_kind", "margin")
-            if (value := getattr(option, key)) is not None
-        }
+        changes = option.model_dump(exclude={"on"}, exclude_none=True)  # the settings it names
         self.search_settings = replace(self.search_settings, **changes)
         self._step_seconds.clear()  # timed afresh
         self.conductor.search = self.search_settings if option.on else None

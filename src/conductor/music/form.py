@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conductor.music.bars import BarSplitter, playable
+from conductor.music.bars import BarSplitter, playable, tune_body
 from conductor.music.header import MusicError, TuneHeader
 from conductor.music.timing import parse_abc
 
@@ -58,11 +58,8 @@ def tune_form(tune: str) -> Form:
         header = TuneHeader.parse(tune)
     except MusicError:
         header = TuneHeader()
-    lines = tune.splitlines(keepends=True)
-    start = next((n + 1 for n, line in enumerate(lines) if line.startswith("K:")), 0)
-    body = "".join(lines[start:])
-    splitter = BarSplitter(header=header)
-    bars = splitter.feed(body + "\n\n") or []
+    body = tune_body(tune)
+    bars = BarSplitter(header=header).feed(body + "\n\n")
     count = sum(1 for text, _ in bars if playable(text))
     ends = list(_SECTION_END.finditer(body))
     tail = body[ends[-1].end() :] if ends else body

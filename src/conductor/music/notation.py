@@ -87,10 +87,9 @@ def normalise_body(body: str, unit: Fraction) -> str:
         char = body[i]
         if line_start:
             line_start = False
-            field = FIELD_LINE.match(body[i : body.find("\n", i) if "\n" in body[i:] else None])
-            if field and body[i + 1 : i + 2] == ":":
-                end = body.find("\n", i)
-                end = len(body) if end < 0 else end
+            end = body.find("\n", i)
+            end = len(body) if end < 0 else end
+            if field := FIELD_LINE.match(body[i:end]):
                 name, value = field.group(1), field.group(2)
                 if name == "L":
                     factor = (_unit_of(value) or unit) / UNIT
@@ -197,12 +196,5 @@ def normalise_tune(tune: str) -> str:
 
 def _default_unit(header: TuneHeader) -> Fraction:
     """ABC's default unit when a tune gives no `L:`: 1/16 for meters under 3/4, else 1/8."""
-    meter = header.meter.strip()
-    if "/" not in meter:
-        return UNIT
-    top, bottom = meter.split("/")
-    try:
-        value = Fraction(sum(int(t) for t in top.split("+")), int(bottom))
-    except (ValueError, ZeroDivisionError):
-        return UNIT
-    return Fraction(1, 16) if value < Fraction(3, 4) else UNIT
+    quarters = header.bar_quarters  # a 3/4 bar is 3 quarters; None for free meter
+    return Fraction(1, 16) if quarters is not None and quarters < 3 else UNIT
