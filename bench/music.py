@@ -18,14 +18,15 @@ unit length and key, as a user would choose them) and reports:
 - form: median bars a tune, mean parts and repeats, the share ending on the key's tonic
   (`conductor.music.tune_form`).
 
-The real tunes are also measured rewritten in the one notation the styles are to share
-(`conductor.music.normalise_tune`: L:1/8, no marks that are no music), with the share whose
-length music21 reads unchanged. `--real-only` measures only the real tunes, into the existing
-JSON (a minute, against the whole run's half hour).
+The real tunes are the corpora's held-out tunes, in the one notation every ABC style is trained
+in (`conductor.music.normalise_tune`: L:1/8, no marks that are no music). `--real-only`
+measures only them, into the existing JSON (a minute, against the whole run's hour).
 
-Every case runs twice: with meter fitting (the default of `conductor.tunes.compose`: a bar that
-does not fit is resampled) and raw (every bar as the models first wrote it). The same figures
-for the styles' real held-out tunes are the reference rows.
+Every case runs three ways: whole tunes (the default of `conductor generate`: the form of the
+style that leads the mix, measured on its corpus, with every bar fitted to the meter: see
+`conductor.tunes.compose`), fitted only (bars fitted, the models end the tune when they will),
+and raw (every bar as the models first wrote it). The same figures for the styles' real
+held-out tunes are the reference rows.
 
     python bench/music.py [--tunes 100] [--json bench/results/music.json]
 """
@@ -40,6 +41,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from conductor.checkpoint import read_meta
 from conductor.control import StyleJudge, corpora_of
 from conductor.corpora.abc import split_tunes
 from conductor.corpus import load_corpus, split
@@ -49,14 +51,13 @@ from conductor.library import shipped_dir
 from conductor.music import (
     MusicError,
     TuneCheck,
+    TuneForm,
     TuneHeader,
     abc2midi_check,
     check_tune,
-    normalise_tune,
     tune_body,
     tune_form,
 )
-from conductor.music.timing import parse_abc
 from conductor.sampling import SamplingParams
 from conductor.tunes import compose
 
@@ -98,28 +99,17 @@ def independent(tunes: list[str]) -> dict[str, Any]:
     }
 
 
-def same_length(a: str, b: str) -> bool:
-    """Does music21 read the two tunes as lasting the same?"""
-    try:
-        return bool(parse_abc(a).flatten().highestTime == parse_abc(b).flatten().highestTime)
-    except MusicError:
-        return False
-
-
 def real_rows(real: dict[str, list[str]], judge: StyleJudge, count: int) -> list[dict[str, Any]]:
-    """The real held-out tunes as written, and rewritten in the one notation."""
+    """The real held-out tunes, as the corpora write them."""
     rows = []
     for name in STYLES:
-        tunes = real[name][:count]
-        for label, texts in (("", tunes), (", one notation", [normalise_tune(t) for t in tunes])):
-            checks = [check_tune(t) for t in texts]
-            judged = judge.predict([tune_body(t) for t in texts])
-            row = {"case": f"{name} (real held-out tunes{label})", **summarise(checks, [], judged)}
-            row.update(independent(texts))
-            if label:
-                row["same_length"] = sum(map(same_length, tunes, texts)) / len(texts)
-            rows.append(row)
-            print(_line(row), flush=True)
+        texts = real[name][:count]
+        checks = [check_tune(t) for t in texts]
+        judged = judge.predict([tune_body(t) for t in texts])
+        row = {"case": f"{name} (real held-out tunes)", **summarise(checks, [], judged)}
+        row.update(independent(texts))
+        rows.append(row)
+        print(_line(row), flush=True)
     return rows
 
 
@@ -136,6 +126,55 @@ def summarise(checks: list[TuneCheck], ended: list[bool], judged: list[str]) -> 
     }
 
 
+def generated_row(
+    ensemble: Ensemble,
+    args: argparse.Namespace,
+    headers: dict[str, list[TuneHeader]],
+    label: str,
+    mixer: str,
+    weights: list[float],
+    sources: list[str],
+    form: TuneForm | None,
+    fit: bool,
+    judge: StyleJudge,
+) -> dict[str, Any]:
+    """`--tunes` tunes of one case, each from a real held-out tune's header (the sources' in
+    turn), measured as the real tunes are."""
+    conductor = Conductor(
+        ensemble, mixer, SamplingParams(temperature=args.temperature), seed=args.seed
+    )  # type: ignore[arg-type]
+    checks, ended, bodies, resampled, texts, whole = [], [], [], [], [], []
+    started = time.perf_counter()
+    for i in range(args.tunes):
+        header_pool = headers[sources[i % len(sources)]]
+        header = header_pool[(i // len(sources)) % len(header_pool)]
+        conductor.reset()
+        tune = compose(
+            conductor,
+            lambda _k, w=weights: w,
+            header,
+            form=form,
+            max_symbols=args.max_symbols,
+            fit_meter=fit,
+        )
+        checks.append(check_tune(tune.text))
+        texts.append(tune.text)
+        ended.append(tune.ended)
+        whole.append(tune.whole)
+        bodies.append(tune.body)
+        resampled.append(tune.resampled)
+    return {
+        "mixer": mixer,
+        "fit_meter": fit,
+        "form": None if form is None else form.to_json(),
+        "whole": sum(whole) / len(whole) if form is not None else None,
+        "resampled_per_tune": statistics.fmean(resampled),
+        "seconds_per_tune": (time.perf_counter() - started) / args.tunes,
+        **summarise(checks, ended, judge.predict(bodies)),
+        **independent(texts),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
@@ -144,6 +183,9 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path("bench/results/music.json"))
+    parser.add_argument(
+        "--ways", default="whole,fitted,raw", help="which of whole, fitted, raw to generate"
+    )
     parser.add_argument(
         "--real-only", action="store_true",
         help="only (re)measure the real tunes, into the existing JSON",
@@ -167,6 +209,9 @@ def main() -> None:
         print(f"updated the real tunes' rows of {args.json}")
         return
 
+    forms = {
+        n: TuneForm.from_json(read_meta(p)["form"]) for n, p in zip(STYLES, paths, strict=True)
+    }
     cases: list[tuple[str, str, list[float], list[str]]] = []
     for k, name in enumerate(STYLES):
         weights = [1.0 if i == k else 0.0 for i in range(len(STYLES))]
@@ -175,41 +220,18 @@ def main() -> None:
         weights = [0.5 if i in (a, b) else 0.0 for i in range(len(STYLES))]
         for mixer in ("linear", "product"):
             cases.append((f"{STYLES[a]}+{STYLES[b]}", mixer, weights, [STYLES[a], STYLES[b]]))
-    # The same, every bar kept as sampled (no meter fitting): what the models do on their own.
-    cases += [(f"{label} (raw)", mixer, w, src) for label, mixer, w, src in list(cases)]
+    ways = {"whole": (True, True), "fitted": (False, True), "raw": (False, False)}
+    ways = {way: ways[way] for way in args.ways.split(",")}
 
     ensemble = Ensemble.from_checkpoints(paths)
-    for label, mixer, weights, sources in cases:
-        conductor = Conductor(
-            ensemble, mixer, SamplingParams(temperature=args.temperature), seed=args.seed
-        )
-        checks, ended, bodies, resampled, texts = [], [], [], [], []
-        for i in range(args.tunes):
-            header_pool = headers[sources[i % len(sources)]]
-            header = header_pool[(i // len(sources)) % len(header_pool)]
-            conductor.reset()
-            tune = compose(
-                conductor,
-                lambda _k, w=weights: w,
-                header,
-                max_symbols=args.max_symbols,
-                fit_meter=not label.endswith("(raw)"),
+    for way, (whole, fit) in ways.items():
+        for label, mixer, weights, sources in cases:
+            form = forms[sources[0]] if whole else None  # the leading style's (the first's)
+            row = generated_row(
+                ensemble, args, headers, label, mixer, weights, sources, form, fit, judge
             )
-            checks.append(check_tune(tune.text))
-            texts.append(tune.text)
-            ended.append(tune.ended)
-            bodies.append(tune.body)
-            resampled.append(tune.resampled)
-        row = {
-            "case": label,
-            "mixer": mixer,
-            "fit_meter": not label.endswith("(raw)"),
-            "resampled_per_tune": statistics.fmean(resampled),
-            **summarise(checks, ended, judge.predict(bodies)),
-            **independent(texts),
-        }
-        rows.append(row)
-        print(_line(row), flush=True)
+            rows.append({**row, "case": f"{label} ({way})", "way": way})
+            print(_line(rows[-1]), flush=True)
 
     payload = {
         "styles": STYLES,
@@ -230,13 +252,14 @@ def _line(row: dict[str, Any]) -> str:
     judged = ", ".join(f"{k} {v:.0%}" for k, v in sorted(row["judged"].items()))
     mixer = row.get("mixer", "")
     ended = "" if row["ended"] is None else f" ended {row['ended']:.0%}"
+    whole = "" if row.get("whole") is None else f"  whole {row['whole']:.0%}"
     return (
         f"{row['case']:<36} {mixer:<8} parsed {row['parsed']:.0%}  valid {row['valid']:.0%}  "
         f"bars ok {row['bars_ok']:.1%}  bars/tune {row['mean_bars']:.0f}{ended}  judged: {judged}\n"
         f"{'':<45} abc2midi errors {row['abc2midi_errors']:.0%}  "
         f"bar warnings/tune {row['abc2midi_bar_warnings']:.2f}  median bars "
         f"{row['median_bars']:g}  parts {row['parts']:.1f}  repeats {row['repeats']:.1f}  "
-        f"on the tonic {row['ends_on_tonic']:.0%}  {row['abc2midi_said']}"
+        f"on the tonic {row['ends_on_tonic']:.0%}{whole}  {row['abc2midi_said']}"
     )
 
 

@@ -1,4 +1,4 @@
-"""Train, export and document the shipped default ensemble in `styles/` (re-runnable).
+"""Train, export and document the shipped default ensemble in `src/conductor/styles/` (re-runnable).
 
     python scripts/styles.py train  [--minutes M] [--only kjv,c] [--jobs 2]  # runs/styles/
     python scripts/styles.py export [--only kjv,c]                  # styles/: fp16, eval, cards
@@ -11,7 +11,7 @@ the one each shipped model was trained with, in `PLAN`; `--minutes` sets one for
 `--jobs N`, N styles train at once, each on one thread (on a 2-core machine two 1-thread runs
 get more done than two 2-thread runs one after the other).
 
-`export` copies each best checkpoint into `styles/NAME.safetensors` with fp16 weights (half the
+`export` copies each best checkpoint into `src/conductor/styles/NAME.safetensors` with fp16 weights (half the
 bytes; the engine computes in fp32), scores the fp16 and fp32 weights on the style's test split
 beside the compressors, and writes `styles/NAME.json` (the record), `styles/NAME.md` (the model
 card) and the table in `styles/README.md`. `make styles` runs both.
@@ -33,10 +33,14 @@ import torch
 
 from conductor.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from conductor.cli._common import progress_bars
-from conductor.corpora import RECIPES, portable
+from conductor.corpora import RECIPES, locate, portable
+from conductor.corpora.abc import split_tunes
+from conductor.corpus import read_text
 from conductor.engine import Ensemble
 from conductor.evaluate import evaluate_checkpoint
 from conductor.generate import Conductor
+from conductor.library import MUSIC_STYLES
+from conductor.music import TuneForm, corpus_form
 from conductor.progress import Progress, labelled, within
 from conductor.sampling import SamplingParams
 from conductor.vocab import ASCII128
@@ -64,7 +68,7 @@ PLAN = [
     StylePlan("abc_scottish", dropout=0.2, prime="\nX:1\n"),
 ]
 RUNS = Path("runs/styles")
-STYLES = Path("styles")
+STYLES = Path("src/conductor/styles")  # the shipped ensemble (package data)
 
 
 def _selected(only: str | None) -> list[StylePlan]:
@@ -143,7 +147,7 @@ def _card(plan: StylePlan, record: dict[str, Any], report: dict[str, Any], size:
 - **Training** (our trainer, `python scripts/styles.py train`): best checkpoint at step \
 {metrics["step"]:,}, after {metrics["train_seconds"] / 60:.1f} minutes of training on CPU, \
 {metrics["epochs"]} epochs, batch {training["batch"]} x {training["seq_len"]} symbols, \
-AdamW lr {training["lr"]}, best validation {metrics["val_bpc"]:.3f} BPC.
+AdamW lr {training["lr"]}, best validation {metrics["val_bpc"]:.3f} BPC.{_form_line(record)}
 
 ## Test split (last 5% of the corpus, {report["test_symbols"]:,} symbols never trained on)
 
@@ -160,6 +164,16 @@ Beats: {", ".join(beaten) if beaten else "none"}. With dynamic evaluation it bea
 {_sample(STYLES / f"{plan.name}.safetensors", plan.prime)}
 {fence}
 """
+
+
+def _form_line(record: dict[str, Any]) -> str:
+    if "form" not in record:
+        return ""
+    form = TuneForm.from_json(record["form"])
+    return (
+        f"\n- **Form** of its tunes (measured on the corpus; what `conductor generate` asks of a "
+        f"tune unless told `--parts`/`--bars`): {form.describe()}."
+    )
 
 
 def _write_report(plan: StylePlan, report: dict[str, Any]) -> int:
@@ -185,6 +199,9 @@ def _export(plan: StylePlan, progress: Progress) -> None:
     model, record = load_checkpoint(source)
     meta = {k: v for k, v in record.items() if k in ("name", "corpus", "metrics", "training")}
     meta["corpus"] = portable(meta["corpus"])  # the style's name, not this machine's path
+    if plan.name in MUSIC_STYLES:  # the form its tunes have: what `generate` asks of a tune
+        tunes = split_tunes(read_text(locate(meta["corpus"]))[0])
+        meta["form"] = corpus_form("\n".join(lines) for lines in tunes).to_json()
     target = save_checkpoint(STYLES / source.name, model, ASCII128, meta, torch.float16)
     report = evaluate_checkpoint(target, dynamic=True, progress=progress).to_json()
     fp32 = evaluate_checkpoint(source, compressors=False, progress=within(progress, "fp32", 0, 1))

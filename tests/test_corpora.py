@@ -132,17 +132,26 @@ M: 6/8
 L: 1/8
 R: jig
 K:D % key comment
-|:A|dfa afd|w: some lyrics line
-w: la la la
+|:A|dfa afd|
+w: some lyrics line
+W: la la la
 gfe dcB|
 """
 
 
 def test_abc_tunes_are_normalised() -> None:
     cleaned = clean_abc([_TUNE, "no tune here\n", "X:1\nT:keyless\nabc|\n", "X:2\nK:G\n\n"])
-    header = "X:1\nT:First Title\nR:jig\nM:6/8\nL:1/8\nK:D\n"
-    assert cleaned == header + "|:A|dfa afd|w: some lyrics line\ngfe dcB|\n"
+    header = "X:1\nT:First Title\nM:6/8\nL:1/8\nK:D\n"
+    assert cleaned == header + "|:A|dfa afd|\ngfe dcB|\n"
     assert len(split_tunes(cleaned)) == 1
+
+
+def test_abc_tunes_are_written_in_one_notation() -> None:
+    # A tune counted in quarters is rewritten in eighths (one notation for every ABC style);
+    # the tempo and decorations go, and a tune whose lengths cannot be counted is dropped.
+    quarters = "X:3\nM:2/4\nL:1/4\nQ:1/4=90\nK:G\n!trill!A B/c/|]\n"
+    broken = "X:4\nM:2/4\nK:G\nA/0 B|]\n"
+    assert clean_abc([quarters, broken]) == "X:1\nM:2/4\nL:1/8\nK:G\nA2 Bc|]\n"
 
 
 def test_abc_recipe_builds_from_a_directory(tmp_path: Path) -> None:

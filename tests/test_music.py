@@ -17,11 +17,14 @@ from conductor.music import (
     TuneHeader,
     bar_notes,
     check_tune,
+    close_bar,
     fits_meter,
     opens_section,
+    plain_bar,
     playable,
     render_wav,
     tune_body,
+    well_formed,
     write_midi,
 )
 
@@ -159,6 +162,32 @@ def test_a_line_end_closes_a_bar_as_music21_reads_it() -> None:
     assert [playable(t) for t, _ in bars] == ["G2", "B2B2c2c2", "d4d4", "z2d4d2", "d2e2  f2d2"]
     assert "".join(t for t, _ in bars) == body  # bars are the text exactly as written
     assert check_tune(header.text() + body + "\n").bars == 5
+
+
+def test_a_plain_bar_has_only_plain_bar_lines() -> None:
+    assert plain_bar("dfa afd|") and plain_bar("\nA[K:G]B c2|") and plain_bar("abc def\n")
+    assert plain_bar("\n|abc|")  # `|` ending a line and `|` starting the next: no double bar
+    for written in ("dfa afd:|", "dfa afd||", "abc|]", "|1 abc|", "[2 abc|", "::abc|", "|F2 Bc|"):
+        assert not plain_bar(written), written
+    assert plain_bar("\n|:A B c|", may_open=True) and not plain_bar("\n|:A B c|")
+    assert plain_bar(":A B c|", may_open=True) and not plain_bar("|A B c|", may_open=True)
+
+
+def test_a_bar_closed_by_another_bar_line_keeps_its_music() -> None:
+    assert close_bar("GG Gz ||", ":|") == "GG Gz :|"
+    assert close_bar("abc [ceg]\n", ":|") == "abc [ceg]:|"  # a chord's bracket stays
+    assert close_bar("d2 e2:|", "|]") == "d2 e2|]" and close_bar("ab|\n", "|") == "ab|"
+
+
+def test_well_formed_bars_are_music_and_nothing_else() -> None:
+    assert well_formed('"G"d2 (3efg [ce]>B {g}A- A/B/^c=d_E,|')
+    assert well_formed("A[K:G]B|") and well_formed("dfa afd|\n")
+    assert well_formed("(3fed (3edB c2|") and well_formed("(3[ce]{g}fe d|")
+    for written in ("B/B/ Ligh (ait|", "abc\nT:A Title\n", "dfa\nK:Dm\ndcB|", "Hdfa|", "c,d|"):
+        assert not well_formed(written), written
+    assert not well_formed("(3f(3edB c|")  # a tuplet inside a tuplet
+    assert well_formed("D4- D2 ^F2-|") and well_formed("F2 A2|", before="D4- D2 ^F2-|")
+    assert not well_formed("E2- c2|") and not well_formed("G2 A2|", before="D4- D2 ^F2-|")
 
 
 ABC_SYMBOLS = "ABCDEFGabcdefgz^_=,'/0123456789()[]{}<>-.~\"!:| \n\\KLMX"

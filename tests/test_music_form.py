@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conductor.music.form import tonic_pitch_class, tune_form
+import pytest
+
+from conductor.music import MusicError
+from conductor.music.form import TuneForm, corpus_form, tonic_pitch_class, tune_form
 
 REEL = (
     "X:1\nT:Two parts\nM:4/4\nL:1/8\nK:D\n"
@@ -28,3 +31,26 @@ def test_the_tonic_of_any_mode_and_accidental() -> None:
     assert [tonic_pitch_class(k) for k in ("D", "Gm", "Ador", "Bb", "F#m", "none")] == [
         2, 7, 9, 10, 6, None,
     ]  # fmt: skip
+
+
+def test_a_tune_form_is_checked_and_closes_its_parts() -> None:
+    jig = TuneForm(parts=2, bars=8, repeat=True)
+    assert jig.total_bars == 16 and jig.describe() == "2 parts of 8 bars, repeated"
+    assert [jig.closing(0), jig.closing(1)] == [":|\n", ":|"]
+    song = TuneForm(parts=1, bars=16, repeat=False)
+    assert song.closing(0) == "|]" and TuneForm(3, 4, False).closing(1) == "||\n"
+    assert TuneForm.from_json(jig.to_json()) == jig
+    for parts, bars in [(0, 8), (17, 8), (2, 0), (2, 65)]:
+        with pytest.raises(MusicError, match="parts|bars"):
+            TuneForm(parts, bars)
+    with pytest.raises(MusicError, match="not a tune form"):
+        TuneForm.from_json({"parts": "two"})
+
+
+def test_a_corpus_norm_is_its_common_form() -> None:
+    two_parts = "X:1\nM:6/8\nL:1/8\nK:G\n" + "dfa afd|" * 7 + "gfe d3:|\n" + "gfe dcB|" * 8 + "\n"
+    one_part = "X:2\nM:2/4\nL:1/8\nK:D\n" + "A2 B2|" * 15 + "d4\n"
+    assert corpus_form([two_parts, two_parts, one_part]) == TuneForm(2, 8, True)
+    assert corpus_form([one_part, one_part, two_parts]) == TuneForm(1, 16, False)
+    with pytest.raises(MusicError, match="no tunes"):
+        corpus_form(["X:1\nK:G\n"])

@@ -16,7 +16,18 @@ import torch
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
-from conductor.music import PEAK_DBFS, BarSplitter, TuneHeader, bar_notes, check_tune, fits_meter
+from conductor.music import (
+    PEAK_DBFS,
+    BarSplitter,
+    TuneForm,
+    TuneHeader,
+    abc2midi_check,
+    bar_notes,
+    check_tune,
+    fits_meter,
+    plain_bar,
+    tune_form,
+)
 from conductor.music import opens_section as opens
 from conductor.search import SearchSettings
 from conductor.tunes import compose
@@ -110,20 +121,86 @@ def test_a_tune_composed_with_search_fits_the_meter_and_repeats_exactly(
     assert check_tune(text).bar_share == 1.0
 
 
+@pytest.mark.parametrize(
+    ("weights", "form", "header"),
+    [
+        ([1.0, 0.0], TuneForm(2, 4, repeat=True), TuneHeader("6/8", "1/8", "G")),
+        ([0.5, 0.5], TuneForm(2, 4, repeat=True), TuneHeader("4/4", "1/8", "D")),
+        ([0.0, 1.0], TuneForm(1, 8, repeat=False), TuneHeader("3/4", "1/8", "A")),
+    ],
+)
+def test_a_tune_with_a_form_is_whole(
+    conductor: Conductor, weights: list[float], form: TuneForm, header: TuneHeader
+) -> None:
+    """Parts of so many bars, closed by the form's bar lines, every bar music that fits its meter,
+    the last note the tonic: a tune a player can read, and abc2midi reads without an error."""
+    conductor.reset()
+    conductor.generator.manual_seed(11)  # the same tunes whichever tests ran before
+    shown: list[str] = []
+    tune = compose(
+        conductor, lambda _k: weights, header, form=form, on_bar=lambda t, _: shown.append(t)
+    )
+    assert tune.whole and tune.counted == form.total_bars
+    assert "".join(shown).rstrip("\n") == tune.written and len(tune.by) == len(tune.written)
+    found = tune_form(tune.text)
+    assert found.parts == form.parts and found.ends_on_tonic
+    assert found.repeats == (form.parts if form.repeat else 0)
+    assert form.total_bars <= found.bars <= form.total_bars + form.parts  # + a pickup a part
+    assert tune.text.rstrip().endswith(":|" if form.repeat else "|]")
+    assert set(tune.by) <= {"", "abc_irish", "abc_german"}
+    # the bar lines the form wrote are the form's: "" is their writer
+    closings = [i for i, by in enumerate(tune.by) if by == ""]
+    assert "".join(tune.written[i] for i in closings).replace("\n", "") == (
+        ":|" * form.parts if form.repeat else "||" * (form.parts - 1) + "|]"
+    )
+    splitter = BarSplitter(header=header)
+    bars = splitter.feed(tune.body) + splitter.flush()
+    previous = None
+    for number, (text, context) in enumerate(bars):
+        assert fits_meter(bar_notes(text, context, 120), opens(text, previous)), text
+        if number < len(bars) - 1 and not text.rstrip().endswith((":|", "||")):
+            assert plain_bar(text, may_open=True), text  # no repeat or ending inside a part
+        previous = text
+    assert abc2midi_check(tune.text).errors == ()
+
+
+def test_a_tune_with_a_form_repeats_exactly(conductor: Conductor) -> None:
+    def tune() -> str:
+        conductor.reset()
+        conductor.generator.manual_seed(4)
+        return compose(conductor, lambda _k: [0.5, 0.5], TuneHeader(), form=TuneForm(2, 2)).text
+
+    assert tune() == tune()
+
+
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "conductor.cli", "generate", "--styles-dir", str(STYLES)]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300)
 
 
+def test_generate_takes_the_leading_styles_form_or_none(tmp_path: Path) -> None:
+    common = ["--styles", "abc_irish,abc_german", "--seed", "3", "--format", "abc"]
+    german = run(*common, "--weights", "0.2,0.8")
+    assert german.returncode == 0, german.stderr
+    assert "1 part of 16 bars, not repeated;" in german.stdout  # the German corpus's norm
+    free = run(*common, "--parts", "0", "--bars", "3")
+    assert free.returncode == 0, free.stderr
+    assert re.search(r"\b3 bars, stopped", free.stdout), free.stdout
+    wrong = run(*common, "--parts", "-1")
+    assert wrong.returncode == 2 and "--parts" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
 def test_generate_writes_a_morphing_tune_as_abc_midi_and_wav(tmp_path: Path) -> None:
     common = ["--styles", "abc_irish,abc_german", "--schedule", "0:abc_irish=1 100:abc_german=1"]
-    common += ["--meter", "3/4", "--key", "A", "--seed", "2", "--bars", "12"]
+    common += ["--meter", "3/4", "--key", "A", "--seed", "2", "--parts", "2", "--bars", "6"]
     abc = run(*common, "--out", str(tmp_path / "t.abc"))
     assert abc.returncode == 0, abc.stderr
     text = (tmp_path / "t.abc").read_text()
     assert text.startswith("X:1\nM:3/4\nL:1/8\nK:A\n") and check_tune(text).parsed
+    # the Irish style leads at the start: its norm (repeated parts) with the length asked for
+    assert "2 parts of 6 bars, repeated;" in abc.stdout and tune_form(text).parts == 2
     bars = int(re.search(r"(\d+) bars, ", abc.stdout).group(1))  # type: ignore[union-attr]
-    assert 3 <= bars <= 12
+    assert 12 <= bars <= 14
     mid = run(*common, "--format", "mid", "--tempo", "150", "--out", str(tmp_path / "t.mid"))
     assert mid.returncode == 0, mid.stderr
     song = mido.MidiFile(str(tmp_path / "t.mid"))

@@ -109,13 +109,14 @@ def resolve_styles(spec: str | Sequence[str], styles_dir: Path | str | None = No
 
 
 def is_music(path: Path) -> bool:
-    """Whether a style writes ABC tunes: trained on an ABC recipe's corpus, or named abc_*."""
+    """Whether a style writes ABC tunes: named abc_*, trained on an ABC recipe's corpus (all
+    named abc_*), or carrying its tunes' form in its record."""
     from conductor.checkpoint import read_meta
-    from conductor.corpora.abc import ABC_RECIPES
 
-    corpus = read_meta(path).get("corpus") or {}
-    names = {recipe.name for recipe in ABC_RECIPES}
-    return path.stem.startswith("abc") or corpus.get("name") in names
+    meta = read_meta(path)
+    corpus = meta.get("corpus") or {}
+    named = str(corpus.get("name") or "")
+    return path.stem.startswith("abc") or named.startswith("abc") or "form" in meta
 
 
 def require_music(paths: Sequence[Path], why: str) -> None:

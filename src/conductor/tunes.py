@@ -12,6 +12,15 @@ random stream goes on — and sampled again, up to `tries` (200) times; the last
 none fits. Most bars fit at the first or second try; a style asked for a meter it rarely writes
 (the German model in 3/4) may need dozens. The mixture itself is untouched: this is rejection
 sampling of whole bars, the models' own bars, only the ones that count right.
+
+A whole tune (`form`, a `TuneForm`: parts of so many bars, as a style's corpus writes them):
+bars are counted into parts (a short first bar, a pickup, counts in none); inside a part only
+plain bar lines stand (a repeat, a double bar or an ending the models write there is resampled);
+the part's last bar is closed by the form's bar line (`:|`, `||`, `|]`: the models' bar read
+again with it, so they go on from what is on the page); the tune's last bar must end on the
+key's tonic; and a tune the models end before its form is taken back to the bar and resampled.
+Every bar must also be music (`well_formed`: no field line, no title written as notes). Each
+bar gets `tries` samples for all of this; the last stands if none passes, and is counted unfit.
 """
 
 from __future__ import annotations
@@ -20,8 +29,20 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from conductor.generate import Conductor
-from conductor.music import BarSplitter, TuneHeader, bar_notes, fits_meter, opens_section
+from conductor.generate import Conductor, ConductorSnapshot
+from conductor.music import (
+    Bar,
+    BarSplitter,
+    TuneForm,
+    TuneHeader,
+    bar_notes,
+    close_bar,
+    fits_meter,
+    opens_section,
+    plain_bar,
+    tonic_pitch_class,
+    well_formed,
+)
 
 __all__ = ["Tune", "compose"]
 
@@ -36,8 +57,15 @@ class Tune:
     by: list[str] = field(default_factory=list)  # per written symbol: the style that wrote it
     bars: int = 0  # complete bars in the body
     ended: bool = False  # the models ended the tune themselves
-    resampled: int = 0  # bars taken back because they did not fit the meter
+    resampled: int = 0  # bars taken back because they did not fit the meter (or the form)
     unfit: int = 0  # bars kept after `tries` resamples that still do not fit
+    form: TuneForm | None = None  # the form asked for
+    counted: int = 0  # bars counted toward the form (a pickup is not)
+
+    @property
+    def whole(self) -> bool:
+        """Every part of the form asked for was written."""
+        return self.form is not None and self.counted >= self.form.total_bars
 
     @property
     def body(self) -> str:
@@ -49,6 +77,24 @@ class Tune:
         return self.header.text() + self.body.rstrip("\n") + "\n"
 
 
+@dataclass
+class _Mark:
+    """Where the current bar began: what `compose` returns to when it samples the bar again."""
+
+    snapshot: ConductorSnapshot
+    splitter: BarSplitter
+    written: int  # symbols written before the bar
+    counted: int  # bars counted toward the form before it
+
+
+def _ends_on(bar: Bar) -> int | None:
+    """The pitch class of a bar's last note (a chord's lowest), None if it has no notes."""
+    if not bar.notes:
+        return None
+    last = max(note.onset for note in bar.notes)
+    return min(note.pitch for note in bar.notes if note.onset == last) % 12
+
+
 def compose(
     conductor: Conductor,
     weights_at: Callable[[int], Sequence[float]],
@@ -56,54 +102,80 @@ def compose(
     *,
     opening: str = "",
     bars: int | None = None,
+    form: TuneForm | None = None,
     max_symbols: int = 2000,
     fit_meter: bool = True,
     tries: int = 200,
     on_bar: Callable[[str, list[str]], None] | None = None,
 ) -> Tune:
     """Generate one tune on stream 0: prime with `header` (+ `opening`), then sample until the
-    tune ends, `bars` bars are complete, or `max_symbols` symbols are written.
+    tune ends, `bars` bars are complete, or `max_symbols` symbols are written; with a `form`,
+    until its parts are written (see the module docs).
 
     `weights_at(k)` gives the weights for the k-th symbol written (a schedule morphs the tune);
     `on_bar(symbols, by)` sees what was written up to the end of each bar once the bar is final
-    (the symbols since the last call, and the style that wrote each).
+    (the symbols since the last call, and the style that wrote each; "" for a bar line the form
+    wrote).
     """
     conductor.prime("\n" + header.text() + opening)
     splitter = BarSplitter(header=header)
     splitter.feed(opening)
-    tune = Tune(header, opening, "")
+    tune = Tune(header, opening, "", form=form)
     written: list[str] = []
     names = conductor.names
     previous: str | None = None  # the last bar kept
-    mark = (conductor.snapshot(), copy.deepcopy(splitter), 0)  # where the current bar began
+    before = ""  # ... as written (a tie may join its last note to the next bar's first)
+    mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), 0, 0)
     attempts = 0
     while len(written) < max_symbols:
-        if bars is not None and splitter.bars >= bars:
+        if form is None and bars is not None and splitter.bars >= bars:
+            break
+        if form is not None and tune.counted >= form.total_bars:
             break
         result = conductor.step(weights_at(len(written)))
         symbol = conductor.ensemble.vocab.decode(result.symbols[:1].tolist())
         written.append(symbol)
         tune.by.append(result.by(names)[0])
         done = splitter.feed(symbol)
+        retry = False
         for text, context in done:
-            fits = fits_meter(bar_notes(text, context, 120.0), opens_section(text, previous))
-            if fit_meter and not fits and attempts < tries:
+            raw = "".join(written[mark.written :])
+            opens = opens_section(text, previous)
+            judged = _judge(text, raw, before, context, opens, tune, form, fit_meter)
+            early = form is not None and splitter.ended and judged.counted < form.total_bars
+            if (not judged.ok or early) and attempts < tries:
+                retry = True  # the bar again (or the models ended the tune before its form)
                 break
-            tune.unfit += not fits
+            tune.unfit += not judged.ok
+            if judged.closing:  # the form closes a part: the bar again, with its bar line
+                conductor.restore(mark.snapshot, rewind_random=False)
+                splitter = copy.deepcopy(mark.splitter)
+                closed = close_bar(raw, judged.closing)
+                core = len(closed) - len(judged.closing)
+                conductor.prime(closed)
+                splitter.feed(closed)
+                del tune.by[mark.written + core :]
+                tune.by.extend([""] * len(judged.closing))
+                written[mark.written :] = list(closed)
+            tune.counted = judged.counted
             if on_bar is not None:
-                on_bar("".join(written[mark[2] :]), tune.by[mark[2] :])
+                on_bar("".join(written[mark.written :]), tune.by[mark.written :])
             previous, attempts = text, 0
-            mark = (conductor.snapshot(), copy.deepcopy(splitter), len(written))
-        else:
-            if splitter.ended:
+            before = "".join(written[mark.written :])
+            mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), len(written), tune.counted)
+        if not retry:
+            if not splitter.ended:
+                continue
+            whole = form is None or tune.counted >= form.total_bars
+            if whole or attempts >= tries:
                 tune.ended = True
                 break
-            continue
+            # the models ended the tune (or began another) before its form: the bar again
         # The bar did not fit: back to where it began, and sample it again.
-        snapshot, saved, start = mark
-        conductor.restore(snapshot, rewind_random=False)
-        splitter = copy.deepcopy(saved)
-        del written[start:], tune.by[start:]
+        conductor.restore(mark.snapshot, rewind_random=False)
+        splitter = copy.deepcopy(mark.splitter)
+        del written[mark.written :], tune.by[mark.written :]
+        tune.counted = mark.counted
         attempts += 1
         tune.resampled += 1
     if not splitter.ended:
@@ -116,3 +188,49 @@ def compose(
     del tune.by[len(text) :]
     tune.bars = splitter.bars
     return tune
+
+
+@dataclass(frozen=True)
+class _Judged:
+    ok: bool  # the bar may stand: it is music, fits its meter (when fitting) and the form
+    counted: int  # bars counted toward the form once it stands
+    closing: str = ""  # the bar line the form closes it with ("": the bar stays as written)
+
+
+def _judge(
+    text: str,
+    raw: str,
+    before: str,
+    context: TuneHeader,
+    opens: bool,
+    tune: Tune,
+    form: TuneForm | None,
+    fit_meter: bool,
+) -> _Judged:
+    """Whether a bar the models just wrote may stand (`text` as the splitter reads it, `raw` as
+    written; `before`, the bar before it as written), and what the form makes of it. Without a
+    form or fitting, every bar stands."""
+    if form is None:
+        if not fit_meter:
+            return _Judged(True, tune.counted)
+        bar = bar_notes(text, context, 120.0)
+        return _Judged(well_formed(raw, before) and fits_meter(bar, opens), tune.counted)
+    bar = bar_notes(text, context, 120.0)
+    full = context.bar_quarters
+    index = tune.counted % form.bars  # the bar's place in its part
+    ok = well_formed(raw, before) and bar.ok
+    if opens and bar.ok and full is not None and bar.quarters < full:
+        # a pickup: counted in no part, and only where a part begins
+        ok = ok and index == 0 and plain_bar(text, may_open=True)
+        return _Judged(ok and (not fit_meter or fits_meter(bar, opens)), tune.counted)
+    if index < form.bars - 1:
+        ok = ok and plain_bar(text, may_open=index == 0)
+        return _Judged(ok and (not fit_meter or fits_meter(bar, opens)), tune.counted + 1)
+    closing = form.closing(tune.counted // form.bars)
+    ok = ok and plain_bar(close_bar(text, "|"), may_open=index == 0)
+    bar = bar_notes(close_bar(text, closing.rstrip("\n")), context, 120.0)
+    if tune.counted + 1 == form.total_bars:  # the tune's last bar ends on its tonic
+        tonic = tonic_pitch_class(context.key)
+        ok = ok and (tonic is None or _ends_on(bar) == tonic)
+    ok = ok and (not fit_meter or fits_meter(bar, True))
+    return _Judged(ok, tune.counted + 1, closing)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from rich.text import Text
 
-from conductor.checkpoint import atomic_write_bytes
+from conductor.checkpoint import atomic_write_bytes, read_meta
 from conductor.cli._common import (
     COUNT,
     TEMPERATURE,
@@ -32,6 +33,7 @@ from conductor.events import StepEvent
 from conductor.generate import Conductor, Schedule
 from conductor.library import DEFAULT_STYLES, require_music, resolve_style, resolve_styles
 from conductor.mixing import DEFAULT_THRESHOLD, MIXERS, check_weights
+from conductor.music.form import MAX_PART_BARS, MAX_PARTS, TuneForm
 from conductor.sampling import SamplingParams
 from conductor.vocab import clean
 
@@ -76,8 +78,15 @@ def add_parser(commands: Any) -> None:
     add_header_args(tune)
     tune.add_argument("--opening", default="", help="opening bars the models continue")
     tune.add_argument(
-        "--bars", type=number(int, 1, None, "give"), help="stop after this many bars (tune end)"
-    )
+        "--parts", type=number(int, 0, MAX_PARTS, "give"),
+        help="parts of the tune, each closed by a repeat or a double bar (default: the leading "
+        "style's norm, e.g. 2 for a jig); 0: free, the models end the tune",
+    )  # fmt: skip
+    tune.add_argument(
+        "--bars", type=number(int, 1, MAX_PART_BARS, "give"),
+        help="bars a part (default: the leading style's norm, e.g. 8); with --parts 0, "
+        "stop after this many bars",
+    )  # fmt: skip
     tune.add_argument(
         "--no-fit-meter", action="store_true", help="keep bars that do not fit the meter"
     )
@@ -135,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     conductor.search = search_settings(args)
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
     if tune:
-        return _generate_tune(args, conductor, schedule, colours)
+        return _generate_tune(args, conductor, schedule, colours, paths)
     conductor.prime(args.prime)
     to_stdout = args.json == "-"
     events: IO[str] | None = sys.stdout if to_stdout else None
@@ -198,8 +207,29 @@ def _stream(
     return written
 
 
+def _form(args: argparse.Namespace, paths: list[Path], schedule: Schedule) -> TuneForm | None:
+    """The form asked for: --parts and --bars over the norm of the style weighted most at the
+    tune's start (its record's `form`, measured on its corpus), else 2 parts of 8, repeated."""
+    if args.parts == 0:
+        return None
+    first = schedule.weights_at(0)
+    leading = paths[max(range(len(paths)), key=lambda i: (first[i], -i))]
+    norm = TuneForm()
+    if "form" in (meta := read_meta(leading)):
+        norm = TuneForm.from_json(meta["form"])
+    return replace(
+        norm,
+        parts=norm.parts if args.parts is None else args.parts,
+        bars=norm.bars if args.bars is None else args.bars,
+    )
+
+
 def _generate_tune(
-    args: argparse.Namespace, conductor: Conductor, schedule: Schedule, colours: dict[str, str]
+    args: argparse.Namespace,
+    conductor: Conductor,
+    schedule: Schedule,
+    colours: dict[str, str],
+    paths: list[Path],
 ) -> int:
     """`generate --format abc|mid|wav`: one tune from a chosen header, printed bar by bar."""
     from conductor.music import TuneHeader, render_wav, write_midi
@@ -225,21 +255,26 @@ def _generate_tune(
             line.append(symbol, style=colours.get(style, ""))
         console.print(line, end="", highlight=False)
 
+    form = _form(args, paths, schedule)
     tune = compose(
         conductor,
         schedule.weights_at,
         header,
         opening=args.opening,
-        bars=args.bars,
+        bars=args.bars if form is None else None,
+        form=form,
         max_symbols=3000 if args.chars is None else args.chars,
         fit_meter=not args.no_fit_meter,
         on_bar=show,
     )
     console.print()
-    ending = "ended by the models" if tune.ended else "stopped"
+    if form is None:
+        ending = "ended by the models" if tune.ended else "stopped"
+    else:
+        ending = form.describe() + ("" if tune.whole else f", stopped after {tune.counted}")
     console.print(
-        f"[dim]{tune.bars} bars, {ending}; {tune.resampled} bars resampled to fit the meter, "
-        f"{tune.unfit} kept unfit[/dim]"
+        f"[dim]{tune.bars} bars, {ending}; {tune.resampled} bars resampled to fit the meter"
+        f"{'' if form is None else ' and form'}, {tune.unfit} kept unfit[/dim]"
     )
     if tune.bars == 0:
         raise ConductorError("the styles wrote no bar of a tune: nothing to write")

@@ -1,10 +1,13 @@
 """Folk tunes in ABC notation from music21's bundled corpus, one style per tradition.
 
 Cleaning keeps what a tune needs to be played and drops what is about the transcription:
-each tune is one `X:` block with its fields normalised to `X:n`, `T:` (first title only),
-`R:`, `M:`, `L:`, `Q:`, `K:` — the key last, as ABC requires — then the body. Comment lines,
-inline `%` comments, lyrics (`w:`/`W:`), notes, sources and transcriber lines (`N:` `B:` `Z:`
-`S:` `O:` `H:` `A:` `D:` `F:` `I:` `P:` `C:` …) are dropped; so is a tune with no `K:` or no notes.
+each tune is one `X:` block, its header `X:n`, `T:` (first title only), `M:`, `L:1/8`, `K:` — the
+key last, as ABC requires — then the body. Comment lines, inline `%` comments, lyrics
+(`w:`/`W:`), notes, sources and transcriber lines (`N:` `B:` `Z:` `S:` `O:` `H:` `A:` `D:` `F:`
+`I:` `P:` `C:` …), rhythm names (`R:`) and tempi (`Q:`) are dropped; so is a tune with no `K:` or
+no notes. Every style is then written in one notation (`conductor.music.normalise_tune`: all
+lengths counted in eighths, no decorations, ties only between equal notes), so that two styles
+mixed symbol by symbol count a bar the same way.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from conductor.corpora._recipe import Recipe, package_dir
+from conductor.music import MusicError, normalise_tune
 
 __all__ = ["ABC_RECIPES", "clean_abc", "split_tunes"]
 
 _MUSIC21_INSTALL = "pip install music21"
-_HEADER_ORDER = ("X", "T", "R", "M", "L", "Q")
+_HEADER_ORDER = ("X", "T", "M", "L")
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 _BODY_FIELD = re.compile(r"^[A-Za-z]:")
 
@@ -40,7 +44,7 @@ def _strip_comment(line: str) -> str:
 
 
 def clean_tune(lines: Sequence[str], number: int) -> str | None:
-    """One tune, normalised; None if it has no key or no music."""
+    """One tune, in the one notation; None if it has no key or no music."""
     header: dict[str, str] = {}
     key: str | None = None
     body: list[str] = []
@@ -67,7 +71,12 @@ def clean_tune(lines: Sequence[str], number: int) -> str | None:
     out += [f"{name}:{header[name]}" for name in _HEADER_ORDER if name in header]
     out.append(f"K:{key}")
     out += body
-    return "\n".join(out)
+    try:
+        tune = normalise_tune("\n".join(out)).rstrip("\n")
+    except MusicError:
+        return None  # a length no ABC reader could count (`A/0`): not a tune to learn from
+    music = tune.partition("\nK:")[2].partition("\n")[2]  # the body, after the key's line
+    return tune if re.search(r"[A-Ga-g]", music) else None
 
 
 def clean_abc(texts: Iterable[str]) -> str:

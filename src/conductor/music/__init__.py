@@ -22,8 +22,16 @@ The engine writes ABC one character at a time; this module turns that text into 
 from __future__ import annotations
 
 from conductor.music.abc2midi import Abc2MidiCheck, abc2midi_check
-from conductor.music.bars import BarSplitter, opens_section, playable, tune_body
-from conductor.music.form import Form, tune_form
+from conductor.music.bars import (
+    BarSplitter,
+    close_bar,
+    opens_section,
+    plain_bar,
+    playable,
+    tune_body,
+    well_formed,
+)
+from conductor.music.form import Form, TuneForm, corpus_form, tonic_pitch_class, tune_form
 from conductor.music.header import MusicError, TuneHeader
 from conductor.music.notation import normalise_tune
 from conductor.music.render import DEFAULT_SOUNDFONT, PEAK_DBFS, render_wav, write_midi
@@ -40,16 +48,22 @@ __all__ = [
     "MusicError",
     "Note",
     "TuneCheck",
+    "TuneForm",
     "TuneHeader",
     "abc2midi_check",
     "bar_notes",
     "check_tune",
+    "close_bar",
+    "corpus_form",
     "fits_meter",
     "normalise_tune",
     "opens_section",
+    "plain_bar",
     "playable",
     "render_wav",
+    "tonic_pitch_class",
     "tune_body",
     "tune_form",
+    "well_formed",
     "write_midi",
 ]

@@ -24,7 +24,7 @@ __all__ = ["Abc2MidiCheck", "abc2midi_check"]
 
 _INSTALL = "apt-get install abcmidi"
 _LINE = re.compile(r"^(Error|Warning) in line-char (\d+)-(\d+) : (.*?)\s*$")
-_BAR_LENGTH = re.compile(r"Bar \d+ has \d+ time units while the time signature has \d+")
+_BAR_LENGTH = re.compile(r"Bar \d+ has [\d/]+ time units while the time signature has [\d/]+")
 TIMEOUT = 20.0  # seconds: abc2midi reads a tune in milliseconds; a hang is its failure
 
 
@@ -59,6 +59,7 @@ def abc2midi_check(tune: str, program: str | None = None) -> Abc2MidiCheck:
                 errors="replace",
                 timeout=TIMEOUT,
                 check=False,
+                cwd=tmp,  # abc2midi leaves files (barloc.txt) where it runs
             )
         except subprocess.TimeoutExpired:
             return Abc2MidiCheck((f"abc2midi took over {TIMEOUT:g} s",), (), 0)

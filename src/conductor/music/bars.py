@@ -14,8 +14,10 @@ __all__ = [
     "BarSplitter",
     "has_notes",
     "opens_section",
+    "plain_bar",
     "playable",
     "tune_body",
+    "well_formed",
 ]
 
 _INLINE_FIELD = re.compile(r"\[([KLMQ]):([^\]]*)\]")
@@ -35,6 +37,94 @@ def playable(bar_text: str) -> str:
 
 def has_notes(bar_text: str) -> bool:
     return bool(NOTE_LETTER.search(playable(bar_text)))
+
+
+_OPENING_REPEAT = re.compile(r"^\|*:+")  # `|:` (or `:`, after a bar line) opening a repeat
+
+
+def plain_bar(bar_text: str, may_open: bool = False) -> bool:
+    """Whether a bar's bar lines are all plain `|` (or a line's end): no repeat, double or final
+    bar, no first or second ending. With `may_open`, it may begin by opening a repeat (`|:`)."""
+    text = _INLINE_FIELD.sub(" ", bar_text)
+    opening = _OPENING_REPEAT.match(text)
+    if text.startswith(("|", ":")):  # with the bar line before it: `||`, `|:`, `::`
+        if not (may_open and opening):
+            return False
+        text = text[opening.end() :]
+    text = text.lstrip("\n")  # a line that starts with a bar line: no double bar
+    if may_open:
+        text = _OPENING_REPEAT.sub("", text)
+    return not text.startswith(":") and all(bit == "|" for bit in _BARLINE_BITS.findall(text))
+
+
+_QUOTED = re.compile(r'"[^"\n]*"')  # a chord symbol (`"G"`, `"D7"`) or another annotation
+_NOT_MUSIC = re.compile(r"[^A-Ga-gzxZ0-9/,'^_=<>()\[\]{}|:\-.~ \t\n\\]")
+_FIELD_IN_BODY = re.compile(r"(?m)^[A-Za-z]:")
+
+
+_MISMARKED = re.compile(r"[a-g],|[A-G]'")  # `c,` `C'`: ABC 2.1 reads them, abc2midi refuses
+_GRACE = re.compile(r"\{[^}]*\}")
+_TUPLET = re.compile(r"\((\d)(?::\d*){0,2}")
+_NOTE_TOKEN = re.compile(r"\[[^\]|]*\]|[_^=]*[A-Ga-gzx][,']*")
+
+
+def _nested_tuplet(text: str) -> bool:
+    """Whether a tuplet starts inside another (`(3a(3bcd`), which ABC readers refuse."""
+    text = _GRACE.sub(" ", text)  # grace notes take no place in a tuplet
+    left, at = 0, 0
+    while at < len(text):
+        if tuplet := _TUPLET.match(text, at):
+            if left:
+                return True
+            left, at = int(tuplet.group(1)), tuplet.end()
+        elif note := _NOTE_TOKEN.match(text, at):
+            left, at = max(0, left - 1), note.end()
+        else:
+            at += 1
+    return False
+
+
+_TIE_OR_NOTE = re.compile(r"-|([_^=]*)([A-Ga-g])([,']*)")
+
+
+def _ties_hold(text: str) -> bool:
+    """Whether every tie joins a note to the same note (letter, octave, no other accidental);
+    a tie at the end of `text` is left for what follows."""
+    last: tuple[str, str, str] | None = None
+    tied: tuple[str, str, str] | None = None
+    for match in _TIE_OR_NOTE.finditer(text):
+        if match.group() == "-":
+            if last is None:
+                return False
+            tied = last
+            continue
+        accidental, letter, octave = match.groups()
+        if tied is not None and ((letter, octave) != tied[1:] or accidental not in ("", tied[0])):
+            return False
+        last, tied = (accidental, letter, octave), None
+    return True
+
+
+def well_formed(written: str, before: str = "") -> bool:
+    """Whether symbols written for a bar are all music that every ABC reader reads: notes,
+    rests, lengths, accidentals, bar lines, chords, tuplets (none inside another), ties and chord
+    symbols in quotes; no field line (a second header inside the tune), no title written as
+    notes (`Ligh (ait` is no bar), no octave mark on the wrong case (`c,`), no tie between two
+    different notes (`E2-c`; `before`: the bar before, whose last note a tie may come from)."""
+    text = _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))
+    if _FIELD_IN_BODY.search(written) or _NOT_MUSIC.search(text) or _MISMARKED.search(text):
+        return False
+    music = _GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written)))
+    return not _nested_tuplet(text) and _ties_hold(music)
+
+
+_CLOSING_BAR_LINE = re.compile(r"(?:\[\||:*\|+\]?)?\s*$")
+
+
+def close_bar(bar_text: str, closing: str) -> str:
+    """A bar's text with its closing bar line (or the line's end that closed it) replaced by
+    `closing`: `GG Gz ||` closed by `:|` is `GG Gz :|`."""
+    return _CLOSING_BAR_LINE.sub("", bar_text, count=1) + closing
 
 
 _EMPTY_BAR = re.compile(r"[|:]*[ \t]+\|")  # `| |`: a bar with nothing in it (unlike `||`)

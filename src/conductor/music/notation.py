@@ -57,7 +57,10 @@ def _length(text: str) -> Fraction:
     value = Fraction(int(top) if top else 1)
     if slashes:
         bottom = re.sub(r"/+", "", slashes)
-        value /= int(bottom) if bottom else 2 ** slashes.count("/")
+        divisor = int(bottom) if bottom else 2 ** slashes.count("/")
+        if divisor == 0:
+            raise MusicError(f"{text!r} divides a note by zero")
+        value /= divisor
     return value
 
 
