@@ -11,10 +11,11 @@ the one each shipped model was trained with, in `PLAN`; `--minutes` sets one for
 `--jobs N`, N styles train at once, each on one thread (on a 2-core machine two 1-thread runs
 get more done than two 2-thread runs one after the other).
 
-`export` copies each best checkpoint into `src/conductor/styles/NAME.safetensors` with fp16 weights (half the
-bytes; the engine computes in fp32), scores the fp16 and fp32 weights on the style's test split
-beside the compressors, and writes `styles/NAME.json` (the record), `styles/NAME.md` (the model
-card) and the table in `styles/README.md`. `make styles` runs both.
+`export` copies each best checkpoint into `src/conductor/styles/NAME.safetensors` (the shipped
+ensemble, package data) with fp16 weights (half the bytes; the engine computes in fp32), scores
+the fp16 and fp32 weights on the style's test split beside the compressors, and writes
+`NAME.json` (the record; an ABC style's carries its tunes' form, measured on its corpus),
+`NAME.md` (the model card) and the table in `README.md` there. `make styles` runs both.
 """
 
 from __future__ import annotations
