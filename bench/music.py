@@ -179,6 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
     parser.add_argument("--tunes", type=int, default=100, help="tunes per case (100)")
+    parser.add_argument(
+        "--real-tunes", type=int, default=100, help="real held-out tunes per style (100)"
+    )
     parser.add_argument("--max-symbols", type=int, default=1000, help="cap per tune (1000)")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
@@ -200,7 +203,7 @@ def main() -> None:
     real = {name: held_out_tunes(corpora[name]) for name in STYLES}
     headers = {name: headers_of(tunes) for name, tunes in real.items()}
 
-    rows = real_rows(real, judge, args.tunes)
+    rows = real_rows(real, judge, args.real_tunes)
     if args.real_only:
         kept = json.loads(args.json.read_text())
         generated = [r for r in kept["rows"] if "(real held-out" not in r["case"]]

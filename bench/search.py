@@ -15,7 +15,8 @@ against search on, in the same run.
 
 Writes `bench/results/search.json`.
 
-    python bench/search.py [--samples 8] [--length 600] [--control]
+    python bench/search.py [--samples 8] [--length 600] [--control] [--no-cost]
+    python bench/search.py --cost-only   # the live cost alone, on an idle machine
 """
 
 from __future__ import annotations
@@ -151,6 +152,14 @@ def _control_report(paths: list[Path], samples: int) -> dict[str, Any]:
     return report
 
 
+def _cost(paths: list[Path]) -> dict[str, float]:
+    cost = {}
+    for setting, settings in SETTINGS.items():
+        cost[setting] = live_rate(paths, settings)
+        print(f"live, 8 styles, {setting:<17} {cost[setting]:.0f} symbols/s", flush=True)
+    return cost
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--styles-dir", type=Path, default=shipped_dir())
@@ -167,8 +176,23 @@ def main() -> None:
         "--control-only", action="store_true",
         help="only (re)measure control (the judge), into the existing JSON",
     )  # fmt: skip
+    parser.add_argument(
+        "--cost-only", action="store_true",
+        help="only (re)measure the live cost, into the existing JSON (run it on an idle machine)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-cost", action="store_true",
+        help="keep the existing JSON's live cost (measure it with --cost-only, alone)",
+    )  # fmt: skip
     args = parser.parse_args()
     paths = [args.styles_dir / f"{name}.safetensors" for name in DEFAULT_STYLES]
+    if args.cost_only:
+        kept = json.loads(args.json.read_text())
+        kept["live_symbols_per_s"] = _cost(paths)
+        kept["torch_threads"] = torch.get_num_threads()
+        args.json.write_text(json.dumps(kept, indent=2) + "\n")
+        print(f"updated {args.json}")
+        return
     known = known_words(paths)
     print(f"{len(known):,} known words (seen twice in the 8 training splits)", flush=True)
     real = reference(paths, known, args.samples, args.length)
@@ -205,10 +229,8 @@ def main() -> None:
                     f"longest repeat {row['longest_repeat']}",
                     flush=True,
                 )
-    cost = {}
-    for setting, settings in SETTINGS.items():
-        cost[setting] = live_rate(paths, settings)
-        print(f"live, 8 styles, {setting:<17} {cost[setting]:.0f} symbols/s", flush=True)
+    kept_cost = json.loads(args.json.read_text())["live_symbols_per_s"] if args.no_cost else None
+    cost = kept_cost or _cost(paths)
     report: dict[str, Any] = {
         "benchmark": "search",
         "temperature": TEMPERATURE,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from conductor.errors import ConductorError
 from conductor.events import BarEvent, ResetEvent, StepEvent
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
-from conductor.music import TuneHeader
+from conductor.music import TuneHeader, bar_notes, fits_meter, opens_section
 from conductor.notes import Note
 from conductor.performance import LEAD_IN, MusicOptions, Performance
 from conductor.performer import Performer, performer_from_json, performer_to_json
@@ -28,7 +30,8 @@ from tests.test_server_osc import Peer, osc
 
 STYLES = shipped_dir()
 ABC = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
-JIG = MusicOptions(TuneHeader("6/8", "1/8", "D"), tempo=120.0, ahead_bars=1.0)
+JIG = MusicOptions(TuneHeader("6/8", "1/8", "D"), tempo=120.0, ahead_bars=1.0, fit_meter=False)
+FITTED = replace(JIG, fit_meter=True)
 
 
 def test_options_are_checked() -> None:
@@ -37,6 +40,24 @@ def test_options_are_checked() -> None:
     with pytest.raises(ConductorError, match="ahead_bars"):
         MusicOptions(ahead_bars=0)
     assert MusicOptions.from_json(JIG.to_json()) == JIG
+    assert MusicOptions.from_json(FITTED.to_json()) == FITTED
+    old = {k: v for k, v in FITTED.to_json().items() if k != "fit_meter"}
+    assert MusicOptions.from_json(old) == JIG  # a record from before live fitting: none
+
+
+def test_a_bar_that_does_not_fit_is_taken_back_and_the_next_try_stands() -> None:
+    performance = Performance(FITTED)
+    assert performance.takes_back and not Performance(JIG).takes_back
+    [first] = [r for char in "A|dfa afd|" for r in performance.feed(char, "irish").ready][1:]
+    mark = performance.snapshot()
+    fed = [performance.feed(char, "irish") for char in "dfa af|"]  # five eighths: too short
+    assert fed[-1].retry and not fed[-1].ready and performance.resampled == 1
+    performance.restore(mark)  # what the session does: back to the bar's start
+    [again] = [r for char in "gfe dcB|" for r in performance.feed(char, "irish").ready]
+    assert again.bar.index == first.bar.index + 1 and again.bar.abc == "gfe dcB|"
+    assert performance.score == ["A|", "dfa afd|", "gfe dcB|"]
+    fed = [performance.feed(char, "irish") for char in "dfa\nT:X\n|"]  # a field: no music
+    assert any(f.retry for f in fed)
 
 
 def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> None:
@@ -85,20 +106,25 @@ def collect(session: Session) -> list[Any]:
     return events
 
 
-def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [JIG, FITTED], ids=["as written", "fitted"])
+def test_a_music_session_primes_the_header_and_sends_timed_bars(
+    tmp_path: Path, options: MusicOptions
+) -> None:
     record = tmp_path / "tune.jsonl"
     conductor = Conductor(Ensemble.from_checkpoints(ABC), seed=4)
+    performance = Performance(options)
     session = Session(
         conductor,
         [1.0, 0.0],
         rate=0,
-        performer=Performance(JIG),
+        performer=performance,
         record=record,
         style_paths=[str(p) for p in ABC],
     )
     assert session.text_tail.endswith("K:D\n")
     events = collect(session)
-    for _ in range(150):
+    ticks = 2 if options.fit_meter else 1  # the bars taken back take ticks too
+    for _ in range(150 * ticks):
         session.step()
     bars = [e for e in events if isinstance(e, BarEvent)]
     assert len(bars) >= 5
@@ -109,12 +135,25 @@ def test_a_music_session_primes_the_header_and_sends_timed_bars(tmp_path: Path) 
     # morph to the German model: the bars after the change are the German model's
     session.submit({"type": "set", "weights": {"abc_german": 1.0, "abc_irish": 0.0}})
     before = len(events)
-    for _ in range(100):
+    for _ in range(100 * ticks**3):  # the German model rarely writes 6/8: many bars again
         session.step()
     later = [e for e in events[before:] if isinstance(e, BarEvent)]
     assert len(later) >= 3 and all(b.by == {"abc_german": 1.0} for b in later[1:])
     session.close()
     text = "".join(e.symbol for e in events if isinstance(e, StepEvent))
+    # what is shown is what plays (line breaks aside, and a next tune's `X:` the models began)
+    squeezed = "".join(re.sub(r"X:[^\n]*", "", text).split())
+    assert "".join("".join(b.abc for b in bars + later).split()) in squeezed
+    if options.fit_meter:  # every bar shown and played fits its meter; the rest went unseen
+        previous, unfit, tune = None, 0, 1
+        for event in bars + later:  # ... unless its tries ran out (the last try stands)
+            if event.tune != tune:
+                previous, tune = None, event.tune
+            read = bar_notes(event.abc, TuneHeader.parse(event.header), 120.0)
+            unfit += not fits_meter(read, opens_section(event.abc, previous))
+            previous = event.abc
+        assert performance.resampled > 0 and unfit == performance.unfit
+        assert unfit <= len(bars + later) // 10
     again = replay(record, lambda styles: [Path(s) for s in styles])
     assert again.matches and again.text == text
 

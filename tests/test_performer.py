@@ -4,6 +4,7 @@ through the same players, and its records replay; the session imports nothing of
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
-from conductor.events import BarEvent
+from conductor.events import BarEvent, StepEvent
 from conductor.generate import Conductor
 from conductor.notes import Note
 from conductor.performer import Fed, Performer, performer_from_json, register
@@ -28,10 +29,12 @@ class Beats:
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.gap = float(options.get("gap", 0.125))
+        self.even = bool(options.get("even", False))  # take back bars of an odd number of hits
         self.hits: list[str] = []
         self.bars = 0
         self.pieces = 1
         self.end = 0.0
+        self.retried = 0
 
     def prime_text(self) -> str:
         return " "
@@ -42,6 +45,9 @@ class Beats:
             return Fed()
         if not self.hits:
             return Fed()
+        if self.even and len(self.hits) % 2:
+            self.retried += 1
+            return Fed(retry=True)
         bar, self.hits = "".join(self.hits), []
         self.bars += 1
         ended = self.bars % 5 == 0
@@ -66,11 +72,22 @@ class Beats:
         self.hits = []
         self.pieces += 1
 
+    @property
+    def takes_back(self) -> bool:
+        return self.even
+
+    def snapshot(self) -> Any:
+        return (list(self.hits), self.bars, self.pieces)
+
+    def restore(self, snapshot: Any) -> None:
+        hits, self.bars, self.pieces = snapshot
+        self.hits = list(hits)
+
     def to_json(self) -> dict[str, Any]:
         return {**self.options_json(), "bars": self.bars}
 
     def options_json(self) -> dict[str, Any]:
-        return {"gap": self.gap}
+        return {"gap": self.gap, "even": self.even}
 
 
 def test_a_second_domain_plays_through_the_session_and_replays(
@@ -87,7 +104,7 @@ def test_a_second_domain_plays_through_the_session_and_replays(
     events: list[Any] = []
     session.add_sink(events.append)
     text = "".join(session.step().symbol for _ in range(200))
-    assert session.performer_state() == {"gap": 0.1, "bars": beats.bars}
+    assert session.performer_state() == {"gap": 0.1, "even": False, "bars": beats.bars}
     session.close()
     bars = [e for e in events if isinstance(e, BarEvent)]
     runs = [run for run in text.split(" ") if run.isdigit()]
@@ -97,9 +114,42 @@ def test_a_second_domain_plays_through_the_session_and_replays(
         assert event.to_json()["notes"][0] == [36 + int(event.abc[0]), 100, 0.0, 0.1]
     assert beats.pieces == 1 + beats.bars // 5 and beats.pieces > 2  # the piece ended, went on
     header = json.loads(record.read_text().splitlines()[0])
-    assert header["performer"] == {"kind": "beats", "options": {"gap": 0.1}}
+    assert header["performer"] == {"kind": "beats", "options": {"gap": 0.1, "even": False}}
     again = replay(record, lambda styles: [Path(s) for s in styles])
     assert again.matches is True and again.text == text
+
+
+def test_what_a_performer_takes_back_is_never_shown_and_replays_exactly(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    """A performer that takes bars back (as `serve --music` does a bar that does not fit): the
+    session returns the models to the bar's start and writes it again; its symbols are held
+    until the bar is kept, so viewers see only kept bars, and commands keep the clock's time."""
+    register("beats", Beats)
+    beats = Beats({"gap": 0.1, "even": True})
+    record = tmp_path / "even.jsonl"
+    session = Session(
+        Conductor(Ensemble.from_checkpoints(two_styles), seed=3), [0.0, 1.0], rate=0,
+        record=record, style_paths=[str(p) for p in two_styles], performer=beats,
+    )  # fmt: skip
+    events: list[Any] = []
+    session.add_sink(events.append)
+    for tick in range(300):
+        if tick == 150:
+            session.submit({"type": "set", "weights": {session.names[0]: 0.5}})
+        session.step()
+    assert session.step_index == 300  # ticks of the clock, whatever was taken back
+    session.close()
+    shown = "".join(e.symbol for e in events if isinstance(e, StepEvent))
+    bars = [e.abc for e in events if isinstance(e, BarEvent)]
+    assert beats.retried > 5 and len(bars) >= 8
+    assert all(len(bar) % 2 == 0 for bar in bars)  # no odd bar was shown or played
+    runs = re.findall(r"\d+", shown)
+    assert runs[: len(bars)] == bars  # the text shown is the kept bars' text, nothing else
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [line["step"] for line in lines if "command" in line] == [150]
+    again = replay(record, lambda styles: [Path(s) for s in styles])
+    assert again.matches is True
 
 
 def test_an_unknown_performer_kind_is_a_one_line_error() -> None:

@@ -10,23 +10,39 @@ within about `ahead_bars + 1` bars. A bar that cannot be read is skipped and cou
 When the models end a tune (a blank line), the next one starts from the same header with the
 next `X:` number, so a session plays tune after tune.
 
+Bars that fit the meter (`fit_meter`, on for `serve --music`): a bar that does not last a bar of
+its meter (a pickup or a section's end may be short), or is not music (`well_formed`), is taken
+back (`Fed.retry`): the session returns the models to the bar's start, drops its symbols unseen
+and writes it again, up to `LIVE_TRIES` times (the last stands). Nothing unfit is shown or
+played, and a replay takes the same bars back at the same ticks.
+
 `Performance` is the ABC kind of `conductor.performer.Performer`: the session drives it through
 that protocol only, and knows nothing of bars, headers or music21.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from conductor.errors import ConductorError
 from conductor.events import BarEvent
-from conductor.music import Bar, BarSplitter, TuneHeader, bar_notes
+from conductor.music import (
+    Bar,
+    BarSplitter,
+    TuneHeader,
+    bar_notes,
+    fits_meter,
+    opens_section,
+    well_formed,
+)
 from conductor.performer import Fed
 
-__all__ = ["MusicOptions", "Performance", "ReadyBar"]
+__all__ = ["LIVE_TRIES", "MusicOptions", "Performance", "ReadyBar"]
 
 LEAD_IN = 0.15  # seconds between a bar being ready and playing it when playback had caught up
+LIVE_TRIES = 30  # writes of a bar before one that does not fit stands (most fit in one or two)
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,7 @@ class MusicOptions:
     header: TuneHeader = field(default_factory=TuneHeader)
     tempo: float = 120.0  # quarter notes a minute
     ahead_bars: float = 1.0  # the most music scheduled beyond now, in bars
+    fit_meter: bool = True  # take back bars that do not fit the meter, and write them again
 
     def __post_init__(self) -> None:
         if not 10 <= self.tempo <= 600:
@@ -50,12 +67,14 @@ class MusicOptions:
             "title": header.title,
             "tempo": self.tempo,
             "ahead_bars": self.ahead_bars,
+            "fit_meter": self.fit_meter,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MusicOptions:
         header = TuneHeader(data["meter"], data["unit"], data["key"], data.get("title"))
-        return cls(header, float(data["tempo"]), float(data["ahead_bars"]))
+        fit = bool(data.get("fit_meter", False))  # records from before live fitting: none
+        return cls(header, float(data["tempo"]), float(data["ahead_bars"]), fit)
 
 
 @dataclass(frozen=True)
@@ -80,8 +99,13 @@ class Performance:
         self.skipped = 0  # bars that could not be read
         self.playhead_end = 0.0  # when the last placed bar stops sounding
         self.score: list[str] = []  # the current tune's bars so far, for a viewer joining late
+        self.resampled = 0  # bars taken back because they did not fit
+        self.unfit = 0  # bars that stood unfit after `LIVE_TRIES` tries
         self._writers: dict[str, int] = {}  # symbols of the bar in progress, per style
         self._bar_seconds = self._full_bar_seconds(options.header)
+        self._written: list[str] = []  # the bar in progress, as written
+        self._previous: tuple[str, str] | None = None  # the last bar kept: as read, as written
+        self._tries = 0  # times the bar in progress was taken back
 
     def _full_bar_seconds(self, header: TuneHeader) -> float:
         quarters = header.bar_quarters or 4
@@ -103,34 +127,73 @@ class Performance:
         (`ReadyBar`s: read, not yet placed), and whether it ended the tune (the caller then
         primes `prime_text()` for the next)."""
         self._writers[by] = self._writers.get(by, 0) + 1
+        self._written.append(symbol)
         done = self.splitter.feed(symbol)
         ended = self.splitter.ended
         first = self.splitter.bars - len(done)
+        read = [
+            bar_notes(text, context, self.options.tempo, first + k)
+            for k, (text, context) in enumerate(done)
+        ]
+        if read and self.options.fit_meter and not self._fits(read):
+            if self._tries < LIVE_TRIES:
+                self._tries += 1
+                self.resampled += 1
+                return Fed(retry=True)  # the session restores the mark: this bar, again
+            self.unfit += 1  # the last try stands
         shares: dict[str, float] = {}
         if done:  # the bar's writers, counted since the last bar ended
             total = sum(self._writers.values())
             shares = {name: round(n / total, 3) for name, n in self._writers.items() if name}
             self._writers = {}
             self.score = [*self.score, *(text for text, _ in done)][-64:]
-        bars = [
-            ReadyBar(self.tune, bar_notes(text, context, self.options.tempo, first + k), shares)
-            for k, (text, context) in enumerate(done)
-        ]
+            self._previous = (done[-1][0], "".join(self._written))
+            self._written, self._tries = [], 0
+        bars = [ReadyBar(self.tune, bar, shares) for bar in read]
         if ended:
             self.restart()
         return Fed(bars, ended)
+
+    def _fits(self, bars: list[Bar]) -> bool:
+        """Whether bars just completed are music and last a bar of their meter each."""
+        previous, before = self._previous or (None, "")
+        if not well_formed("".join(self._written), before):
+            return False
+        for bar in bars:
+            if not fits_meter(bar, opens_section(bar.abc, previous)):
+                return False
+            previous = bar.abc
+        return True
+
+    @property
+    def takes_back(self) -> bool:
+        return self.options.fit_meter
+
+    def snapshot(self) -> Any:
+        """Where the tune stands (the session marks it to come back to)."""
+        return copy.deepcopy(
+            (self.tune, self.splitter, self.score, self._writers, self._written, self._previous)
+        )
+
+    def restore(self, snapshot: Any) -> None:
+        """Back to a `snapshot`: the symbols since are taken back (the count of tries stays)."""
+        state = copy.deepcopy(snapshot)
+        self.tune, self.splitter, self.score, self._writers, self._written, self._previous = state
 
     def restart(self) -> None:
         """The history was reset: the next symbols are a new tune's body."""
         self.tune += 1
         self.splitter = BarSplitter(header=self.options.header)
         self.score = []
+        self._written, self._previous, self._tries = [], None, 0
 
     def to_json(self) -> dict[str, Any]:
         """Options and the tune so far, for a viewer that joins late."""
         return {
             **self.options.to_json(),
             "tune": self.tune,
+            "resampled": self.resampled,
+            "unfit": self.unfit,
             "score": {"header": self.splitter.header.text(self.tune), "bars": self.score},
         }
 

@@ -9,7 +9,11 @@ looks inside it or its events:
 - `prime_text()`: what the models read to begin a piece, and again after each;
 - `feed(symbol, by)` (engine thread): one generated symbol and the style that wrote it → what it
   completed, ready to be placed (opaque to the session), and whether it ended the piece (the
-  session then primes `prime_text()`);
+  session then primes `prime_text()`), or that it takes back what was written since the last
+  item it kept (`retry`: a bar that does not fit its meter);
+- `takes_back`: whether it may (then the session holds each symbol's step event until the item
+  it belongs to is kept, and shows nothing it takes back); `snapshot()` / `restore(snapshot)`:
+  its own state where the session marks a point to come back to (each kept item, each prime);
 - `place(ready, now)` (loop thread): put one ready item on the timeline → the event the sinks
   receive;
 - `wait_before_next(now)`: seconds the clock should wait before the next symbol (0: none);
@@ -40,6 +44,7 @@ class Fed:
 
     ready: list[Any] = field(default_factory=list)
     ended: bool = False
+    retry: bool = False  # take back the symbols since the last mark, and write them again
 
 
 @runtime_checkable
@@ -55,6 +60,13 @@ class Performer(Protocol):
     def wait_before_next(self, now: float) -> float: ...
 
     def restart(self) -> None: ...
+
+    @property
+    def takes_back(self) -> bool: ...
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, snapshot: Any) -> None: ...
 
     def to_json(self) -> dict[str, Any]: ...
 

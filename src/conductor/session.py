@@ -66,7 +66,7 @@ from conductor.events import (
     StateEvent,
     StepEvent,
 )
-from conductor.generate import Conductor
+from conductor.generate import Conductor, ConductorSnapshot
 from conductor.mapping import xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
 from conductor.performer import Performer, performer_from_json, performer_to_json
@@ -176,11 +176,18 @@ class Session:
         )
         self.presets_file = presets_file
         self.presets: dict[str, list[float]] = self._load_presets()
-        self.text_tail = ""  # the last symbols, for a viewer that joins late
+        self.text_tail = ""  # the last symbols shown, for a viewer that joins late
+        self._ticks = 0
+        self._last_step: StepEvent | None = None
         #: what the symbols mean beside the text (`serve --music`: a tune), or None
         self.performer = performer
+        # Where generation comes back to when the performer takes symbols back, and the step
+        # events of those symbols, held until what they belong to is kept (see `_step_with`).
+        self._mark: tuple[ConductorSnapshot, Any] | None = None
+        self._held: list[StepEvent] = []
         if performer is not None:  # the models start the first piece (a tune: its header)
             self._prime(performer.prime_text())
+            self._take_mark([])
         self._recorder: _Recorder | None = None
         if record is not None:
             try:
@@ -213,7 +220,10 @@ class Session:
 
     @property
     def step_index(self) -> int:
-        return self.conductor.step_index
+        """Ticks of the clock so far: the session's time, that commands are recorded at and a
+        glide counts in (the conductor's own count goes back when a performer takes a bar
+        back and it is written again)."""
+        return self._ticks
 
     @property
     def weights(self) -> list[float]:
@@ -452,6 +462,8 @@ class Session:
                 self._apply(command, events)
             except ConductorError as error:  # checked on submit; the state may have moved since
                 events.append(ErrorEvent(str(error)))
+        if any(isinstance(c, PrimeCommand | ResetCommand) for c in commands):
+            self._take_mark(events)  # what the models read stays read, whatever is taken back
         if any(isinstance(c, SetCommand | PresetCommand) for c in commands):
             events.append(StateEvent(self.state()))  # every surface shows the new target
 
@@ -490,9 +502,33 @@ class Session:
             commands.insert(0, narrowing)
         return commands
 
+    def _take_mark(self, events: list[Any]) -> None:
+        """Mark where generation stands, for a performer that takes symbols back: the held
+        step events are final and go out (into `events`)."""
+        if self.performer is None or not self.performer.takes_back:
+            return
+        self._mark = (self.conductor.snapshot(), self.performer.snapshot())
+        for held in self._held:
+            self.text_tail = (self.text_tail + held.symbol)[-2000:]
+        events.extend(self._held)
+        self._held = []
+
+    def _take_back(self) -> None:
+        """The performer took back what was written since the mark: generation returns there
+        (the random stream goes on, so it is written anew), and its step events are dropped."""
+        assert self._mark is not None and self.performer is not None
+        snapshot, performed = self._mark
+        self.conductor.restore(snapshot, rewind_random=False)
+        self.performer.restore(performed)
+        self._held = []
+
     def _step_with(self, commands: list[Command]) -> list[Event | _Ready]:
         """Runs in the engine thread: apply commands, step; → events, emitted by the caller on
-        the loop thread (sinks are not thread-safe)."""
+        the loop thread (sinks are not thread-safe).
+
+        With a performer that takes symbols back (`serve --music`: a bar that does not fit its
+        meter), each step event is held until the performer keeps what it belongs to, then goes
+        out with it; what it takes back is never shown, and is written again from the mark."""
         events: list[Event | _Ready] = []
         applied: list[Event] = []
         self._apply_all(commands, applied)
@@ -504,17 +540,28 @@ class Session:
             steps = self.conductor.step(self.target)  # mix on the way: it lands at once
         if self.conductor.search is not None and self.rate > 0:
             events.extend(self._keep_search_live(time.perf_counter() - start))
+        self._ticks += 1
         symbol = self.conductor.ensemble.vocab.decode(steps.symbols[:1].tolist())
         if self._recorder is not None:
             self._recorder.digest.update(symbol.encode())
-        self.text_tail = (self.text_tail + symbol)[-2000:]
         event = StepEvent.from_steps(steps, self.names, symbol, self.conductor.ensemble.vocab)
-        events.append(event)
+        self._last_step = event
+        if self.performer is None or not self.performer.takes_back:
+            self.text_tail = (self.text_tail + symbol)[-2000:]
+            events.append(event)
+        else:
+            self._held.append(event)
         if self.performer is not None:
             fed = self.performer.feed(symbol, event.by)
+            if fed.retry:
+                self._take_back()
+                return events
+            if fed.ready or fed.ended:
+                self._take_mark(events)
             events.extend(_Ready(item) for item in fed.ready)
             if fed.ended:  # the models closed the piece: the next starts afresh
                 self._prime(self.performer.prime_text())
+                self._take_mark(events)
         return events
 
     def _keep_search_live(self, seconds: float) -> list[Event]:
@@ -564,13 +611,14 @@ class Session:
         return self.performer.place(event.item, time.monotonic())
 
     def step(self) -> StepEvent:
-        """Apply queued commands and generate one symbol, here and now (no clock)."""
+        """Apply queued commands and generate one symbol, here and now (no clock): → its step
+        event (which a performer that takes symbols back may hold, or take back)."""
         events = [self._out(event) for event in self._step_with(self._take_queue())]
         for event in events:
             self._emit(event)
         self._look_ahead()
-        last = next(event for event in reversed(events) if isinstance(event, StepEvent))
-        return last
+        assert self._last_step is not None
+        return self._last_step  # this tick's symbol (held, or taken back, or shown now)
 
     def _look_ahead(self) -> None:
         """The next step's engine work, done after the symbol is out and before the next tick
@@ -820,7 +868,10 @@ def replay(
         raise ConductorError(f"{record} is a damaged record ({error})") from None
     total = int(end["step"]) if end else (commands[-1][0] if commands else 0) + extra_steps
     digest = hashlib.sha256()
-    text = []
+    text: list[str] = []  # what viewers were shown (a performer may take symbols back unseen)
+    session.add_sink(
+        lambda event: text.append(event.symbol) if isinstance(event, StepEvent) else None
+    )
     index = 0
     with torch.no_grad():
         for step in range(total):
@@ -837,7 +888,6 @@ def replay(
                 index += 1
             event = session.step()
             digest.update(event.symbol.encode())
-            text.append(event.symbol)
     state = session.state_digest()
     session.close()
     matches = None

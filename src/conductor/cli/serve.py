@@ -91,6 +91,11 @@ def add_parser(commands: Any) -> None:
         "--ahead-bars", type=number(float, 0.25, 64, "give"), default=1.0,
         help="how far generation runs ahead, in bars",
     )  # fmt: skip
+    music.add_argument(
+        "--no-fit-meter", action="store_true",
+        help="show and play every bar as first written (by default a bar that does not fit "
+        "the meter is taken back and written again, unseen)",
+    )  # fmt: skip
     music.add_argument("--midi-out", help="also play the notes on this MIDI output port")
     srv.set_defaults(func=run)
 
@@ -116,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if args.music:
         require_music(paths, "--music")
         header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
-        performer = Performance(MusicOptions(header, args.tempo, args.ahead_bars))
+        fit = not args.no_fit_meter
+        performer = Performance(MusicOptions(header, args.tempo, args.ahead_bars, fit))
     elif args.midi_out:
         raise ConductorError("--midi-out plays the tune: add --music")
     osc_port = None if args.osc_port < 0 else args.osc_port
