@@ -90,19 +90,25 @@ class Beats:
         return {"gap": self.gap, "even": self.even}
 
 
-def test_a_second_domain_plays_through_the_session_and_replays(
-    two_styles: list[Path], tmp_path: Path
-) -> None:
+def beats_session(two_styles: list[Path], record: Path, beats: Beats) -> tuple[Session, list[Any]]:
+    """A recorded session of the two test styles with `beats` as its performer, and its events."""
     register("beats", Beats)
-    beats = Beats({"gap": 0.1})
-    assert isinstance(beats, Performer)
-    record = tmp_path / "beats.jsonl"
     session = Session(
         Conductor(Ensemble.from_checkpoints(two_styles), seed=3), [0.0, 1.0], rate=0,
         record=record, style_paths=[str(p) for p in two_styles], performer=beats,
     )  # fmt: skip
     events: list[Any] = []
     session.add_sink(events.append)
+    return session, events
+
+
+def test_a_second_domain_plays_through_the_session_and_replays(
+    two_styles: list[Path], tmp_path: Path
+) -> None:
+    beats = Beats({"gap": 0.1})
+    assert isinstance(beats, Performer)
+    record = tmp_path / "beats.jsonl"
+    session, events = beats_session(two_styles, record, beats)
     text = "".join(session.step().symbol for _ in range(200))
     assert session.performer_state() == {"gap": 0.1, "even": False, "bars": beats.bars}
     session.close()
@@ -125,15 +131,9 @@ def test_what_a_performer_takes_back_is_never_shown_and_replays_exactly(
     """A performer that takes bars back (as `serve --music` does a bar that does not fit): the
     session returns the models to the bar's start and writes it again; its symbols are held
     until the bar is kept, so viewers see only kept bars, and commands keep the clock's time."""
-    register("beats", Beats)
     beats = Beats({"gap": 0.1, "even": True})
     record = tmp_path / "even.jsonl"
-    session = Session(
-        Conductor(Ensemble.from_checkpoints(two_styles), seed=3), [0.0, 1.0], rate=0,
-        record=record, style_paths=[str(p) for p in two_styles], performer=beats,
-    )  # fmt: skip
-    events: list[Any] = []
-    session.add_sink(events.append)
+    session, events = beats_session(two_styles, record, beats)
     for tick in range(300):
         if tick == 150:
             session.submit({"type": "set", "weights": {session.names[0]: 0.5}})
