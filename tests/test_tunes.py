@@ -148,11 +148,14 @@ def test_a_tune_with_a_form_is_whole(
     assert form.total_bars <= found.bars <= form.total_bars + form.parts  # + a pickup a part
     assert tune.text.rstrip().endswith(":|" if form.repeat else "|]")
     assert set(tune.by) <= {"", "abc_irish", "abc_german"}
-    # the bar lines the form wrote are the form's: "" is their writer
-    closings = [i for i, by in enumerate(tune.by) if by == ""]
-    assert "".join(tune.written[i] for i in closings).replace("\n", "") == (
-        ":|" * form.parts if form.repeat else "||" * (form.parts - 1) + "|]"
+    # the bar lines the form wrote (its parts' ends, and `|` where a line's end closed a bar)
+    # are the form's: "" is their writer
+    marks = "".join(
+        symbol if by == "" else " " for symbol, by in zip(tune.written, tune.by, strict=True)
     )
+    ends = re.findall(r":\||\|\||\|\]", marks.replace("\n", ""))
+    assert ends == ([":|"] * form.parts if form.repeat else ["||"] * (form.parts - 1) + ["|]"])
+    assert not re.search(r"[^|\n]\n", tune.written)  # every line ends with a bar line
     splitter = BarSplitter(header=header)
     bars = splitter.feed(tune.body) + splitter.flush()
     previous = None

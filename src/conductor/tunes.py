@@ -224,8 +224,15 @@ def _judge(
         ok = ok and index == 0 and plain_bar(text, may_open=True)
         return _Judged(ok and (not fit_meter or fits_meter(bar, opens)), tune.counted)
     if index < form.bars - 1:
-        ok = ok and plain_bar(text, may_open=index == 0)
-        return _Judged(ok and (not fit_meter or fits_meter(bar, opens)), tune.counted + 1)
+        ok = (
+            ok
+            and plain_bar(text, may_open=index == 0)
+            and (not fit_meter or fits_meter(bar, opens))
+        )
+        # A line's end closes a bar for music21 (and the splitter), not for abc2midi: the form
+        # writes the bar line, so every reader counts the same bars.
+        line_end = text.endswith("\n") and not text.rstrip().endswith("|")
+        return _Judged(ok, tune.counted + 1, "|\n" if line_end else "")
     closing = form.closing(tune.counted // form.bars)
     ok = ok and plain_bar(close_bar(text, "|"), may_open=index == 0)
     bar = bar_notes(close_bar(text, closing.rstrip("\n")), context, 120.0)
