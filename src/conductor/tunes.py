@@ -17,8 +17,11 @@ A whole tune (`form`, a `TuneForm`: parts of so many bars, as a style's corpus w
 bars are counted into parts (a short first bar, a pickup, counts in none); inside a part only
 plain bar lines stand (a repeat, a double bar or an ending the models write there is resampled);
 the part's last bar is closed by the form's bar line (`:|`, `||`, `|]`: the models' bar read
-again with it, so they go on from what is on the page); the tune's last bar must end on the
-key's tonic; and a tune the models end before its form is taken back to the bar and resampled.
+again with it, so they go on from what is on the page) and, after a pickup, lasts what the
+pickup leaves of a bar (as folk tunes count: abc2midi too); the tune's last bar must end on the
+key's tonic; a bar a line's end closes gets a bar line (music21 reads a line's end as one,
+abc2midi does not); and a tune the models end before its form is taken back to the bar and
+resampled.
 Every bar must also be music (`well_formed`: no field line, no title written as notes). Each
 bar gets `tries` samples for all of this; the last stands if none passes, and is counted unfit.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from conductor.generate import Conductor, ConductorSnapshot
 from conductor.music import (
@@ -61,6 +65,7 @@ class Tune:
     unfit: int = 0  # bars kept after `tries` resamples that still do not fit
     form: TuneForm | None = None  # the form asked for
     counted: int = 0  # bars counted toward the form (a pickup is not)
+    pickup: Fraction = Fraction(0)  # the current part's pickup, in quarters (its last bar's due)
 
     @property
     def whole(self) -> bool:
@@ -158,6 +163,10 @@ def compose(
                 tune.by.extend([""] * len(judged.closing))
                 written[mark.written :] = list(closed)
             tune.counted = judged.counted
+            if judged.pickup is not None:
+                tune.pickup = judged.pickup
+            elif judged.closing.startswith((":", "||", "|]")):
+                tune.pickup = Fraction(0)  # a part ended: the next has its own
             if on_bar is not None:
                 on_bar("".join(written[mark.written :]), tune.by[mark.written :])
             previous, attempts = text, 0
@@ -195,6 +204,7 @@ class _Judged:
     ok: bool  # the bar may stand: it is music, fits its meter (when fitting) and the form
     counted: int  # bars counted toward the form once it stands
     closing: str = ""  # the bar line the form closes it with ("": the bar stays as written)
+    pickup: Fraction | None = None  # it is its part's pickup, this long in quarters
 
 
 def _judge(
@@ -222,7 +232,8 @@ def _judge(
     if opens and bar.ok and full is not None and bar.quarters < full:
         # a pickup: counted in no part, and only where a part begins
         ok = ok and index == 0 and plain_bar(text, may_open=True)
-        return _Judged(ok and (not fit_meter or fits_meter(bar, opens)), tune.counted)
+        ok = ok and (not fit_meter or fits_meter(bar, opens))
+        return _Judged(ok, tune.counted, pickup=_quarters(bar))
     if index < form.bars - 1:
         ok = (
             ok
@@ -239,5 +250,12 @@ def _judge(
     if tune.counted + 1 == form.total_bars:  # the tune's last bar ends on its tonic
         tonic = tonic_pitch_class(context.key)
         ok = ok and (tonic is None or _ends_on(bar) == tonic)
-    ok = ok and (not fit_meter or fits_meter(bar, True))
+    if fit_meter and tune.pickup and full is not None:  # the pickup and the last bar make one
+        ok = ok and bar.ok and _quarters(bar) == full - tune.pickup
+    elif fit_meter:
+        ok = ok and fits_meter(bar, True)
     return _Judged(ok, tune.counted + 1, closing)
+
+
+def _quarters(bar: Bar) -> Fraction:
+    return Fraction(bar.quarters).limit_denominator(96)
