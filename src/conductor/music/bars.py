@@ -54,7 +54,9 @@ def plain_bar(bar_text: str, may_open: bool = False) -> bool:
     text = text.lstrip("\n")  # a line that starts with a bar line: no double bar
     if may_open:
         text = _OPENING_REPEAT.sub("", text)
-    return not text.startswith(":") and all(bit == "|" for bit in _BARLINE_BITS.findall(text))
+    if text.startswith(":") or _VOLTA_START.match(text):  # `|1 abc|`: its `1` opens this bar
+        return False
+    return all(bit == "|" for bit in _BARLINE_BITS.findall(text))
 
 
 _QUOTED = re.compile(r'"[^"\n]*"')  # a chord symbol (`"G"`, `"D7"`) or another annotation
