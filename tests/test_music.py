@@ -167,10 +167,20 @@ def test_a_line_end_closes_a_bar_as_music21_reads_it() -> None:
 def test_a_plain_bar_has_only_plain_bar_lines() -> None:
     assert plain_bar("dfa afd|") and plain_bar("\nA[K:G]B c2|") and plain_bar("abc def\n")
     assert plain_bar("\n|abc|")  # `|` ending a line and `|` starting the next: no double bar
-    for written in ("dfa afd:|", "dfa afd||", "abc|]", "|1 abc|", "[2 abc|", "::abc|", "|F2 Bc|", "1 EFE EFG|"):
+    for written in (
+        "dfa afd:|",
+        "dfa afd||",
+        "abc|]",
+        "|1 abc|",
+        "[2 abc|",
+        "::abc|",
+        "|F2 Bc|",
+        "1 EFE EFG|",
+    ):
         assert not plain_bar(written), written
     assert plain_bar("\n|:A B c|", may_open=True) and not plain_bar("\n|:A B c|")
     assert plain_bar(":A B c|", may_open=True) and not plain_bar("|A B c|", may_open=True)
+    assert not plain_bar("\n|:|g>ag bga|", may_open=True)
 
 
 def test_a_bar_closed_by_another_bar_line_keeps_its_music() -> None:

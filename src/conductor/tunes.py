@@ -169,7 +169,7 @@ def compose(
                 tune.pickup = Fraction(0)  # a part ended: the next has its own
             if on_bar is not None:
                 on_bar("".join(written[mark.written :]), tune.by[mark.written :])
-            previous, attempts = text, 0
+            previous, attempts = close_bar(text, judged.closing) if judged.closing else text, 0
             before = "".join(written[mark.written :])
             mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), len(written), tune.counted)
         if not retry:

@@ -52,8 +52,10 @@ def plain_bar(bar_text: str, may_open: bool = False) -> bool:
             return False
         text = text[opening.end() :]
     text = text.lstrip("\n")  # a line that starts with a bar line: no double bar
-    if may_open:
-        text = _OPENING_REPEAT.sub("", text)
+    if may_open and (opened := _OPENING_REPEAT.match(text)):
+        text = text[opened.end() :]
+        if text.startswith("|"):  # `|:|`
+            return False
     if text.startswith(":") or _VOLTA_START.match(text):  # `|1 abc|`: its `1` opens this bar
         return False
     return all(bit == "|" for bit in _BARLINE_BITS.findall(text))
