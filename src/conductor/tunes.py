@@ -18,7 +18,8 @@ bars are counted into parts (a short first bar, a pickup, counts in none); insid
 plain bar lines stand (a repeat, a double bar or an ending the models write there is resampled);
 the part's last bar is closed by the form's bar line (`:|`, `||`, `|]`: the models' bar read
 again with it, so they go on from what is on the page) and, after a pickup, lasts what the
-pickup leaves of a bar (as folk tunes count: abc2midi too); the tune's last bar must end on the
+pickup leaves of a bar (as folk tunes count: abc2midi too; for half its tries, then any length
+that fits); the tune's last bar must end on the
 key's tonic; a bar a line's end closes gets a bar line (music21 reads a line's end as one,
 abc2midi does not); and a tune the models end before its form is taken back to the bar and
 resampled.
@@ -146,7 +147,8 @@ def compose(
         for text, context in done:
             raw = "".join(written[mark.written :])
             opens = opens_section(text, previous)
-            judged = _judge(text, raw, before, context, opens, tune, form, fit_meter)
+            due = attempts < tries // 2  # half the tries for a last bar the pickup completes
+            judged = _judge(text, raw, before, context, opens, tune, form, fit_meter, due)
             early = form is not None and splitter.ended and judged.counted < form.total_bars
             if (not judged.ok or early) and attempts < tries:
                 retry = True  # the bar again (or the models ended the tune before its form)
@@ -216,6 +218,7 @@ def _judge(
     tune: Tune,
     form: TuneForm | None,
     fit_meter: bool,
+    pickup_due: bool = True,
 ) -> _Judged:
     """Whether a bar the models just wrote may stand (`text` as the splitter reads it, `raw` as
     written; `before`, the bar before it as written), and what the form makes of it. Without a
@@ -250,7 +253,7 @@ def _judge(
     if tune.counted + 1 == form.total_bars:  # the tune's last bar ends on its tonic
         tonic = tonic_pitch_class(context.key)
         ok = ok and (tonic is None or _ends_on(bar) == tonic)
-    if fit_meter and tune.pickup and full is not None:  # the pickup and the last bar make one
+    if fit_meter and pickup_due and tune.pickup and full is not None:  # pickup + last bar: one
         ok = ok and bar.ok and _quarters(bar) == full - tune.pickup
     elif fit_meter:
         ok = ok and fits_meter(bar, True)
