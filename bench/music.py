@@ -190,6 +190,10 @@ def main() -> None:
         "--ways", default="whole,fitted,raw", help="which of whole, fitted, raw to generate"
     )
     parser.add_argument(
+        "--update", action="store_true",
+        help="keep the existing JSON's rows of the ways not generated now",
+    )  # fmt: skip
+    parser.add_argument(
         "--real-only", action="store_true",
         help="only (re)measure the real tunes, into the existing JSON",
     )  # fmt: skip
@@ -236,6 +240,9 @@ def main() -> None:
             rows.append({**row, "case": f"{label} ({way})", "way": way})
             print(_line(rows[-1]), flush=True)
 
+    if args.update:  # the other ways' rows, as the existing JSON has them
+        kept_rows = json.loads(args.json.read_text())["rows"]
+        rows += [r for r in kept_rows if r.get("way") not in (None, *ways)]
     payload = {
         "styles": STYLES,
         "tunes_per_case": args.tunes,

@@ -62,7 +62,9 @@ def plain_bar(bar_text: str, may_open: bool = False) -> bool:
 
 
 _QUOTED = re.compile(r'"[^"\n]*"')  # a chord symbol (`"G"`, `"D7"`) or another annotation
-_NOT_MUSIC = re.compile(r"[^A-Ga-gzxZ0-9/,'^_=<>()\[\]{}|:\-.~ \t\n\\]")
+_NOT_MUSIC = re.compile(r"[^A-Ga-gzxZ0-9/,'^_=<>()\[\]{}|:\- \t\n\\]")
+_STRAY_BACKSLASH = re.compile(r"\\(?!\n)")  # `\` continues a line only at its end
+_GRACE_ALONE = re.compile(r"\{[^}]*\}(?!\s*[_^=]*[A-Ga-g])")  # grace notes lead to a note
 _FIELD_IN_BODY = re.compile(r"(?m)^[A-Za-z]:")
 
 
@@ -88,13 +90,13 @@ def _nested_tuplet(text: str) -> bool:
     return False
 
 
-_TIE_OR_NOTE = re.compile(r"-|([_^=]*)([A-Ga-g])([,']*)")
+_TIE_OR_NOTE = re.compile(r"-|([_^=]*)([A-Ga-gzx])([,']*)")
 
 
 def _ties_hold(text: str) -> bool:
     """Whether every tie joins a note to the same note (letter, octave, no other accidental);
     a tie at the end of `text` is left for what follows."""
-    last: tuple[str, str, str] | None = None
+    last: tuple[str, str, str] | None = None  # None after a rest: a tie from it is no tie
     tied: tuple[str, str, str] | None = None
     for match in _TIE_OR_NOTE.finditer(text):
         if match.group() == "-":
@@ -105,7 +107,7 @@ def _ties_hold(text: str) -> bool:
         accidental, letter, octave = match.groups()
         if tied is not None and ((letter, octave) != tied[1:] or accidental not in ("", tied[0])):
             return False
-        last, tied = (accidental, letter, octave), None
+        last, tied = (None if letter in "zx" else (accidental, letter, octave)), None
     return True
 
 
@@ -114,9 +116,12 @@ def well_formed(written: str, before: str = "") -> bool:
     rests, lengths, accidentals, bar lines, chords, tuplets (none inside another), ties and chord
     symbols in quotes; no field line (a second header inside the tune), no title written as
     notes (`Ligh (ait` is no bar), no octave mark on the wrong case (`c,`), no tie between two
-    different notes (`E2-c`; `before`: the bar before, whose last note a tie may come from)."""
+    different notes or from a rest (`E2-c`, `z-`; `before`: the bar before, whose last note a
+    tie may come from), no `\\` but at a line's end, no grace notes with no note after them."""
     text = _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))
     if _FIELD_IN_BODY.search(written) or _NOT_MUSIC.search(text) or _MISMARKED.search(text):
+        return False
+    if _STRAY_BACKSLASH.search(text) or _GRACE_ALONE.search(text):
         return False
     music = _GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written)))
     return not _nested_tuplet(text) and _ties_hold(music)
