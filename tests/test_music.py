@@ -200,6 +200,7 @@ def test_well_formed_bars_are_music_and_nothing_else() -> None:
     assert not well_formed("E2- c2|") and not well_formed("G2 A2|", before="D4- D2 ^F2-|")
     assert well_formed("d2 \\\nc2|") and not well_formed("d2 \\ c2|")  # `\` ends a line only
     assert well_formed("{g}A2 B|") and not well_formed("A2 B{g}|") and not well_formed("z2- z|")
+    assert well_formed("A>B c<d d/>e/ [ce]>d|") and not well_formed("A>B2|")  # broken rhythms
 
 
 ABC_SYMBOLS = "ABCDEFGabcdefgz^_=,'/0123456789()[]{}<>-.~\"!:| \n\\KLMX"

@@ -111,17 +111,40 @@ def _ties_hold(text: str) -> bool:
     return True
 
 
+_BROKEN_OR_NOTE = re.compile(r"[<>]+|(?:\[[^\]|]*\]|[_^=]*[A-Ga-gzx][,']*)(\d*(?:/+\d*)*)")
+
+
+def _broken_rhythms_even(text: str) -> bool:
+    """Whether every broken rhythm (`A>B`, `c<<d`) joins two notes written the same length, as
+    abc2midi requires (`A>B2` it cannot apply)."""
+    length: str | None = None  # the last note's written length
+    broken = False
+    for match in _BROKEN_OR_NOTE.finditer(text):
+        if match.group()[0] in "<>":
+            if length is None:
+                return False
+            broken = True
+            continue
+        if broken and match.group(1) != length:
+            return False
+        length, broken = match.group(1), False
+    return True  # a broken rhythm at the end leads into the next bar
+
+
 def well_formed(written: str, before: str = "") -> bool:
     """Whether symbols written for a bar are all music that every ABC reader reads: notes,
     rests, lengths, accidentals, bar lines, chords, tuplets (none inside another), ties and chord
     symbols in quotes; no field line (a second header inside the tune), no title written as
     notes (`Ligh (ait` is no bar), no octave mark on the wrong case (`c,`), no tie between two
     different notes or from a rest (`E2-c`, `z-`; `before`: the bar before, whose last note a
-    tie may come from), no `\\` but at a line's end, no grace notes with no note after them."""
+    tie may come from), no `\\` but at a line's end, no grace notes with no note after them, no
+    broken rhythm between notes of two lengths (`A>B2`)."""
     text = _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))
     if _FIELD_IN_BODY.search(written) or _NOT_MUSIC.search(text) or _MISMARKED.search(text):
         return False
     if _STRAY_BACKSLASH.search(text) or _GRACE_ALONE.search(text):
+        return False
+    if not _broken_rhythms_even(_GRACE.sub(" ", text)):
         return False
     music = _GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written)))
     return not _nested_tuplet(text) and _ties_hold(music)
