@@ -90,7 +90,6 @@ class _Mark:
     snapshot: ConductorSnapshot
     splitter: BarSplitter
     written: int  # symbols written before the bar
-    counted: int  # bars counted toward the form before it
 
 
 def _ends_on(bar: Bar) -> int | None:
@@ -131,7 +130,7 @@ def compose(
     names = conductor.names
     previous: str | None = None  # the last bar kept
     before = ""  # ... as written (a tie may join its last note to the next bar's first)
-    mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), 0, 0)
+    mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), 0)
     attempts = 0
     while len(written) < max_symbols:
         if form is None and bars is not None and splitter.bars >= bars:
@@ -173,7 +172,7 @@ def compose(
                 on_bar("".join(written[mark.written :]), tune.by[mark.written :])
             previous, attempts = close_bar(text, judged.closing) if judged.closing else text, 0
             before = "".join(written[mark.written :])
-            mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), len(written), tune.counted)
+            mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), len(written))
         if not retry:
             if not splitter.ended:
                 continue
@@ -185,8 +184,7 @@ def compose(
         # The bar did not fit: back to where it began, and sample it again.
         conductor.restore(mark.snapshot, rewind_random=False)
         splitter = copy.deepcopy(mark.splitter)
-        del written[mark.written :], tune.by[mark.written :]
-        tune.counted = mark.counted
+        del written[mark.written :], tune.by[mark.written :]  # (counts change only when kept)
         attempts += 1
         tune.resampled += 1
     if not splitter.ended:
@@ -236,7 +234,7 @@ def _judge(
         # a pickup: counted in no part, and only where a part begins
         ok = ok and index == 0 and plain_bar(text, may_open=True)
         ok = ok and (not fit_meter or fits_meter(bar, opens))
-        return _Judged(ok, tune.counted, pickup=_quarters(bar))
+        return _Judged(ok, tune.counted, pickup=bar.exact_quarters)
     if index < form.bars - 1:
         ok = (
             ok
@@ -254,11 +252,7 @@ def _judge(
         tonic = tonic_pitch_class(context.key)
         ok = ok and (tonic is None or _ends_on(bar) == tonic)
     if fit_meter and pickup_due and tune.pickup and full is not None:  # pickup + last bar: one
-        ok = ok and bar.ok and _quarters(bar) == full - tune.pickup
+        ok = ok and bar.ok and bar.exact_quarters == full - tune.pickup
     elif fit_meter:
         ok = ok and fits_meter(bar, True)
     return _Judged(ok, tune.counted + 1, closing)
-
-
-def _quarters(bar: Bar) -> Fraction:
-    return Fraction(bar.quarters).limit_denominator(96)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from conductor.corpora._recipe import Recipe, package_dir
-from conductor.music import MusicError, normalise_tune
+from conductor.music import MusicError, normalise_tune, tune_body
 
 __all__ = ["ABC_RECIPES", "clean_abc", "split_tunes"]
 
@@ -65,7 +65,7 @@ def clean_tune(lines: Sequence[str], number: int) -> str | None:
         if _BODY_FIELD.match(line) and line[0] not in "KLMQ":
             continue  # lyrics, notes, parts and other text fields inside the body
         body.append(line.strip())
-    if key is None or not any(re.search(r"[A-Ga-g]", b) for b in body):
+    if key is None:
         return None
     out = [f"X:{number}"]
     out += [f"{name}:{header[name]}" for name in _HEADER_ORDER if name in header]
@@ -75,8 +75,7 @@ def clean_tune(lines: Sequence[str], number: int) -> str | None:
         tune = normalise_tune("\n".join(out)).rstrip("\n")
     except MusicError:
         return None  # a length no ABC reader could count (`A/0`): not a tune to learn from
-    music = tune.partition("\nK:")[2].partition("\n")[2]  # the body, after the key's line
-    return tune if re.search(r"[A-Ga-g]", music) else None
+    return tune if re.search(r"[A-Ga-g]", tune_body(tune)) else None
 
 
 def clean_abc(texts: Iterable[str]) -> str:

@@ -75,8 +75,8 @@ _NOTE_TOKEN = re.compile(r"\[[^\]|]*\]|[_^=]*[A-Ga-gzx][,']*")
 
 
 def _nested_tuplet(text: str) -> bool:
-    """Whether a tuplet starts inside another (`(3a(3bcd`), which ABC readers refuse."""
-    text = _GRACE.sub(" ", text)  # grace notes take no place in a tuplet
+    """Whether a tuplet starts inside another (`(3a(3bcd`), which ABC readers refuse (`text`
+    without grace notes: they take no place in a tuplet)."""
     left, at = 0, 0
     while at < len(text):
         if tuplet := _TUPLET.match(text, at):
@@ -144,10 +144,10 @@ def well_formed(written: str, before: str = "") -> bool:
         return False
     if _STRAY_BACKSLASH.search(text) or _GRACE_ALONE.search(text):
         return False
-    if not _broken_rhythms_even(_GRACE.sub(" ", text)):
+    notes = _GRACE.sub(" ", text)  # grace notes play no part in rhythms, tuplets or ties
+    if not _broken_rhythms_even(notes) or _nested_tuplet(notes):
         return False
-    music = _GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written)))
-    return not _nested_tuplet(text) and _ties_hold(music)
+    return _ties_hold(_GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written))))
 
 
 _CLOSING_BAR_LINE = re.compile(r"(?:\[\||:*\|+\]?)?\s*$")

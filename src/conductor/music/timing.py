@@ -35,6 +35,11 @@ class Bar:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def exact_quarters(self) -> Fraction:
+        """Its length as a fraction of quarters (music21's float, to a 96th)."""
+        return Fraction(self.quarters).limit_denominator(96)
+
 
 LOG = logging.getLogger("music21")
 
@@ -125,7 +130,7 @@ def fits_meter(bar: Bar, opens: bool) -> bool:
     full = bar.header.bar_quarters
     if full is None:
         return True
-    length = Fraction(bar.quarters).limit_denominator(96)
+    length = bar.exact_quarters
     if length == full:
         return True
     return length < full and (opens or bool(CLOSES_SECTION.search(bar.abc)))
