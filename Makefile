@@ -26,6 +26,7 @@ install: $(STAMP)
 # through four styles in the terminal, each symbol coloured by the style that wrote it, then the
 # live page.
 TUNE_MORPH := 0:abc_irish=1 120:abc_irish=1 240:abc_german=1
+BLUES_MORPH := 0:abc_chorales=1 60:abc_chorales=1 200:abc_chorales=0.5,abc_irish=0.5
 MORPH := 0:shakespeare=1 150:shakespeare=1 250:kjv=1 400:kjv=1 500:python=1 650:python=1 750:abc_irish=1
 demo: install system
 	$(BIN)/conductor generate --styles shakespeare,kjv,python,abc_irish \
@@ -35,8 +36,12 @@ demo: install system
 	$(BIN)/conductor generate --styles abc_irish,abc_german --schedule "$(TUNE_MORPH)" \
 	  --meter 6/8 --key G --title "Morph" --seed 3 --tempo 160 --out demo-tune.wav
 	@echo
+	@echo "A 12-bar blues the models keep to, Bach's chorales morphing into an Irish tune over it:"
+	$(BIN)/conductor generate --styles abc_chorales,abc_irish --schedule "$(BLUES_MORPH)" \
+	  --chords blues --key G --title "Chorale Blues" --seed 1 --tempo 100 --out demo-blues.wav
+	@echo
 	@echo "Now live: open the URL below, steer with the sliders or the pad (Ctrl-C stops)."
-	@echo "(For music: conductor serve --music, and press 'sound on' on the page.)"
+	@echo "(For music: conductor serve --music [--chords blues], and press 'sound on' on the page.)"
 	$(BIN)/conductor serve
 
 # From outside Python (Debian): the demo's tune needs FluidSynth and a General MIDI soundfont

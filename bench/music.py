@@ -28,7 +28,17 @@ style that leads the mix, measured on its corpus, with every bar fitted to the m
 and raw (every bar as the models first wrote it). The same figures for the styles' real
 held-out tunes are the reference rows.
 
+Chords and form (`--chords`, into the same JSON's `chords`): Eck & Schmidhuber's measure of an
+LSTM keeping a blues's form, the share of strong-beat melody notes that are chord tones
+(`conductor.music.tune_chord_tones`), for one chorus of the 12-bar blues in each held-out
+chorale's key (4/4): the real held-out chorales against their own chords (the reference), the
+chorale style alone and mixed 50/50 with the Irish one (both mixers), and the Irish style alone,
+each with the grid on (its chords written before each bar: `compose(chords=...)`, with and
+without chord fitting) and off (the same models and form, the blues laid over what they wrote
+afterwards), with abc2midi's verdicts beside.
+
     python bench/music.py [--tunes 100] [--json bench/results/music.json]
+    python bench/music.py --chords [--tunes 30]
 """
 
 from __future__ import annotations
@@ -49,6 +59,8 @@ from conductor.engine import Ensemble
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
 from conductor.music import (
+    ChordGrid,
+    ChordTones,
     MusicError,
     TuneCheck,
     TuneForm,
@@ -56,12 +68,14 @@ from conductor.music import (
     abc2midi_check,
     check_tune,
     tune_body,
+    tune_chord_tones,
     tune_form,
 )
 from conductor.sampling import SamplingParams
 from conductor.tunes import compose
 
 STYLES = ["abc_irish", "abc_german", "abc_scottish"]
+CHORD_STYLES = ["abc_chorales", "abc_irish"]  # a style that writes chords, one that does not
 VALID_BARS = 0.9
 
 
@@ -197,7 +211,14 @@ def main() -> None:
         "--real-only", action="store_true",
         help="only (re)measure the real tunes, into the existing JSON",
     )  # fmt: skip
+    parser.add_argument(
+        "--chords", action="store_true",
+        help="only measure chords and form (the blues grid), into the existing JSON's 'chords'",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.chords:
+        chord_bench(args)
+        return
 
     paths = [args.styles_dir / f"{name}.safetensors" for name in STYLES]
     corpora = corpora_of(paths)
@@ -240,9 +261,9 @@ def main() -> None:
             rows.append({**row, "case": f"{label} ({way})", "way": way})
             print(_line(rows[-1]), flush=True)
 
+    previous = json.loads(args.json.read_text()) if args.json.exists() else {}
     if args.update:  # the other ways' rows, as the existing JSON has them
-        kept_rows = json.loads(args.json.read_text())["rows"]
-        rows += [r for r in kept_rows if r.get("way") not in (None, *ways)]
+        rows += [r for r in previous["rows"] if r.get("way") not in (None, *ways)]
     payload = {
         "styles": STYLES,
         "tunes_per_case": args.tunes,
@@ -253,9 +274,118 @@ def main() -> None:
         "seconds": time.perf_counter() - start,
         "rows": rows,
     }
+    if "chords" in previous:  # measured by --chords
+        payload["chords"] = previous["chords"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.json} ({payload['seconds']:.0f} s)")
+
+
+def chord_bench(args: argparse.Namespace) -> None:
+    """The chords-and-form rows (see the module docs), into the JSON's `chords`."""
+    start = time.perf_counter()
+    paths = [args.styles_dir / f"{name}.safetensors" for name in CHORD_STYLES]
+    corpora = corpora_of(paths)
+    real = [t for t in held_out_tunes(corpora["abc_chorales"]) if "\nM:4/4\n" in t]
+    keys = [TuneHeader.parse(t).key for t in real]
+    rows: list[dict[str, Any]] = []
+    texts = real[: args.real_tunes]
+    rows.append(
+        {
+            "case": "abc_chorales (real held-out chorales, their own chords)",
+            **_chord_summary([tune_chord_tones(t) for t in texts], texts),
+        }
+    )
+    print(_chord_line(rows[-1]), flush=True)
+    ensemble = Ensemble.from_checkpoints(paths)
+    form = TuneForm(1, len(ChordGrid.blues().bars), False)  # one chorus of the blues
+    cases = [
+        ("abc_chorales", "linear", [1.0, 0.0]),
+        ("abc_chorales+abc_irish", "linear", [0.5, 0.5]),
+        ("abc_chorales+abc_irish", "product", [0.5, 0.5]),
+        ("abc_irish", "linear", [0.0, 1.0]),
+    ]
+    grids = {"grid + chord fitting": (True, True), "grid": (True, False), "no grid": (False, False)}
+    for label, mixer, weights in cases:
+        for way, (on, fit) in grids.items():
+            conductor = Conductor(
+                ensemble, mixer, SamplingParams(temperature=args.temperature), seed=args.seed
+            )  # type: ignore[arg-type]
+            tones, tunes, resampled, whole = [], [], [], []
+            started = time.perf_counter()
+            for i in range(args.tunes):
+                key = keys[i % len(keys)]
+                grid = ChordGrid.blues(key)
+                conductor.reset()
+                tune = compose(
+                    conductor,
+                    lambda _k, w=weights: w,
+                    TuneHeader("4/4", "1/8", key),
+                    form=form,
+                    max_symbols=args.max_symbols,
+                    chords=grid if on else None,
+                    fit_chords=fit,
+                )
+                tunes.append(tune.text)
+                tones.append(tune_chord_tones(tune.text, grid))
+                resampled.append(tune.resampled)
+                whole.append(tune.whole)
+            rows.append(
+                {
+                    "case": f"{label} ({way})",
+                    "mixer": mixer,
+                    "grid": on,
+                    "fit_chords": fit,
+                    "whole": sum(whole) / len(whole),
+                    "resampled_per_tune": statistics.fmean(resampled),
+                    "seconds_per_tune": (time.perf_counter() - started) / args.tunes,
+                    **_chord_summary(tones, tunes),
+                }
+            )
+            print(_chord_line(rows[-1]), flush=True)
+    payload = json.loads(args.json.read_text()) if args.json.exists() else {"rows": []}
+    payload["chords"] = {
+        "styles": CHORD_STYLES,
+        "grid": "one chorus of the 12-bar blues (I7 I7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 I7) in "
+        "each held-out 4/4 chorale's key",
+        "strong_beats": "the downbeat and, in 4/4, beat 3: the melody note sounding there "
+        "(struck or held); a beat where it rests counts apart",
+        "tunes_per_case": args.tunes,
+        "temperature": args.temperature,
+        "seconds": time.perf_counter() - start,
+        "rows": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.json} 'chords' ({payload['chords']['seconds']:.0f} s)")
+
+
+def _chord_summary(tones: list[ChordTones], tunes: list[str]) -> dict[str, Any]:
+    total = sum(tones, ChordTones())
+    per_tune = [t.share for t in tones if t.strong]
+    return {
+        "tunes": len(tunes),
+        "strong_beat_notes": total.strong,
+        "chord_tone_share": total.share,
+        "strong_beats_resting": total.rests / (total.rests + total.strong) if tones else 0.0,
+        "median_tune_share": statistics.median(per_tune) if per_tune else 0.0,
+        **independent(tunes),
+    }
+
+
+def _chord_line(row: dict[str, Any]) -> str:
+    whole = "" if row.get("whole") is None else f"  whole {row['whole']:.0%}"
+    extra = ""
+    if "resampled_per_tune" in row:
+        extra = f"  resampled/tune {row['resampled_per_tune']:.0f}"
+        extra += f"  {row['seconds_per_tune']:.1f} s/tune"
+    return (
+        f"{row['case']:<52} chord tones {row['chord_tone_share']:.1%} of "
+        f"{row['strong_beat_notes']} strong-beat notes (rests {row['strong_beats_resting']:.0%})  "
+        f"abc2midi errors "
+        f"{row['abc2midi_errors']:.0%}  warnings/tune {row['abc2midi_bar_warnings']:.2f}  "
+        f"median bars {row['median_bars']:g}{whole}{extra}"
+    )
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -67,6 +67,7 @@ PLAN = [
     StylePlan("abc_irish", dropout=0.2, prime="\nX:1\n"),
     StylePlan("abc_german", dropout=0.1, prime="\nX:1\n"),
     StylePlan("abc_scottish", dropout=0.2, prime="\nX:1\n"),
+    StylePlan("abc_chorales", dropout=0.2, prime="\nX:1\n"),
 ]
 RUNS = Path("runs/styles")
 STYLES = Path("src/conductor/styles")  # the shipped ensemble (package data)

@@ -226,7 +226,7 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
 
     from conductor.engine import Ensemble
     from conductor.generate import Conductor
-    from conductor.music import TuneHeader
+    from conductor.music import ChordGrid, TuneHeader
     from conductor.performance import MusicOptions, Performance
     from conductor.server.run import BackgroundServer
     from conductor.server.web import abcjs_path
@@ -235,8 +235,10 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
     if abcjs_path() is None:
         pytest.skip("abcjs is not installed (make install gets it from npm)")
     styles = shipped_dir()
-    paths = [styles / "abc_irish.safetensors", styles / "abc_german.safetensors"]
-    options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=360.0, ahead_bars=1.0)
+    paths = [styles / "abc_chorales.safetensors", styles / "abc_irish.safetensors"]
+    header = TuneHeader("4/4", "1/8", "G")
+    blues = ChordGrid.blues("G")
+    options = MusicOptions(header, tempo=360.0, ahead_bars=1.0, chords=blues)
     session = Session(
         Conductor(Ensemble.from_checkpoints(paths), seed=2), rate=0, performer=Performance(options)
     )
@@ -263,7 +265,10 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
         ahead = page.evaluate("window.conductorAudio.lastStart - music.state.ctx.currentTime")
         assert -1.0 < ahead < 5.0
         info = page.inner_text("#music-info")
-        assert "bars played" in info and "360" in info
+        assert "bars played" in info and "360" in info and "chords: blues" in info
+        # the grid's chords are drawn over the staff and sound under the melody
+        page.wait_for_function("document.querySelectorAll('#score svg .abcjs-chord').length >= 3")
+        page.wait_for_function("window.conductorAudio.chords > 8")
         page.close()
     finally:
         server.stop()

@@ -66,6 +66,7 @@ def test_serve_refuses_bad_setups_in_one_line(two_styles: list[Path], tmp_path: 
         (["--weights", "0,0"], "all weights are zero"),
         (["--midi-in", "No Such Port"], "cannot open MIDI input"),
         (["--styles", "nonexistent_style"], "not found"),
+        (["--chords", "blues"], "--chords shapes the tune: add --music"),
     ]:
         result = subprocess.run(
             conductor("serve", "--styles", styles, "--port", "0", "--osc-port", "0", *args),

@@ -60,11 +60,11 @@ def test_the_other_events_have_the_protocol_shapes() -> None:
     assert PrimeEvent("Once", 7).to_json() == {"type": "prime", "text": "Once", "i": 7}
     assert ResetEvent(9).to_json() == {"type": "reset", "i": 9}
     assert ErrorEvent("no").to_json() == {"type": "error", "message": "no"}
-    notes = (Note(62, 90, 0.0, 0.25),)
+    notes = (Note(62, 90, 0.0, 0.25), Note(50, 52, 0.0, 1.5, voice=1))
     bar = BarEvent(1, 2, "dfa|", "X:1", True, None, 0.123456, 1.5, notes, {}, 3, 0)
     shown = bar.to_json()
     assert shown["type"] == "bar" and shown["starts_in"] == 0.1235
-    assert shown["notes"] == [[62, 90, 0.0, 0.25]]
+    assert shown["notes"] == [[62, 90, 0.0, 0.25, 0], [50, 52, 0.0, 1.5, 1]]  # melody, chord
 
 
 def test_serve_and_generate_write_the_same_step_shape(

@@ -201,6 +201,9 @@ def test_well_formed_bars_are_music_and_nothing_else() -> None:
     assert well_formed("d2 \\\nc2|") and not well_formed("d2 \\ c2|")  # `\` ends a line only
     assert well_formed("{g}A2 B|") and not well_formed("A2 B{g}|") and not well_formed("z2- z|")
     assert well_formed("A>B c<d d/>e/ [ce]>d|") and not well_formed("A>B2|")  # broken rhythms
+    assert well_formed('"Am/E"A2 "D7"d2|')  # a quote holds a chord name, nothing else
+    for quoted in ('"2"G2 A2|', '"GEF"B2|', '"|GF"G2|', '" "z2|', '"G2 A2|', '"G7"24G|', "A2 3B|"):
+        assert not well_formed(quoted), quoted
 
 
 ABC_SYMBOLS = "ABCDEFGabcdefgz^_=,'/0123456789()[]{}<>-.~\"!:| \n\\KLMX"
@@ -217,3 +220,31 @@ def test_any_text_is_read_or_reported_never_raised(text: str) -> None:
         assert all(n.duration > 0 and 0 <= n.pitch <= 127 for n in bar.notes)
     check = check_tune(JIG.text() + text + "\n")
     assert check.parsed or check.error
+
+
+def test_chord_symbols_sound_as_an_accompaniment_under_the_melody(tmp_path: Path) -> None:
+    header = TuneHeader("4/4", "1/8", "G")
+    bar = bar_notes('"G"GABc "D7"d2 A2 |', header, 120.0)
+    assert [n.pitch for n in bar.notes] == [67, 69, 71, 72, 74, 69]  # the melody alone
+    assert {n.voice for n in bar.accompaniment} == {1} and bar.chord == "D7"
+    g = [n for n in bar.accompaniment if n.onset == 0]
+    d7 = [n for n in bar.accompaniment if n.onset > 0]
+    assert {n.pitch % 12 for n in g} == {7, 11, 2} and all(n.duration == 1.0 for n in g)
+    assert {n.pitch % 12 for n in d7} == {2, 6, 9, 0} and d7[0].onset == pytest.approx(1.0)
+    assert max(n.velocity for n in bar.accompaniment) < min(n.velocity for n in bar.notes)
+    carried = bar_notes("B2 d2 g4 |", header, 120.0, chord="Em")  # no chord: the last one holds
+    assert {n.pitch % 12 for n in carried.accompaniment} == {4, 7, 11} and carried.chord == "Em"
+    assert not bar_notes("B2 d2 g4 |", header, 120.0).accompaniment
+    # in a MIDI file the chords are a guitar on their own channel, repeats played out
+    tune = 'X:1\nM:4/4\nL:1/8\nK:G\n|:"G"G2 B2 d4|"Bb"d8|"C"e8:|\n'
+    song = mido.MidiFile(str(write_midi(tune, tmp_path / "chords.mid")))
+    ons = [m for track in song.tracks for m in track if m.type == "note_on" and m.velocity]
+    melody = [m.note for m in ons if m.channel == 0]
+    chords = [m.note % 12 for m in ons if m.channel == 1]
+    assert melody == [67, 71, 74, 74, 76] * 2
+    g, bb, c = [7, 7, 11, 2], [10, 10, 2, 5], [0, 0, 4, 7]
+    assert chords == (g + bb + c) * 2
+    programs = {
+        m.program for t in song.tracks for m in t if m.type == "program_change" and m.channel
+    }
+    assert programs == {24}  # GM nylon guitar

@@ -18,7 +18,15 @@ from conductor.errors import ConductorError
 from conductor.events import BarEvent, ResetEvent, StepEvent
 from conductor.generate import Conductor
 from conductor.library import shipped_dir
-from conductor.music import TuneHeader, bar_notes, fits_meter, opens_section
+from conductor.music import (
+    ChordGrid,
+    TuneHeader,
+    bar_notes,
+    chord_pitch_classes,
+    chords_in,
+    fits_meter,
+    opens_section,
+)
 from conductor.notes import Note
 from conductor.performance import LEAD_IN, MusicOptions, Performance
 from conductor.performer import Performer, performer_from_json, performer_to_json
@@ -30,6 +38,7 @@ from tests.test_server_osc import Peer, osc
 
 STYLES = shipped_dir()
 ABC = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
+CHORDED = [STYLES / "abc_chorales.safetensors", STYLES / "abc_irish.safetensors"]
 JIG = MusicOptions(TuneHeader("6/8", "1/8", "D"), tempo=120.0, ahead_bars=1.0, fit_meter=False)
 FITTED = replace(JIG, fit_meter=True)
 
@@ -83,7 +92,7 @@ def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> Non
     performance.schedule(pickup.bar, now + 0.02)
     assert performance.wait_before_next(now) == pytest.approx(LEAD_IN + 1.75)
     event = performance.bar_event(1, bars[0].bar, first).to_json()
-    assert event["type"] == "bar" and event["notes"][0] == [74, 96, 0.0, 0.25]
+    assert event["type"] == "bar" and event["notes"][0] == [74, 96, 0.0, 0.25, 0]
     assert isinstance(second.notes[0], Note)
 
 
@@ -230,3 +239,63 @@ def test_osc_subscribers_hear_each_note_as_it_sounds(music_server: BackgroundSer
     finally:
         peer.send(osc("/conductor/unsubscribe", "127.0.0.1", peer.port))
         peer.close()
+
+
+def test_a_grid_writes_each_bars_chord_before_the_models_write_the_bar() -> None:
+    grid = ChordGrid.parse("G C D7")
+    options = MusicOptions(TuneHeader("4/4", "1/8", "G"), fit_meter=True, chords=grid)
+    assert MusicOptions.from_json(options.to_json()) == options
+    performance = Performance(options)
+    assert performance.prime_text().endswith('K:G\n"G"')  # the first bar's chord, with the header
+    fed = [performance.feed(char, "x") for char in "GABc d2B2 |"]
+    assert fed[-1].then == ' "C"' and not any(f.then for f in fed[:-1])
+    [ready] = fed[-1].ready
+    assert ready.bar.abc == '"G"GABc d2B2 |'
+    chord = ready.bar.accompaniment
+    assert chord and {n.pitch % 12 for n in chord} == {7, 11, 2} and {n.voice for n in chord} == {1}
+    assert ready.bar.sounding == ready.bar.notes + chord
+    mark = performance.snapshot()  # the session marks after it read the chord
+    fed = [performance.feed(char, "x") for char in 'c2"D"e2 g2 e2 |']  # another chord
+    assert fed[-1].retry
+    performance.restore(mark)
+    fed = [performance.feed(char, "x") for char in "d2 e2 f2 a2 |"]  # d and f: not C's tones
+    assert fed[-1].retry
+    performance.restore(mark)
+    fed = [performance.feed(char, "x") for char in "c2 e2 g2 e2 |"]
+    assert fed[-1].ready and fed[-1].then == ' "D7"'
+    assert performance.to_json()["grid_bar"] == 2
+    bar = performance.place(fed[-1].ready[0], time.monotonic())
+    assert any(n.voice == 1 for n in bar.notes)  # players get the accompaniment with the bar
+
+
+def test_a_music_session_on_a_grid_keeps_the_form_and_replays_exactly(tmp_path: Path) -> None:
+    record = tmp_path / "blues.jsonl"
+    grid = ChordGrid.blues("G")
+    options = MusicOptions(TuneHeader("4/4", "1/8", "G"), fit_meter=True, chords=grid)
+    conductor = Conductor(Ensemble.from_checkpoints(CHORDED), seed=2)
+    session = Session(
+        conductor,
+        [1.0, 0.0],
+        rate=0,
+        performer=Performance(options),
+        record=record,
+        style_paths=[str(p) for p in CHORDED],
+    )
+    events = collect(session)
+    for _ in range(500):  # (bars taken back take ticks too)
+        session.step()
+    session.submit({"type": "set", "weights": {"abc_chorales": 0.5, "abc_irish": 0.5}})
+    for _ in range(500):  # the pad morphs the melody; the grid holds
+        session.step()
+    bars = [e for e in events if isinstance(e, BarEvent) and e.tune == 1]
+    assert len(bars) >= 8
+    pickup = 1 if bars[0].seconds < 1.99 else 0  # a short first bar shares bar 0's chord
+    for k, event in enumerate(bars[pickup:]):
+        assert chords_in(event.abc)[0] == grid.chord(k)
+        if event.ok:
+            chord = {n.pitch % 12 for n in event.notes if n.voice == 1}
+            assert chord == set(chord_pitch_classes(grid.chord(k)))
+    session.close()
+    again = replay(record, lambda styles: [Path(s) for s in styles])
+    text = "".join(e.symbol for e in events if isinstance(e, StepEvent))
+    assert again.matches and again.text == text

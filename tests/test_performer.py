@@ -117,7 +117,7 @@ def test_a_second_domain_plays_through_the_session_and_replays(
     assert len(bars) >= 10 and [b.abc for b in bars] == runs[: len(bars)]
     for event in bars:  # the players' own shape: notes on a timeline, one per digit
         assert [n.pitch for n in event.notes] == [36 + int(d) for d in event.abc]
-        assert event.to_json()["notes"][0] == [36 + int(event.abc[0]), 100, 0.0, 0.1]
+        assert event.to_json()["notes"][0] == [36 + int(event.abc[0]), 100, 0.0, 0.1, 0]
     assert beats.pieces == 1 + beats.bars // 5 and beats.pieces > 2  # the piece ended, went on
     header = json.loads(record.read_text().splitlines()[0])
     assert header["performer"] == {"kind": "beats", "options": {"gap": 0.1, "even": False}}

@@ -19,21 +19,25 @@ from conductor.library import shipped_dir
 from conductor.music import (
     PEAK_DBFS,
     BarSplitter,
+    ChordGrid,
     TuneForm,
     TuneHeader,
     abc2midi_check,
     bar_notes,
     check_tune,
+    chords_in,
     fits_meter,
     plain_bar,
+    tune_chord_tones,
     tune_form,
 )
 from conductor.music import opens_section as opens
 from conductor.search import SearchSettings
-from conductor.tunes import compose
+from conductor.tunes import Tune, compose
 
 STYLES = shipped_dir()
 PATHS = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
+CHORDED = [STYLES / "abc_chorales.safetensors", STYLES / "abc_irish.safetensors"]
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +180,36 @@ def test_a_tune_with_a_form_repeats_exactly(conductor: Conductor) -> None:
     assert tune() == tune()
 
 
+def bars_of(tune: Tune) -> list[str]:
+    """A tune's bars as the splitter reads them (its body only)."""
+    splitter = BarSplitter(header=tune.header)
+    found = [text for char in tune.body for text, _ in splitter.feed(char)]
+    return found + [text for text, _ in splitter.flush()]
+
+
+@pytest.mark.parametrize(
+    ("weights", "mixer"), [([1.0, 0.0], "linear"), ([0.5, 0.5], "product")], ids=["alone", "mix"]
+)
+def test_a_tune_on_a_chord_grid_keeps_its_chords_and_their_tones(
+    weights: list[float], mixer: str
+) -> None:
+    grid = ChordGrid.blues("G")
+    conductor = Conductor(Ensemble.from_checkpoints(CHORDED), mixer, seed=3)  # type: ignore[arg-type]
+    header = TuneHeader("4/4", "1/8", "G")
+    tune = compose(conductor, lambda _k: weights, header, form=TuneForm(1, 12, False), chords=grid)
+    assert tune.whole and tune.text.startswith('X:1\nM:4/4\nL:1/8\nK:G\n"G7"')
+    bars = bars_of(tune)
+    counted = bars[len(bars) - 12 :]  # a pickup, if any, shares the first bar's chord
+    assert [chords_in(bar) for bar in counted] == [[chord] for chord in grid.bars]
+    assert all(by == "" for by, char in zip(tune.by, tune.written, strict=False) if char == '"')
+    tones = tune_chord_tones(tune.text, grid)
+    assert tones.strong >= 18 and tones.rests <= 3  # the melody plays on the strong beats
+    assert tones.share >= 0.9 - 0.1 * tune.unfit  # on the chord's tones, but where tries ran out
+    free = compose(conductor, lambda _k: weights, header, form=TuneForm(1, 12, False))
+    assert tune_chord_tones(free.text, grid).share < tones.share  # the grid is what holds it
+    assert abc2midi_check(tune.text).ok
+
+
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "conductor.cli", "generate", "--styles-dir", str(STYLES)]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300)
@@ -191,6 +225,22 @@ def test_generate_takes_the_leading_styles_form_or_none(tmp_path: Path) -> None:
     assert re.search(r"\b3 bars, stopped", free.stdout), free.stdout
     wrong = run(*common, "--parts", "-1")
     assert wrong.returncode == 2 and "--parts" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_generate_plays_a_blues_with_its_chords_under_the_melody(tmp_path: Path) -> None:
+    common = ["--styles", "abc_chorales,abc_irish", "--weights", "0.6,0.4", "--seed", "1"]
+    common += ["--chords", "blues", "--key", "C", "--meter", "4/4"]
+    abc = run(*common, "--out", str(tmp_path / "blues.abc"))
+    assert abc.returncode == 0, abc.stderr
+    assert abc.stdout.startswith("chords: blues (C7 C7 C7 C7 F7 F7 C7 C7 G7 F7 C7 C7)\nX:1\n")
+    assert "1 part of 12 bars, not repeated;" in abc.stdout  # one chorus of the grid
+    text = (tmp_path / "blues.abc").read_text()
+    assert chords_in(text)[-12:] == list(ChordGrid.blues("C").bars)
+    mid = run(*common, "--out", str(tmp_path / "blues.mid"))
+    assert mid.returncode == 0, mid.stderr
+    song = mido.MidiFile(str(tmp_path / "blues.mid"))
+    strummed = [m.note % 12 for t in song.tracks for m in t if m.type == "note_on" and m.channel]
+    assert set(strummed) == {0, 4, 7, 10, 5, 9, 3, 2, 11}  # C7, F7 and G7 under the tune
 
 
 def test_generate_writes_a_morphing_tune_as_abc_midi_and_wav(tmp_path: Path) -> None:
@@ -229,6 +279,8 @@ def test_generate_writes_a_morphing_tune_as_abc_midi_and_wav(tmp_path: Path) -> 
         (["--out", "/nonexistent/dir/t.mid"], "no directory"),
         (["--format", "mp3"], "invalid choice"),
         (["--tempo", "0", "--format", "mid"], "--tempo"),
+        (["--chords", "blues"], "--chords shapes a tune"),
+        (["--chords", "G Q7 D", "--format", "abc"], "'Q7' is not a chord"),
     ],
 )
 def test_bad_tune_options_are_one_line_errors(args: list[str], message: str) -> None:

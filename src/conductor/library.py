@@ -33,8 +33,8 @@ __all__ = [
 
 # The shipped default ensemble, in the order the page and the pad show them.
 DEFAULT_STYLES = ("shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german",
-                  "abc_scottish")  # fmt: skip
-MUSIC_STYLES = ("abc_irish", "abc_german", "abc_scottish")
+                  "abc_scottish", "abc_chorales")  # fmt: skip
+MUSIC_STYLES = ("abc_irish", "abc_german", "abc_scottish", "abc_chorales")
 # Where `conductor train` users keep their own styles (untracked in this repository).
 USER_DIR = Path("styles")
 ENV = "CONDUCTOR_STYLES"

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Note"]
+__all__ = ["ACCOMPANIMENT", "MELODY", "Note"]
+
+MELODY = 0
+ACCOMPANIMENT = 1
 
 
 @dataclass(frozen=True)
 class Note:
     """One sounding note: MIDI pitch and velocity, onset and duration in seconds from the start of
-    the bar (or whatever unit of music carries it)."""
+    the bar (or whatever unit of music carries it), and its voice: `MELODY` (0) or
+    `ACCOMPANIMENT` (1: the chords under it), which players may sound apart."""
 
     pitch: int
     velocity: int
     onset: float
     duration: float
+    voice: int = 0
 
     def to_json(self) -> list[float | int]:
-        return [self.pitch, self.velocity, round(self.onset, 4), round(self.duration, 4)]
+        """`[pitch, velocity, onset, duration, voice]`."""
+        return [
+            self.pitch,
+            self.velocity,
+            round(self.onset, 4),
+            round(self.duration, 4),
+            self.voice,
+        ]

@@ -16,6 +16,12 @@ back (`Fed.retry`): the session returns the models to the bar's start, drops its
 and writes it again, up to `LIVE_TRIES` times (the last stands). Nothing unfit is shown or
 played, and a replay takes the same bars back at the same ticks.
 
+A chord grid (`chords`, `serve --music --chords blues`): each tune cycles through it, a chord a
+bar. The performer writes each bar's chord before the models write the bar (`Fed.then`: the
+session primes it, as `compose` does); with fitting on, a bar with another chord is taken back,
+and so (for half its tries, with `fit_chords`) is one whose strong-beat notes are not the
+chord's. The pad morphs the melody's styles; the grid, the form, holds.
+
 `Performance` is the ABC kind of `conductor.performer.Performer`: the session drives it through
 that protocol only, and knows nothing of bars, headers or music21.
 """
@@ -31,8 +37,12 @@ from conductor.events import BarEvent
 from conductor.music import (
     Bar,
     BarSplitter,
+    ChordGrid,
     TuneHeader,
+    bar_chord_tones,
     bar_notes,
+    chord_prefix,
+    chords_in,
     fits_meter,
     opens_section,
     well_formed,
@@ -51,6 +61,8 @@ class MusicOptions:
     tempo: float = 120.0  # quarter notes a minute
     ahead_bars: float = 1.0  # the most music scheduled beyond now, in bars
     fit_meter: bool = True  # take back bars that do not fit the meter, and write them again
+    chords: ChordGrid | None = None  # the grid each tune cycles through, one chord a bar
+    fit_chords: bool = True  # (with a grid and fitting) strong beats on the chord's tones
 
     def __post_init__(self) -> None:
         if not 10 <= self.tempo <= 600:
@@ -68,13 +80,17 @@ class MusicOptions:
             "tempo": self.tempo,
             "ahead_bars": self.ahead_bars,
             "fit_meter": self.fit_meter,
+            "chords": None if self.chords is None else self.chords.to_json(),
+            "fit_chords": self.fit_chords,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MusicOptions:
         header = TuneHeader(data["meter"], data["unit"], data["key"], data.get("title"))
         fit = bool(data.get("fit_meter", False))  # records from before live fitting: none
-        return cls(header, float(data["tempo"]), float(data["ahead_bars"]), fit)
+        grid = ChordGrid.from_json(data["chords"]) if data.get("chords") else None
+        fit_chords = bool(data.get("fit_chords", True))
+        return cls(header, float(data["tempo"]), float(data["ahead_bars"]), fit, grid, fit_chords)
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,9 @@ class Performance:
         self._written: list[str] = []  # the bar in progress, as written
         self._previous: tuple[str, str] | None = None  # the last bar kept: as read, as written
         self._tries = 0  # times the bar in progress was taken back
+        self._chord: str | None = None  # the chord in force at the last kept bar's end
+        self._counted = 0  # bars of this tune kept on the grid (a pickup counts none)
+        self._opening = self._grid_prefix("\n")  # the first bar's chord, read with the header
 
     def _full_bar_seconds(self, header: TuneHeader) -> float:
         quarters = header.bar_quarters or 4
@@ -119,8 +138,19 @@ class Performance:
         return self.options.to_json()
 
     def prime_text(self) -> str:
-        """What to prime the models with for the current tune: its header."""
-        return "\n" + self.options.header.text(self.tune)
+        """What to prime the models with for the current tune: its header (and, on a grid, its
+        first bar's chord, which the performer has read as written)."""
+        return "\n" + self.options.header.text(self.tune) + self._opening
+
+    def _grid_prefix(self, so_far: str) -> str:
+        """The chord the grid writes before the next bar ("" without a grid), fed to the bar
+        splitter as written."""
+        if self.options.chords is None:
+            return ""
+        prefix = chord_prefix(self.options.chords, self._counted, so_far)
+        self.splitter.feed(prefix)
+        self._written = list(prefix)
+        return prefix
 
     def feed(self, symbol: str, by: str = "") -> Fed:
         """Read one generated symbol and the style that wrote it: → the bars it completed
@@ -131,10 +161,11 @@ class Performance:
         done = self.splitter.feed(symbol)
         ended = self.splitter.ended
         first = self.splitter.bars - len(done)
-        read = [
-            bar_notes(text, context, self.options.tempo, first + k)
-            for k, (text, context) in enumerate(done)
-        ]
+        read: list[Bar] = []
+        chord = self._chord
+        for k, (text, context) in enumerate(done):
+            read.append(bar_notes(text, context, self.options.tempo, first + k, chord))
+            chord = read[-1].chord
         if read and self.options.fit_meter and not self._fits(read):
             if self._tries < LIVE_TRIES:
                 self._tries += 1
@@ -149,19 +180,38 @@ class Performance:
             self.score = [*self.score, *(text for text, _ in done)][-64:]
             self._previous = (done[-1][0], "".join(self._written))
             self._written, self._tries = [], 0
+            self._chord = chord
+            self._counted += sum(not self._is_pickup(bar) for bar in read)
         bars = [ReadyBar(self.tune, bar, shares) for bar in read]
         if ended:
             self.restart()
-        return Fed(bars, ended)
+            return Fed(bars, ended)
+        then = self._grid_prefix(symbol) if done else ""
+        return Fed(bars, ended, then=then)
+
+    def _is_pickup(self, bar: Bar) -> bool:
+        """A tune's short first bar: on a grid it shares the first bar's chord."""
+        full = bar.header.bar_quarters
+        return self._counted == 0 and full is not None and bar.ok and bar.exact_quarters < full
 
     def _fits(self, bars: list[Bar]) -> bool:
-        """Whether bars just completed are music and last a bar of their meter each."""
+        """Whether bars just completed are music and last a bar of their meter each (and, on a
+        grid, carry its chord and no other; with `fit_chords`, for half the tries, with every
+        strong-beat note one of its tones)."""
         previous, before = self._previous or (None, "")
         if not well_formed("".join(self._written), before):
             return False
+        grid = self.options.chords
         for bar in bars:
             if not fits_meter(bar, opens_section(bar.abc, previous)):
                 return False
+            if grid is not None:
+                chord = grid.chord(self._counted)
+                if chords_in(bar.abc) != [chord]:
+                    return False
+                due = self.options.fit_chords and self._tries < LIVE_TRIES // 2
+                if due and not bar_chord_tones(bar, chord).fits:
+                    return False
             previous = bar.abc
         return True
 
@@ -169,16 +219,26 @@ class Performance:
     def takes_back(self) -> bool:
         return self.options.fit_meter
 
+    # what a snapshot holds: where the tune stands (the count of tries stays out of it)
+    _MARKED = (
+        "tune",
+        "splitter",
+        "score",
+        "_writers",
+        "_written",
+        "_previous",
+        "_chord",
+        "_counted",
+    )
+
     def snapshot(self) -> Any:
         """Where the tune stands (the session marks it to come back to)."""
-        return copy.deepcopy(
-            (self.tune, self.splitter, self.score, self._writers, self._written, self._previous)
-        )
+        return copy.deepcopy({name: getattr(self, name) for name in self._MARKED})
 
     def restore(self, snapshot: Any) -> None:
         """Back to a `snapshot`: the symbols since are taken back (the count of tries stays)."""
-        state = copy.deepcopy(snapshot)
-        self.tune, self.splitter, self.score, self._writers, self._written, self._previous = state
+        for name, value in copy.deepcopy(snapshot).items():
+            setattr(self, name, value)
 
     def restart(self) -> None:
         """The history was reset: the next symbols are a new tune's body."""
@@ -186,6 +246,8 @@ class Performance:
         self.splitter = BarSplitter(header=self.options.header)
         self.score = []
         self._written, self._previous, self._tries = [], None, 0
+        self._chord, self._counted = None, 0
+        self._opening = self._grid_prefix("\n")
 
     def to_json(self) -> dict[str, Any]:
         """Options and the tune so far, for a viewer that joins late."""
@@ -194,6 +256,7 @@ class Performance:
             "tune": self.tune,
             "resampled": self.resampled,
             "unfit": self.unfit,
+            "grid_bar": self._counted,
             "score": {"header": self.splitter.header.text(self.tune), "bars": self.score},
         }
 
@@ -234,7 +297,7 @@ class Performance:
             error=bar.error,
             starts_in=starts_in,
             seconds=bar.seconds,
-            notes=bar.notes,
+            notes=bar.sounding,
             by=by or {},
             played=self.played,
             skipped=self.skipped,

@@ -10,7 +10,8 @@ looks inside it or its events:
 - `feed(symbol, by)` (engine thread): one generated symbol and the style that wrote it → what it
   completed, ready to be placed (opaque to the session), and whether it ended the piece (the
   session then primes `prime_text()`), or that it takes back what was written since the last
-  item it kept (`retry`: a bar that does not fit its meter);
+  item it kept (`retry`: a bar that does not fit its meter), and what it writes itself before
+  the models go on (`then`: a chord grid's next chord; the session primes it, and shows it);
 - `takes_back`: whether it may (then the session holds each symbol's step event until the item
   it belongs to is kept, and shows nothing it takes back); `snapshot()` / `restore(snapshot)`:
   its own state where the session marks a point to come back to (each kept item, each prime);
@@ -45,6 +46,7 @@ class Fed:
     ready: list[Any] = field(default_factory=list)
     ended: bool = False
     retry: bool = False  # take back the symbols since the last mark, and write them again
+    then: str = ""  # text the performer writes next (a grid's chord): the models read it
 
 
 @runtime_checkable

@@ -562,6 +562,9 @@ class Session:
             if fed.ended:  # the models closed the piece: the next starts afresh
                 self._prime(self.performer.prime_text())
                 self._take_mark(events)
+            elif fed.then:  # what the performer writes before the models go on (a chord)
+                self._prime(fed.then)
+                self._take_mark(events)
         return events
 
     def _keep_search_live(self, seconds: float) -> list[Event]:

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from conductor.generate import Conductor, ConductorSnapshot
 from conductor.music import (
     Bar,
     BarSplitter,
+    ChordGrid,
     TuneForm,
     TuneHeader,
     bar_notes,
@@ -48,6 +49,8 @@ from conductor.music import (
     tonic_pitch_class,
     well_formed,
 )
+from conductor.music.chords import chord_prefix, chords_in
+from conductor.music.harmony import bar_chord_tones
 
 __all__ = ["Tune", "compose"]
 
@@ -87,9 +90,14 @@ class Tune:
 class _Mark:
     """Where the current bar began: what `compose` returns to when it samples the bar again."""
 
-    snapshot: ConductorSnapshot
+    snapshot: ConductorSnapshot  # after the bar's chord, which a grid wrote
     splitter: BarSplitter
-    written: int  # symbols written before the bar
+    written: int  # symbols written before the bar (and before its chord)
+    own: int = -1  # ... before the models' own symbols (after the chord; -1: `written`)
+
+    def __post_init__(self) -> None:
+        if self.own < 0:
+            self.own = self.written
 
 
 def _ends_on(bar: Bar) -> int | None:
@@ -111,6 +119,8 @@ def compose(
     max_symbols: int = 2000,
     fit_meter: bool = True,
     tries: int = 200,
+    chords: ChordGrid | None = None,
+    fit_chords: bool = True,
     on_bar: Callable[[str, list[str]], None] | None = None,
 ) -> Tune:
     """Generate one tune on stream 0: prime with `header` (+ `opening`), then sample until the
@@ -121,6 +131,10 @@ def compose(
     `on_bar(symbols, by)` sees what was written up to the end of each bar once the bar is final
     (the symbols since the last call, and the style that wrote each; "" for a bar line the form
     wrote).
+
+    `chords` (a `ChordGrid`) imposes a chord on each bar (see `chord_prefix`): the models read
+    it before they write the bar, and a bar that writes another chord is resampled; with
+    `fit_chords`, for half its tries, so is a bar whose strong-beat notes are not all its chord's.
     """
     conductor.prime("\n" + header.text() + opening)
     splitter = BarSplitter(header=header)
@@ -130,7 +144,18 @@ def compose(
     names = conductor.names
     previous: str | None = None  # the last bar kept
     before = ""  # ... as written (a tie may join its last note to the next bar's first)
-    mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), 0)
+
+    def with_chord(start: int) -> _Mark:
+        """The mark of a bar about to be written: with a grid, its chord written first."""
+        if chords is not None:
+            prefix = chord_prefix(chords, tune.counted, "".join(written) or opening or "\n")
+            conductor.prime(prefix)
+            splitter.feed(prefix)
+            written.extend(prefix)
+            tune.by.extend([""] * len(prefix))
+        return _Mark(conductor.snapshot(), copy.deepcopy(splitter), start, len(written))
+
+    mark = with_chord(0)
     attempts = 0
     while len(written) < max_symbols:
         if form is None and bars is not None and splitter.bars >= bars:
@@ -144,10 +169,14 @@ def compose(
         done = splitter.feed(symbol)
         retry = False
         for text, context in done:
-            raw = "".join(written[mark.written :])
+            raw = "".join(written[mark.own :])
             opens = opens_section(text, previous)
             due = attempts < tries // 2  # half the tries for a last bar the pickup completes
             judged = _judge(text, raw, before, context, opens, tune, form, fit_meter, due)
+            if chords is not None:
+                judged = _on_grid(
+                    judged, text, context, chords.chord(tune.counted), fit_chords and due
+                )
             early = form is not None and splitter.ended and judged.counted < form.total_bars
             if (not judged.ok or early) and attempts < tries:
                 retry = True  # the bar again (or the models ended the tune before its form)
@@ -160,9 +189,9 @@ def compose(
                 core = len(closed) - len(judged.closing)
                 conductor.prime(closed)
                 splitter.feed(closed)
-                del tune.by[mark.written + core :]
+                del tune.by[mark.own + core :]
                 tune.by.extend([""] * len(judged.closing))
-                written[mark.written :] = list(closed)
+                written[mark.own :] = list(closed)
             tune.counted = judged.counted
             if judged.pickup is not None:
                 tune.pickup = judged.pickup
@@ -172,7 +201,13 @@ def compose(
                 on_bar("".join(written[mark.written :]), tune.by[mark.written :])
             previous, attempts = close_bar(text, judged.closing) if judged.closing else text, 0
             before = "".join(written[mark.written :])
-            mark = _Mark(conductor.snapshot(), copy.deepcopy(splitter), len(written))
+            going_on = form is None or tune.counted < form.total_bars
+            going_on = going_on and (form is not None or bars is None or splitter.bars < bars)
+            mark = (
+                with_chord(len(written))
+                if going_on
+                else _Mark(conductor.snapshot(), copy.deepcopy(splitter), len(written))
+            )
         if not retry:
             if not splitter.ended:
                 continue
@@ -184,7 +219,7 @@ def compose(
         # The bar did not fit: back to where it began, and sample it again.
         conductor.restore(mark.snapshot, rewind_random=False)
         splitter = copy.deepcopy(mark.splitter)
-        del written[mark.written :], tune.by[mark.written :]  # (counts change only when kept)
+        del written[mark.own :], tune.by[mark.own :]  # (counts change only when kept)
         attempts += 1
         tune.resampled += 1
     if not splitter.ended:
@@ -197,6 +232,15 @@ def compose(
     del tune.by[len(text) :]
     tune.bars = splitter.bars
     return tune
+
+
+def _on_grid(judged: _Judged, text: str, context: TuneHeader, chord: str, fit: bool) -> _Judged:
+    """A judged bar under a chord grid: it stands only with the grid's chord and no other, and
+    (`fit`) with every strong-beat note one of the chord's tones."""
+    ok = judged.ok and chords_in(text) == [chord]
+    if ok and fit:
+        ok = bar_chord_tones(bar_notes(text, context, 120.0), chord).fits
+    return replace(judged, ok=ok)
 
 
 @dataclass(frozen=True)

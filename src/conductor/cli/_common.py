@@ -247,3 +247,12 @@ def add_header_args(group: argparse._ArgumentGroup) -> None:
         "--tempo", type=number(float, 1, 1000, "a tempo is"), default=120.0,
         help="quarter notes a minute",
     )  # fmt: skip
+    group.add_argument(
+        "--chords",
+        help="a chord grid the tune keeps to, one chord a bar, cycled: 'G C D7 G', or 'blues' "
+        "(the 12-bar blues in --key); its chords sound under the melody",
+    )
+    group.add_argument(
+        "--no-fit-chords", action="store_true",
+        help="with --chords: keep bars whose strong-beat notes are not the chord's tones",
+    )  # fmt: skip

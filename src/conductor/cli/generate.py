@@ -33,6 +33,7 @@ from conductor.events import StepEvent
 from conductor.generate import Conductor, Schedule
 from conductor.library import DEFAULT_STYLES, require_music, resolve_style, resolve_styles
 from conductor.mixing import DEFAULT_THRESHOLD, MIXERS, check_weights
+from conductor.music.chords import ChordGrid
 from conductor.music.form import MAX_PART_BARS, MAX_PARTS, TuneForm
 from conductor.sampling import SamplingParams
 from conductor.vocab import clean
@@ -117,8 +118,12 @@ def run_sample(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     paths = resolve_styles(args.styles or DEFAULT_STYLES, args.styles_dir)
     tune = bool(args.format or args.out)
+    if args.chords and not tune:
+        raise ConductorError("--chords shapes a tune: add --format abc (or --out FILE.mid)")
     if tune:
         require_music(paths, "a tune (--format/--out)")
+        if args.chords:
+            ChordGrid.parse(args.chords, args.key)  # a wrong chord fails before any model loads
     ensemble = Ensemble.from_checkpoints(paths, precision=parse_precision(args.precision))
     names = ensemble.names
     if args.schedule and args.weights:
@@ -207,9 +212,12 @@ def _stream(
     return written
 
 
-def _form(args: argparse.Namespace, paths: list[Path], schedule: Schedule) -> TuneForm | None:
+def _form(
+    args: argparse.Namespace, paths: list[Path], schedule: Schedule, grid: ChordGrid | None
+) -> TuneForm | None:
     """The form asked for: --parts and --bars over the norm of the style weighted most at the
-    tune's start (its record's `form`, measured on its corpus), else 2 parts of 8, repeated."""
+    tune's start (its record's `form`, measured on its corpus), else 2 parts of 8, repeated;
+    with a chord grid, its choruses (a part is one time through the grid)."""
     if args.parts == 0:
         return None
     first = schedule.weights_at(0)
@@ -217,6 +225,9 @@ def _form(args: argparse.Namespace, paths: list[Path], schedule: Schedule) -> Tu
     norm = TuneForm()
     if "form" in (meta := read_meta(leading)):
         norm = TuneForm.from_json(meta["form"])
+    if grid is not None:  # choruses of the grid, about as many bars as the style's norm
+        choruses = max(1, round(norm.total_bars / len(grid.bars)))
+        norm = TuneForm(min(choruses, MAX_PARTS), min(len(grid.bars), MAX_PART_BARS), False)
     return replace(
         norm,
         parts=norm.parts if args.parts is None else args.parts,
@@ -246,6 +257,9 @@ def _generate_tune(
     if out is not None and not out.parent.is_dir():
         raise ConductorError(f"cannot write {out}: no directory {out.parent}")
     header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
+    grid = ChordGrid.parse(args.chords, args.key) if args.chords else None
+    if grid is not None:
+        console.print(f"[dim]chords: {grid.describe()}[/dim]", highlight=False)
     console.print(header.text(), end="", style="dim", highlight=False, markup=False)
     console.print(args.opening, end="", style="dim", highlight=False, markup=False)
 
@@ -255,7 +269,7 @@ def _generate_tune(
             line.append(symbol, style=colours.get(style, ""))
         console.print(line, end="", highlight=False)
 
-    form = _form(args, paths, schedule)
+    form = _form(args, paths, schedule, grid)
     tune = compose(
         conductor,
         schedule.weights_at,
@@ -265,6 +279,8 @@ def _generate_tune(
         form=form,
         max_symbols=3000 if args.chars is None else args.chars,
         fit_meter=not args.no_fit_meter,
+        chords=grid,
+        fit_chords=not args.no_fit_chords,
         on_bar=show,
     )
     console.print()
@@ -274,7 +290,8 @@ def _generate_tune(
         ending = form.describe() + ("" if tune.whole else f", stopped after {tune.counted}")
     console.print(
         f"[dim]{tune.bars} bars, {ending}; {tune.resampled} bars resampled to fit the meter"
-        f"{'' if form is None else ' and form'}, {tune.unfit} kept unfit[/dim]"
+        f"{'' if form is None else ' and form'}{'' if grid is None else ' and chords'}, "
+        f"{tune.unfit} kept unfit[/dim]"
     )
     if tune.bars == 0:
         raise ConductorError("the styles wrote no bar of a tune: nothing to write")

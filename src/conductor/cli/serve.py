@@ -109,7 +109,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from conductor.music import TuneHeader
+    from conductor.music import ChordGrid, TuneHeader
     from conductor.performance import MusicOptions, Performance
     from conductor.server.midi import MidiControl, MidiOut, load_mapping
     from conductor.server.run import Endpoints, check_free, check_options, serve
@@ -122,9 +122,15 @@ def run(args: argparse.Namespace) -> int:
         require_music(paths, "--music")
         header = TuneHeader(meter=args.meter, unit=args.unit, key=args.key, title=args.title)
         fit = not args.no_fit_meter
-        performer = Performance(MusicOptions(header, args.tempo, args.ahead_bars, fit))
+        grid = ChordGrid.parse(args.chords, args.key) if args.chords else None
+        options = MusicOptions(
+            header, args.tempo, args.ahead_bars, fit, grid, not args.no_fit_chords
+        )
+        performer = Performance(options)
     elif args.midi_out:
         raise ConductorError("--midi-out plays the tune: add --music")
+    elif args.chords:
+        raise ConductorError("--chords shapes the tune: add --music")
     osc_port = None if args.osc_port < 0 else args.osc_port
     check_options(args.host, args.token, osc_port, args.advertise)  # before the models load
     check_free(args.host, args.port, "the page")

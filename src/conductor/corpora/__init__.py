@@ -16,6 +16,7 @@ from typing import Any
 from conductor.checkpoint import atomic_write_bytes
 from conductor.corpora._recipe import Recipe
 from conductor.corpora.abc import ABC_RECIPES
+from conductor.corpora.chorales import CHORALE_RECIPES
 from conductor.corpora.code import CODE_RECIPES
 from conductor.corpora.prose import PROSE_RECIPES
 from conductor.corpus import read_text
@@ -35,7 +36,8 @@ __all__ = [
 ]
 
 RECIPES: dict[str, Recipe] = {
-    recipe.name: recipe for recipe in (*PROSE_RECIPES, *CODE_RECIPES, *ABC_RECIPES)
+    recipe.name: recipe
+    for recipe in (*PROSE_RECIPES, *CODE_RECIPES, *ABC_RECIPES, *CHORALE_RECIPES)
 }
 
 DEFAULT_DIR = Path("data/corpora")

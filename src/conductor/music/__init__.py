@@ -3,7 +3,8 @@
 One module per part: `header` (the tune header, `MusicError`), `bars` (bar splitting),
 `timing` (music21's reading: timed notes, meter fit, tune checks), `render` (MIDI and WAV),
 `form` (bars, parts, repeats, the final note), `abc2midi` (an independent reading: abcmidi's),
-`notation` (one notation for every style: L:1/8, no marks that are no music).
+`notation` (one notation for every style: L:1/8, no marks that are no music), `chords`
+(chord names, chord grids, voicings), `harmony` (strong-beat chord tones).
 
 The engine writes ABC one character at a time; this module turns that text into music:
 
@@ -31,7 +32,9 @@ from conductor.music.bars import (
     tune_body,
     well_formed,
 )
+from conductor.music.chords import ChordGrid, chord_pitch_classes, chord_prefix, chords_in
 from conductor.music.form import Form, TuneForm, corpus_form, tonic_pitch_class, tune_form
+from conductor.music.harmony import ChordTones, bar_chord_tones, tune_chord_tones
 from conductor.music.header import MusicError, TuneHeader
 from conductor.music.notation import normalise_tune
 from conductor.music.render import DEFAULT_SOUNDFONT, PEAK_DBFS, render_wav, write_midi
@@ -44,6 +47,8 @@ __all__ = [
     "Abc2MidiCheck",
     "Bar",
     "BarSplitter",
+    "ChordGrid",
+    "ChordTones",
     "Form",
     "MusicError",
     "Note",
@@ -51,8 +56,12 @@ __all__ = [
     "TuneForm",
     "TuneHeader",
     "abc2midi_check",
+    "bar_chord_tones",
     "bar_notes",
     "check_tune",
+    "chord_pitch_classes",
+    "chord_prefix",
+    "chords_in",
     "close_bar",
     "corpus_form",
     "fits_meter",
@@ -63,6 +72,7 @@ __all__ = [
     "render_wav",
     "tonic_pitch_class",
     "tune_body",
+    "tune_chord_tones",
     "tune_form",
     "well_formed",
     "write_midi",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from conductor.music.header import FIELD_LINE, TuneHeader
+from conductor.music.chords import chord_pitch_classes
+from conductor.music.header import FIELD_LINE, MusicError, TuneHeader
 
 __all__ = [
     "CLOSES_SECTION",
@@ -66,6 +67,7 @@ _NOT_MUSIC = re.compile(r"[^A-Ga-gzxZ0-9/,'^_=<>()\[\]{}|:\- \t\n\\]")
 _STRAY_BACKSLASH = re.compile(r"\\(?!\n)")  # `\` continues a line only at its end
 _GRACE_ALONE = re.compile(r"\{[^}]*\}(?!\s*[_^=]*[A-Ga-g])")  # grace notes lead to a note
 _FIELD_IN_BODY = re.compile(r"(?m)^[A-Za-z]:")
+_STRAY_LENGTH = re.compile(r'["\s][0-9/]')  # a length after a space or a chord symbol
 
 
 _MISMARKED = re.compile(r"[a-g],|[A-G]'")  # `c,` `C'`: ABC 2.1 reads them, abc2midi refuses
@@ -134,20 +136,33 @@ def _broken_rhythms_even(text: str) -> bool:
 def well_formed(written: str, before: str = "") -> bool:
     """Whether symbols written for a bar are all music that every ABC reader reads: notes,
     rests, lengths, accidentals, bar lines, chords, tuplets (none inside another), ties and chord
-    symbols in quotes; no field line (a second header inside the tune), no title written as
-    notes (`Ligh (ait` is no bar), no octave mark on the wrong case (`c,`), no tie between two
-    different notes or from a rest (`E2-c`, `z-`; `before`: the bar before, whose last note a
-    tie may come from), no `\\` but at a line's end, no grace notes with no note after them, no
-    broken rhythm between notes of two lengths (`A>B2`)."""
+    symbols in quotes (a quote holds a chord name, nothing else); no field line (a second header
+    inside the tune), no title written as notes (`Ligh (ait` is no bar), no octave mark on the
+    wrong case (`c,`), no tie between two different notes or from a rest (`E2-c`, `z-`;
+    `before`: the bar before, whose last note a tie may come from), no `\\` but at a line's end,
+    no grace notes with no note after them, no broken rhythm between notes of two lengths
+    (`A>B2`)."""
     text = _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))
     if _FIELD_IN_BODY.search(written) or _NOT_MUSIC.search(text) or _MISMARKED.search(text):
         return False
+    if not all(_is_chord(quoted[1:-1]) for quoted in _QUOTED.findall(written)):
+        return False  # quoted text that is no chord name (`"2"`, `"GEF"`): abc2midi refuses it
+    if _STRAY_LENGTH.search(_INLINE_FIELD.sub(" ", written)):
+        return False  # a length with no note to lengthen (`"G7"24G`, `A2 3B`)
     if _STRAY_BACKSLASH.search(text) or _GRACE_ALONE.search(text):
         return False
     notes = _GRACE.sub(" ", text)  # grace notes play no part in rhythms, tuplets or ties
     if not _broken_rhythms_even(notes) or _nested_tuplet(notes):
         return False
     return _ties_hold(_GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written))))
+
+
+def _is_chord(name: str) -> bool:
+    try:
+        chord_pitch_classes(name)
+    except MusicError:
+        return False
+    return True
 
 
 _CLOSING_BAR_LINE = re.compile(r"(?:\[\||:*\|+\]?)?\s*$")

@@ -13,8 +13,9 @@ from typing import Any
 
 from conductor.errors import DependencyError
 from conductor.music.bars import CLOSES_SECTION, NOTE_LETTER, playable
+from conductor.music.chords import chord_voicing
 from conductor.music.header import MusicError, TuneHeader
-from conductor.notes import Note
+from conductor.notes import ACCOMPANIMENT, Note
 
 __all__ = ["Bar", "TuneCheck", "bar_notes", "check_tune", "fits_meter", "load_music21", "parse_abc"]
 
@@ -26,14 +27,21 @@ class Bar:
     index: int  # 0-based, within its tune
     abc: str  # the text as generated, bar line included
     header: TuneHeader  # the context it was read in
-    notes: tuple[Note, ...] = ()
+    notes: tuple[Note, ...] = ()  # the melody
     quarters: float = 0.0  # its length in quarter notes
     seconds: float = 0.0  # its length at the tempo it was timed for
     error: str | None = None  # None when music21 read it
+    accompaniment: tuple[Note, ...] = ()  # its chord symbols sounded (voice ACCOMPANIMENT)
+    chord: str | None = None  # the chord in force at its end (carried into the next bar)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def sounding(self) -> tuple[Note, ...]:
+        """Everything a player sounds: the melody and the chords under it."""
+        return self.notes + self.accompaniment
 
     @property
     def exact_quarters(self) -> Fraction:
@@ -73,11 +81,16 @@ def parse_abc(text: str) -> Any:
         raise MusicError(f"music21 cannot read this ABC: {first[:200]}") from error
 
 
-def bar_notes(bar_text: str, header: TuneHeader, tempo: float, index: int = 0) -> Bar:
+def bar_notes(
+    bar_text: str, header: TuneHeader, tempo: float, index: int = 0, chord: str | None = None
+) -> Bar:
     """Read one bar in its tune's context into notes timed at `tempo` quarter notes a minute.
 
-    A downbeat is played a little louder. A bar music21 cannot read, or with no notes, comes back
-    with `error` set (playback skips it and counts it); this function does not raise for it.
+    A downbeat is played a little louder. Chord symbols (`"G"`, `"D7"`) sound as an
+    accompaniment: each chord (`chord_voicing`) from its place until the next or the bar's end;
+    `chord`, the chord in force from an earlier bar, until the bar's first. A bar music21 cannot
+    read, or with no notes, comes back with `error` set (playback skips it and counts it); this
+    function does not raise for it.
     """
     if not (tempo > 0 and tempo < 10_000):
         raise MusicError(f"tempo {tempo} is not a speed; give quarter notes per minute, e.g. 120")
@@ -90,11 +103,15 @@ def bar_notes(bar_text: str, header: TuneHeader, tempo: float, index: int = 0) -
         return Bar(index, bar_text, header, error=str(error))
     seconds_per_quarter = 60.0 / tempo
     notes: list[Note] = []
+    symbols: list[tuple[float, str]] = []  # the bar's chord symbols: (onset, name)
     try:
         flat = score.flatten()
         length = float(flat.highestTime)
         for element in flat.notes:
             onset = float(element.offset)
+            if "ChordSymbol" in element.classes:
+                symbols.append((onset, str(element.figure)))
+                continue
             duration = float(element.quarterLength)
             if duration <= 0:  # grace notes: music21 gives them no time; so do we
                 continue
@@ -112,6 +129,7 @@ def bar_notes(bar_text: str, header: TuneHeader, tempo: float, index: int = 0) -
         return Bar(index, bar_text, header, error=f"music21 cannot time this bar: {error}")
     if length <= 0:
         return Bar(index, bar_text, header, error="this bar takes no time")
+    accompaniment, chord = _accompaniment(symbols, chord, length, seconds_per_quarter)
     return Bar(
         index,
         bar_text,
@@ -119,7 +137,45 @@ def bar_notes(bar_text: str, header: TuneHeader, tempo: float, index: int = 0) -
         tuple(notes),
         quarters=length,
         seconds=length * seconds_per_quarter,
+        accompaniment=accompaniment,
+        chord=chord,
     )
+
+
+ACCOMPANIMENT_VELOCITY = 52  # under the melody (80-96)
+
+
+def _accompaniment(
+    symbols: list[tuple[float, str]], carried: str | None, length: float, per_quarter: float
+) -> tuple[tuple[Note, ...], str | None]:
+    """Chord symbols at their onsets (and the chord carried in) → the accompaniment's notes, and
+    the chord in force at the bar's end. A name this does not know sounds nothing."""
+    spans: list[tuple[float, str]] = []
+    if carried is not None and not (symbols and symbols[0][0] <= 0):
+        spans.append((0.0, carried))
+    spans += sorted(symbols)
+    notes: list[Note] = []
+    last = carried
+    for k, (onset, name) in enumerate(spans):
+        end = spans[k + 1][0] if k + 1 < len(spans) else length
+        try:
+            pitches = chord_voicing(name)
+        except MusicError:
+            continue
+        last = name
+        if end <= onset:
+            continue
+        for pitch in pitches:
+            notes.append(
+                Note(
+                    pitch,
+                    ACCOMPANIMENT_VELOCITY,
+                    onset * per_quarter,
+                    (end - onset) * per_quarter,
+                    ACCOMPANIMENT,
+                )
+            )
+    return tuple(notes), last
 
 
 def fits_meter(bar: Bar, opens: bool) -> bool:

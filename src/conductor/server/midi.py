@@ -9,7 +9,8 @@ mido's ports call back on their own thread; messages are handed to the asyncio l
 the session. Where the machine has no MIDI system, opening a port is a one-line error.
 
 Out (`MidiOut`, with `serve --music --midi-out PORT`): every note of every bar placed on the
-playback timeline, as note-on at its onset and note-off after its duration, on channel 0.
+playback timeline, as note-on at its onset and note-off after its duration, on channel 0 (the
+accompaniment, a tune's chords, on channel 1).
 """
 
 from __future__ import annotations
@@ -77,13 +78,20 @@ class MidiOut:
         if isinstance(event, BarEvent):  # only bars; one not played schedules nothing
             schedule_notes(event, self._note_on, self._note_off)
 
+    def _channel(self, note: Note) -> int:
+        """The melody on `channel`, the accompaniment on the next one."""
+        return (self.channel + note.voice) % 16
+
     def _note_on(self, note: Note) -> None:
+        channel = self._channel(note)
         self._send(
-            mido.Message("note_on", note=note.pitch, velocity=note.velocity, channel=self.channel)
+            mido.Message("note_on", note=note.pitch, velocity=note.velocity, channel=channel)
         )
 
     def _note_off(self, note: Note) -> None:
-        self._send(mido.Message("note_off", note=note.pitch, velocity=0, channel=self.channel))
+        self._send(
+            mido.Message("note_off", note=note.pitch, velocity=0, channel=self._channel(note))
+        )
 
     def _send(self, message: mido.Message) -> None:
         try:

@@ -10,7 +10,8 @@ Out: subscribers (`/conductor/subscribe s i`, loopback only unless the server al
 hosts) get `/conductor/symbol s i` and `/conductor/by s` for every step, `/conductor/weights f…`
 when the weights change, and `/conductor/mixed b` (float32 blob) at display rate. With music on
 (`serve --music`): `/conductor/bar i s` (index, ABC text) when a bar is read, and
-`/conductor/note i i f` (MIDI pitch, velocity, duration in seconds) as each note sounds.
+`/conductor/note i i f` (MIDI pitch, velocity, duration in seconds) as each melody note sounds,
+`/conductor/chord i i f` as each note of the accompaniment (the tune's chords) does.
 
 With a token (required when the server listens beyond 127.0.0.1) every message's first argument
 must be the token string.
@@ -30,7 +31,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from conductor.commands import CommandError
 from conductor.events import BarEvent, ErrorEvent, Event, StepEvent
-from conductor.notes import Note
+from conductor.notes import ACCOMPANIMENT, Note
 from conductor.server.notes import schedule_notes
 from conductor.server.osc.decode import PREFIX, Subscription, address_table, decode
 from conductor.session import Session
@@ -157,14 +158,14 @@ class OscBridge(asyncio.DatagramProtocol):
         self._to_subscribers(_message(f"{PREFIX}/mixed", mixed.tobytes()))
 
     def _on_bar(self, event: BarEvent) -> None:
-        """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds."""
+        """`/conductor/bar i s` now; each note as `/conductor/note i i f` when it sounds (an
+        accompaniment's as `/conductor/chord i i f`)."""
         self._to_subscribers(_message(f"{PREFIX}/bar", event.index, event.abc))
         schedule_notes(event, self._send_note)
 
     def _send_note(self, note: Note) -> None:
-        self._to_subscribers(
-            _message(f"{PREFIX}/note", note.pitch, note.velocity, float(note.duration))
-        )
+        address = f"{PREFIX}/chord" if note.voice == ACCOMPANIMENT else f"{PREFIX}/note"
+        self._to_subscribers(_message(address, note.pitch, note.velocity, float(note.duration)))
 
     def _to_subscribers(self, packet: bytes) -> None:
         for subscriber in list(self.subscribers):

@@ -5,7 +5,7 @@
 const music = (() => {
   const state = {
     on: false, wanted: false, tune: null, header: "", bars: [], dirty: false, ctx: null,
-    played: 0, skipped: 0, scheduled: 0, tempo: null,
+    played: 0, skipped: 0, scheduled: 0, tempo: null, grid: null, chordNotes: 0,
   };
   const $m = (id) => document.getElementById(id);
 
@@ -14,6 +14,8 @@ const music = (() => {
     if (!options) return;
     state.on = true;
     state.tempo = options.tempo;
+    // a chord grid the tune keeps to: its name, or its chords
+    state.grid = options.chords ? (options.chords.name || options.chords.bars.join(" ")) : null;
     if (options.score) { state.tune = options.tune; state.header = options.score.header; state.bars = options.score.bars.slice(); state.dirty = true; }
     info();
     if (typeof ABCJS === "undefined") {
@@ -26,7 +28,9 @@ const music = (() => {
     const sound = running ? "sound on" : "sound off: press the button";
     $m("sound").textContent = state.wanted ? "sound off" : "sound on";
     $m("music-info").textContent =
-      `tune ${state.tune ?? "-"} · ${state.tempo} ♩/min · ${state.played} bars played, ` +
+      `tune ${state.tune ?? "-"} · ${state.tempo} ♩/min · ` +
+      (state.grid ? `chords: ${state.grid} · ` : "") +
+      `${state.played} bars played, ` +
       `${state.skipped} skipped · last bar by ${state.lastBy ?? "-"} · ${sound}`;
   }
 
@@ -52,17 +56,20 @@ const music = (() => {
     const ctx = state.ctx;  // made on the first click: browsers start audio only after a gesture
     if (!state.wanted || !ctx || ctx.state !== "running") return;
     const start = ctx.currentTime + event.starts_in;
-    for (const [pitch, velocity, onset, duration] of event.notes) {
+    for (const [pitch, velocity, onset, duration, voice] of event.notes) {
       const t = start + onset;
       const freq = 440 * Math.pow(2, (pitch - 69) / 12);
       const gain = ctx.createGain();
-      const peak = 0.18 * (velocity / 127);
+      // the accompaniment (voice 1: the tune's chords) is a soft, held pad under the melody
+      const pad = voice === 1;
+      const peak = (pad ? 0.06 : 0.18) * (velocity / 127);
       gain.gain.setValueAtTime(0, t);
-      gain.gain.linearRampToValueAtTime(peak, t + 0.01);
-      gain.gain.exponentialRampToValueAtTime(peak * 0.35, t + Math.max(0.03, duration * 0.6));
+      gain.gain.linearRampToValueAtTime(peak, t + (pad ? 0.04 : 0.01));
+      gain.gain.exponentialRampToValueAtTime(peak * (pad ? 0.6 : 0.35), t + Math.max(0.03, duration * 0.6));
       gain.gain.exponentialRampToValueAtTime(0.0001, t + duration * 0.98);
       gain.connect(ctx.destination);
-      for (const [type, mult, level] of [["triangle", 1, 1], ["sine", 2, 0.25]]) {
+      const partials = pad ? [["sine", 1, 1], ["sine", 2, 0.15]] : [["triangle", 1, 1], ["sine", 2, 0.25]];
+      for (const [type, mult, level] of partials) {
         const osc = ctx.createOscillator();
         const g = ctx.createGain();
         osc.type = type; osc.frequency.value = freq * mult; g.gain.value = level;
@@ -70,8 +77,9 @@ const music = (() => {
         osc.start(t); osc.stop(t + duration);
       }
       state.scheduled += 1;
+      if (pad) state.chordNotes += 1;
     }
-    window.conductorAudio = { scheduled: state.scheduled, lastStart: start };
+    window.conductorAudio = { scheduled: state.scheduled, chords: state.chordNotes, lastStart: start };
   }
 
   function frame() {
