@@ -202,7 +202,22 @@ def test_well_formed_bars_are_music_and_nothing_else() -> None:
     assert well_formed("{g}A2 B|") and not well_formed("A2 B{g}|") and not well_formed("z2- z|")
     assert well_formed("A>B c<d d/>e/ [ce]>d|") and not well_formed("A>B2|")  # broken rhythms
     assert well_formed('"Am/E"A2 "D7"d2|')  # a quote holds a chord name, nothing else
-    for quoted in ('"2"G2 A2|', '"GEF"B2|', '"|GF"G2|', '" "z2|', '"G2 A2|', '"G7"24G|', "A2 3B|"):
+    assert well_formed("(3:2:3abc d2 :|") and well_formed("=c^^d__e|")
+    assert well_formed("[1 [ce]2 d2 :|") and well_formed("(3 A/B/c d2|")
+    for quoted in (
+        '"2"G2 A2|',
+        '"GEF"B2|',
+        '"|GF"G2|',
+        '" "z2|',
+        '"G2 A2|',
+        '"G7"24G|',
+        "A2 3B|",
+        "d2 :2|",
+        "d2=z g2|",
+        "B2] c2|",
+        "[ce d2|",
+        "(3/A/B/c/ d|",
+    ):
         assert not well_formed(quoted), quoted
 
 

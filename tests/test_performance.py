@@ -201,6 +201,24 @@ def test_midi_out_plays_each_note_at_its_time() -> None:
     assert kinds == [("note_on", 62), ("note_off", 62), ("note_on", 66), ("note_off", 66)]
     onsets = [t - start for t, m in port.messages if m.type == "note_on"]
     assert onsets[0] == pytest.approx(0.05, abs=0.04) and onsets[1] == pytest.approx(0.15, abs=0.04)
+    assert {m.channel for _, m in port.messages} == {0}
+
+
+def test_midi_out_plays_the_accompaniment_on_the_next_channel() -> None:
+    port = FakePort()
+    out = MidiOut(port, channel=3)
+    chord = BarEvent(
+        1, 0, '"G"G2|', "X:1", True, None, 0.0, 0.2,
+        (Note(67, 96, 0.0, 0.1), Note(55, 52, 0.0, 0.1, voice=1)), {}, 1, 0,
+    )  # fmt: skip
+
+    async def play() -> None:
+        out(chord)
+        await until(lambda: len(port.messages) >= 4, what="melody and chord, on and off")
+
+    asyncio.run(play())
+    channels = {(m.note, m.channel) for _, m in port.messages}
+    assert channels == {(67, 3), (55, 4)}
 
 
 def test_midi_out_without_a_midi_system_is_a_one_line_error() -> None:
@@ -211,8 +229,9 @@ def test_midi_out_without_a_midi_system_is_a_one_line_error() -> None:
 
 @pytest.fixture(scope="module")
 def music_server() -> Iterator[BackgroundServer]:
-    conductor = Conductor(Ensemble.from_checkpoints(ABC), seed=1)
-    options = MusicOptions(TuneHeader("4/4", "1/8", "G"), tempo=480.0, ahead_bars=1.0)
+    conductor = Conductor(Ensemble.from_checkpoints(CHORDED), seed=1)
+    header = TuneHeader("4/4", "1/8", "G")
+    options = MusicOptions(header, tempo=480.0, ahead_bars=1.0, chords=ChordGrid.blues("G"))
     session = Session(conductor, [1.0, 0.0], rate=0, performer=Performance(options))
     server = BackgroundServer(session, port=0, osc_port=0)
     yield server
@@ -228,6 +247,9 @@ def test_osc_subscribers_hear_each_note_as_it_sounds(music_server: BackgroundSer
         assert isinstance(bar[0], int) and "|" in bar[1]
         pitch, velocity, duration = peer.first("/conductor/note", seconds=5)
         assert 21 <= pitch <= 108 and 1 <= velocity <= 127 and 0 < duration < 5
+        # the blues's chords sound under the melody: G7, C7 or D7 tones, softer
+        pitch, velocity, duration = peer.first("/conductor/chord", seconds=5)
+        assert pitch % 12 in {7, 11, 2, 5, 0, 4, 10, 6, 9} and velocity < 80 and duration > 0
         # generation waits for playback: a few bars on, at most ~2 bars of 4/4 at 480 per
         # minute (0.5 s each) are scheduled beyond now
         for _ in range(3):

@@ -68,6 +68,8 @@ _STRAY_BACKSLASH = re.compile(r"\\(?!\n)")  # `\` continues a line only at its e
 _GRACE_ALONE = re.compile(r"\{[^}]*\}(?!\s*[_^=]*[A-Ga-g])")  # grace notes lead to a note
 _FIELD_IN_BODY = re.compile(r"(?m)^[A-Za-z]:")
 _STRAY_LENGTH = re.compile(r'["\s][0-9/]')  # a length after a space or a chord symbol
+_COLON_LENGTH = re.compile(r":[0-9/]")  # ... after a repeat's colon (tuplets taken out first)
+_LONE_ACCIDENTAL = re.compile(r"[_^=]+(?![_^=]*[A-Ga-g])")
 
 
 _MISMARKED = re.compile(r"[a-g],|[A-G]'")  # `c,` `C'`: ABC 2.1 reads them, abc2midi refuses
@@ -147,14 +149,37 @@ def well_formed(written: str, before: str = "") -> bool:
         return False
     if not all(_is_chord(quoted[1:-1]) for quoted in _QUOTED.findall(written)):
         return False  # quoted text that is no chord name (`"2"`, `"GEF"`): abc2midi refuses it
-    if _STRAY_LENGTH.search(_INLINE_FIELD.sub(" ", written)):
-        return False  # a length with no note to lengthen (`"G7"24G`, `A2 3B`)
+    untupled = _TUPLET.sub(" ", _INLINE_FIELD.sub(" ", written))
+    if _STRAY_LENGTH.search(untupled) or _COLON_LENGTH.search(_TUPLET.sub(" ", text)):
+        return False  # a length with no note to lengthen (`"G7"24G`, `A2 3B`, `d2 :2`, `(3/A`)
+    if not _chords_closed(text):
+        return False  # a chord's bracket with no partner (`B2]`, `[ce`)
+    if _LONE_ACCIDENTAL.search(text):
+        return False  # an accidental on a rest or on nothing (`=z`, `^ |`)
     if _STRAY_BACKSLASH.search(text) or _GRACE_ALONE.search(text):
         return False
     notes = _GRACE.sub(" ", text)  # grace notes play no part in rhythms, tuplets or ties
     if not _broken_rhythms_even(notes) or _nested_tuplet(notes):
         return False
     return _ties_hold(_GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written))))
+
+
+_NOT_A_CHORD_BRACKET = re.compile(r"\[\d|\[\||\|\]")  # voltas `[1`, bar lines `[|` `|]`
+
+
+def _chords_closed(text: str) -> bool:
+    """Whether every `[` of a chord is closed by a `]`, and no `]` closes nothing."""
+    depth = 0
+    for char in _NOT_A_CHORD_BRACKET.sub(" ", text):
+        if char == "[":
+            depth += 1
+            if depth > 1:
+                return False
+        elif char == "]":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def _is_chord(name: str) -> bool:
