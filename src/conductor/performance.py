@@ -39,11 +39,10 @@ from conductor.music import (
     BarSplitter,
     ChordGrid,
     TuneHeader,
-    bar_chord_tones,
     bar_notes,
     chord_prefix,
-    chords_in,
     fits_meter,
+    keeps_to,
     opens_section,
     well_formed,
 )
@@ -205,13 +204,9 @@ class Performance:
         for bar in bars:
             if not fits_meter(bar, opens_section(bar.abc, previous)):
                 return False
-            if grid is not None:
-                chord = grid.chord(self._counted)
-                if chords_in(bar.abc) != [chord]:
-                    return False
-                due = self.options.fit_chords and self._tries < LIVE_TRIES // 2
-                if due and not bar_chord_tones(bar, chord).fits:
-                    return False
+            due = self.options.fit_chords and self._tries < LIVE_TRIES // 2
+            if grid is not None and not keeps_to(bar, grid.chord(self._counted), due):
+                return False
             previous = bar.abc
         return True
 

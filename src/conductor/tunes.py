@@ -49,8 +49,8 @@ from conductor.music import (
     tonic_pitch_class,
     well_formed,
 )
-from conductor.music.chords import chord_prefix, chords_in
-from conductor.music.harmony import bar_chord_tones
+from conductor.music.chords import chord_prefix
+from conductor.music.harmony import keeps_to
 
 __all__ = ["Tune", "compose"]
 
@@ -235,12 +235,10 @@ def compose(
 
 
 def _on_grid(judged: _Judged, text: str, context: TuneHeader, chord: str, fit: bool) -> _Judged:
-    """A judged bar under a chord grid: it stands only with the grid's chord and no other, and
-    (`fit`) with every strong-beat note one of the chord's tones."""
-    ok = judged.ok and chords_in(text) == [chord]
-    if ok and fit:
-        ok = bar_chord_tones(bar_notes(text, context, 120.0), chord).fits
-    return replace(judged, ok=ok)
+    """A judged bar under a chord grid: it stands only if it keeps to the grid's chord
+    (`keeps_to`; `fit`: its strong beats on the chord's tones too), read once with `_judge`."""
+    bar = judged.bar if judged.bar is not None else bar_notes(text, context, 120.0)
+    return replace(judged, ok=judged.ok and keeps_to(bar, chord, fit))
 
 
 @dataclass(frozen=True)
@@ -249,6 +247,7 @@ class _Judged:
     counted: int  # bars counted toward the form once it stands
     closing: str = ""  # the bar line the form closes it with ("": the bar stays as written)
     pickup: Fraction | None = None  # it is its part's pickup, this long in quarters
+    bar: Bar | None = None  # the bar as read (with its closing bar line), if it was
 
 
 def _judge(
@@ -269,7 +268,7 @@ def _judge(
         if not fit_meter:
             return _Judged(True, tune.counted)
         bar = bar_notes(text, context, 120.0)
-        return _Judged(well_formed(raw, before) and fits_meter(bar, opens), tune.counted)
+        return _Judged(well_formed(raw, before) and fits_meter(bar, opens), tune.counted, bar=bar)
     bar = bar_notes(text, context, 120.0)
     full = context.bar_quarters
     index = tune.counted % form.bars  # the bar's place in its part
@@ -278,7 +277,7 @@ def _judge(
         # a pickup: counted in no part, and only where a part begins
         ok = ok and index == 0 and plain_bar(text, may_open=True)
         ok = ok and (not fit_meter or fits_meter(bar, opens))
-        return _Judged(ok, tune.counted, pickup=bar.exact_quarters)
+        return _Judged(ok, tune.counted, pickup=bar.exact_quarters, bar=bar)
     if index < form.bars - 1:
         ok = (
             ok
@@ -288,7 +287,7 @@ def _judge(
         # A line's end closes a bar for music21 (and the splitter), not for abc2midi: the form
         # writes the bar line, so every reader counts the same bars.
         line_end = text.endswith("\n") and not text.rstrip().endswith("|")
-        return _Judged(ok, tune.counted + 1, "|\n" if line_end else "")
+        return _Judged(ok, tune.counted + 1, "|\n" if line_end else "", bar=bar)
     closing = form.closing(tune.counted // form.bars)
     ok = ok and plain_bar(close_bar(text, "|"), may_open=index == 0)
     bar = bar_notes(close_bar(text, closing.rstrip("\n")), context, 120.0)
@@ -299,4 +298,4 @@ def _judge(
         ok = ok and bar.ok and bar.exact_quarters == full - tune.pickup
     elif fit_meter:
         ok = ok and fits_meter(bar, True)
-    return _Judged(ok, tune.counted + 1, closing)
+    return _Judged(ok, tune.counted + 1, closing, bar=bar)

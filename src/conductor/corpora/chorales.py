@@ -2,7 +2,7 @@
 
 music21 ships J. S. Bach's four-part chorales as MusicXML (`corpus/bach/*.mxl`). Each becomes one
 ABC tune: the soprano's melody, and before each bar's first note the chord Bach's four voices
-sound at its downbeat (`"G"`, `"Em"`, `"D7"`, `"F#dim"`: `conductor.music.chords.name_chord`
+sound at its downbeat (`"G"`, `"Em"`, `"D7"`, `"F#dim"`: `conductor.music.chords.best_chord`
 over the pitch classes sounding there; where they make no chord, the bar carries the last one).
 So the style writes a chord with every bar, as a lead sheet does, and a chord grid
 (`--chords`) reads to it as its own. Fermatas and the lower voices' lines are not written; the
@@ -84,7 +84,9 @@ class Chorale:
             if text is None:
                 return None
             bars.append(text + (" |]" if n == len(self.bars) - 1 else " |"))
-        lines = [" ".join(bars[i : i + _BARS_PER_LINE]) for i in range(0, len(bars), 4)]
+        lines = [
+            " ".join(bars[i : i + _BARS_PER_LINE]) for i in range(0, len(bars), _BARS_PER_LINE)
+        ]
         head = [f"X:{number}", f"T:{self.title}", f"M:{self.meter}", "L:1/8"]
         head.append(f"K:{_key_name(key)}")
         try:
@@ -170,7 +172,7 @@ def read_chorale(score: Any, title: str) -> Chorale | None:
     signature = signatures[0]
     analysed = score.analyze("key")
     key = signature.asKey(analysed.mode if analysed.mode in ("major", "minor") else "major")
-    harmony = _downbeat_chords(score, voices)
+    harmony = _downbeat_chords(voices)
     bars: list[_Bar] = []
     last: tuple[Any, str] | None = None
     for measure in soprano.getElementsByClass("Measure"):
@@ -215,7 +217,7 @@ def _joined(bars: list[_Bar], full: Fraction) -> tuple[_Bar, ...]:
     return tuple(out)
 
 
-def _downbeat_chords(score: Any, voices: list[Any]) -> dict[int, tuple[Any, str] | None]:
+def _downbeat_chords(voices: list[Any]) -> dict[int, tuple[Any, str] | None]:
     """Each bar's chord at its first onset, as the four voices sound it."""
     from music21 import stream
 

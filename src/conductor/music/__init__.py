@@ -34,7 +34,7 @@ from conductor.music.bars import (
 )
 from conductor.music.chords import ChordGrid, chord_pitch_classes, chord_prefix, chords_in
 from conductor.music.form import Form, TuneForm, corpus_form, tonic_pitch_class, tune_form
-from conductor.music.harmony import ChordTones, bar_chord_tones, tune_chord_tones
+from conductor.music.harmony import ChordTones, bar_chord_tones, keeps_to, tune_chord_tones
 from conductor.music.header import MusicError, TuneHeader
 from conductor.music.notation import normalise_tune
 from conductor.music.render import DEFAULT_SOUNDFONT, PEAK_DBFS, render_wav, write_midi
@@ -65,6 +65,7 @@ __all__ = [
     "close_bar",
     "corpus_form",
     "fits_meter",
+    "keeps_to",
     "normalise_tune",
     "opens_section",
     "plain_bar",

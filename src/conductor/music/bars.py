@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from conductor.music.chords import chord_pitch_classes
-from conductor.music.header import FIELD_LINE, MusicError, TuneHeader
+from conductor.music.chords import is_chord_name
+from conductor.music.header import FIELD_LINE, TuneHeader
 
 __all__ = [
     "CLOSES_SECTION",
@@ -147,7 +147,7 @@ def well_formed(written: str, before: str = "") -> bool:
     text = _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))
     if _FIELD_IN_BODY.search(written) or _NOT_MUSIC.search(text) or _MISMARKED.search(text):
         return False
-    if not all(_is_chord(quoted[1:-1]) for quoted in _QUOTED.findall(written)):
+    if not all(is_chord_name(quoted[1:-1]) for quoted in _QUOTED.findall(written)):
         return False  # quoted text that is no chord name (`"2"`, `"GEF"`): abc2midi refuses it
     untupled = _TUPLET.sub(" ", _INLINE_FIELD.sub(" ", written))
     if _STRAY_LENGTH.search(untupled) or _COLON_LENGTH.search(_TUPLET.sub(" ", text)):
@@ -180,14 +180,6 @@ def _chords_closed(text: str) -> bool:
             if depth < 0:
                 return False
     return depth == 0
-
-
-def _is_chord(name: str) -> bool:
-    try:
-        chord_pitch_classes(name)
-    except MusicError:
-        return False
-    return True
 
 
 _CLOSING_BAR_LINE = re.compile(r"(?:\[\||:*\|+\]?)?\s*$")

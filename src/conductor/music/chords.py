@@ -30,8 +30,10 @@ __all__ = [
     "chord_pitch_classes",
     "chord_prefix",
     "chord_root",
+    "chord_spans",
     "chord_voicing",
     "chords_in",
+    "is_chord_name",
     "name_chord",
 ]
 
@@ -67,13 +69,7 @@ _IN_TEXT = re.compile(r'"([^"\n]*)"')
 BLUES = ("I7", "I7", "I7", "I7", "IV7", "IV7", "I7", "I7", "V7", "IV7", "I7", "I7")
 _DEGREES = {"I": 0, "IV": 5, "V": 7}
 # the names `name_chord` gives, best first where two fit as well
-_NAMED = (
-    ("", (0, 4, 7)),
-    ("m", (0, 3, 7)),
-    ("7", (0, 4, 7, 10)),
-    ("m7", (0, 3, 7, 10)),
-    ("dim", (0, 3, 6)),
-)
+_NAMED = tuple((quality, _QUALITIES[quality]) for quality in ("", "m", "7", "m7", "dim"))
 _SHARP_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
@@ -114,16 +110,32 @@ def chord_voicing(name: str, bass_octave: int = 3) -> tuple[int, ...]:
     return (bass, *above)
 
 
+def is_chord_name(name: str) -> bool:
+    """Whether `chord_pitch_classes` knows `name`."""
+    try:
+        chord_pitch_classes(name)
+    except MusicError:
+        return False
+    return True
+
+
 def chords_in(text: str) -> list[str]:
     """The chord symbols a piece of ABC writes (quoted names that are chords), in order."""
-    found = []
-    for quoted in _IN_TEXT.findall(text):
-        try:
-            chord_pitch_classes(quoted)
-        except MusicError:
-            continue
-        found.append(quoted.strip())
-    return found
+    return [quoted.strip() for quoted in _IN_TEXT.findall(text) if is_chord_name(quoted)]
+
+
+def chord_spans(
+    symbols: Sequence[tuple[float, str]], end: float
+) -> list[tuple[float, float, str, tuple[int, ...]]]:
+    """Chord symbols `(onset, name)`, in order, as what sounds: each chord's (onset, stop, name,
+    voicing) from its onset until the next symbol's, the last until `end`. A name this does not
+    know is left out (silence until the next); a span may be empty (stop <= onset)."""
+    spans = []
+    for k, (onset, name) in enumerate(symbols):
+        if is_chord_name(name):
+            stop = symbols[k + 1][0] if k + 1 < len(symbols) else end
+            spans.append((onset, stop, name, chord_voicing(name)))
+    return spans
 
 
 def best_chord(pitch_classes: Iterable[int], bass: int | None = None) -> tuple[int, str] | None:

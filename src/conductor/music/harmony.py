@@ -9,6 +9,8 @@ nothing. It is a chord tone when its pitch class is one of the chord's that is i
 (the last chord symbol at or before it, in this bar or an earlier one).
 
 - `bar_chord_tones(bar, chord)`: a read bar (`Bar`, notes in seconds) against one chord;
+- `keeps_to(bar, chord, tones)`: whether a bar keeps to a grid's chord (`compose` and the live
+  performer judge by it);
 - `tune_chord_tones(tune)`: a whole ABC tune against its own chord symbols (music21's reading),
   or against a `ChordGrid` laid over its bars (bar k has chord k of the grid; a pickup none).
 """
@@ -19,11 +21,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from fractions import Fraction
 
-from conductor.music.chords import ChordGrid, chord_pitch_classes
+from conductor.music.chords import ChordGrid, chord_pitch_classes, chords_in
 from conductor.music.header import MusicError, TuneHeader
 from conductor.music.timing import Bar, parse_abc
 
-__all__ = ["ChordTones", "bar_chord_tones", "strong_beats", "tune_chord_tones"]
+__all__ = ["ChordTones", "bar_chord_tones", "keeps_to", "strong_beats", "tune_chord_tones"]
 
 
 @dataclass(frozen=True)
@@ -91,24 +93,25 @@ def bar_chord_tones(bar: Bar, chord: str) -> ChordTones:
     """A read bar's strong-beat notes against `chord` (a pickup's beats counted from its end)."""
     if not bar.ok or bar.quarters <= 0:
         return ChordTones()
-    per_quarter = Fraction(bar.seconds / bar.quarters).limit_denominator(10_000)
+    quarters_per_second = bar.quarters / bar.seconds
+
+    def quarters(seconds: float) -> Fraction:  # to a 96th, as bars are measured
+        return Fraction(seconds * quarters_per_second).limit_denominator(96)
+
     notes = [
-        (
-            Fraction(note.onset).limit_denominator(10_000) / per_quarter,
-            Fraction(note.onset + note.duration).limit_denominator(10_000) / per_quarter,
-            note.pitch % 12,
-        )
+        (quarters(note.onset), quarters(note.onset + note.duration), note.pitch % 12)
         for note in sorted(bar.notes, key=lambda n: (n.onset, n.pitch))
     ]
-    notes = [(round_q(a), round_q(b), pc) for a, b, pc in notes]
     full = bar.header.bar_quarters
     shift = full - bar.exact_quarters if full is not None and bar.exact_quarters < full else 0
     chords = [(Fraction(0), chord_pitch_classes(chord))]
     return _count(notes, chords, strong_beats(bar.header), Fraction(shift))
 
 
-def round_q(value: Fraction) -> Fraction:
-    return value.limit_denominator(96)
+def keeps_to(bar: Bar, chord: str, tones: bool) -> bool:
+    """Whether a read bar keeps to a grid's `chord`: it writes that chord and no other, and
+    (`tones`) every strong beat sounds one of the chord's tones (`ChordTones.fits`)."""
+    return chords_in(bar.abc) == [chord] and (not tones or bar_chord_tones(bar, chord).fits)
 
 
 def tune_chord_tones(tune: str, grid: ChordGrid | None = None) -> ChordTones:

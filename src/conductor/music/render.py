@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from conductor.errors import DependencyError
-from conductor.music.chords import chord_voicing
+from conductor.music.chords import chord_spans
 from conductor.music.header import MusicError
 from conductor.music.timing import ACCOMPANIMENT_VELOCITY, load_music21, parse_abc
 
@@ -72,20 +72,14 @@ def _accompany(score: Any, music21: Any) -> None:
     if not symbols:
         return
     end = float(flat.highestTime)
-    spans: list[tuple[float, float, tuple[int, ...]]] = []
-    for k, (onset, name) in enumerate(symbols):
-        stop = symbols[k + 1][0] if k + 1 < len(symbols) else end
-        try:
-            spans.append((onset, stop, chord_voicing(name)))
-        except MusicError:
-            continue  # a name this does not know: silence until the next
+    spans = chord_spans(symbols, end)  # a name this does not know: silence until the next
     measures = list(score.parts[0].getElementsByClass("Measure")) if score.parts else []
     bars = [(float(m.offset), float(m.offset + m.duration.quarterLength)) for m in measures]
     part = music21.stream.Part()
     part.insert(0, music21.instrument.AcousticGuitar())
     for start, stop in bars or [(0.0, end)]:
         holder = music21.stream.Measure() if bars else part
-        for onset, until, pitches in spans:
+        for onset, until, _, pitches in spans:
             begin, finish = max(onset, start), min(until, stop)
             if finish <= begin:
                 continue

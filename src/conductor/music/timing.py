@@ -13,7 +13,7 @@ from typing import Any
 
 from conductor.errors import DependencyError
 from conductor.music.bars import CLOSES_SECTION, NOTE_LETTER, playable
-from conductor.music.chords import chord_voicing
+from conductor.music.chords import chord_spans
 from conductor.music.header import MusicError, TuneHeader
 from conductor.notes import ACCOMPANIMENT, Note
 
@@ -150,32 +150,18 @@ def _accompaniment(
 ) -> tuple[tuple[Note, ...], str | None]:
     """Chord symbols at their onsets (and the chord carried in) → the accompaniment's notes, and
     the chord in force at the bar's end. A name this does not know sounds nothing."""
-    spans: list[tuple[float, str]] = []
+    named: list[tuple[float, str]] = []
     if carried is not None and not (symbols and symbols[0][0] <= 0):
-        spans.append((0.0, carried))
-    spans += sorted(symbols)
-    notes: list[Note] = []
-    last = carried
-    for k, (onset, name) in enumerate(spans):
-        end = spans[k + 1][0] if k + 1 < len(spans) else length
-        try:
-            pitches = chord_voicing(name)
-        except MusicError:
-            continue
-        last = name
-        if end <= onset:
-            continue
-        for pitch in pitches:
-            notes.append(
-                Note(
-                    pitch,
-                    ACCOMPANIMENT_VELOCITY,
-                    onset * per_quarter,
-                    (end - onset) * per_quarter,
-                    ACCOMPANIMENT,
-                )
-            )
-    return tuple(notes), last
+        named.append((0.0, carried))
+    spans = chord_spans(named + sorted(symbols), length)
+    velocity = ACCOMPANIMENT_VELOCITY
+    notes = [
+        Note(pitch, velocity, onset * per_quarter, (stop - onset) * per_quarter, ACCOMPANIMENT)
+        for onset, stop, _, pitches in spans
+        if stop > onset
+        for pitch in pitches
+    ]
+    return tuple(notes), spans[-1][2] if spans else carried
 
 
 def fits_meter(bar: Bar, opens: bool) -> bool:
