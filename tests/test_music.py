@@ -17,6 +17,8 @@ from conductor.music import (
     TuneHeader,
     bar_notes,
     check_tune,
+    doubles_bar_line,
+    ends_tied,
     close_bar,
     fits_meter,
     opens_section,
@@ -219,6 +221,39 @@ def test_well_formed_bars_are_music_and_nothing_else() -> None:
         "(3/A/B/c/ d|",
     ):
         assert not well_formed(quoted), quoted
+
+
+def test_well_formed_refuses_what_abc2midi_refuses_in_generated_bars() -> None:
+    """Each of these, seen in generated tunes, is an abc2midi error (or a bar it counts wrong)."""
+    for written in (
+        "DED { c'2c |",  # a grace group left open: "No note found to follow grace notes"
+        "G3/F/G/A/ G{|",
+        "d2ef  {2|",  # ... or with no note in it
+        "A2 {2}\nB2|",
+        "{{g}a}b2|",  # nested: "Nested grace notes not allowed"
+        "{g}|",  # leading to no note
+        "A/>/B/A/ F/|",  # "stray / not in grace sequence"
+        "E/D/ (1E/F/|",  # "Only tuples (2 - (9 allowed"
+        "g2- (39|",
+        "E=C^A,D [,2C2]|",  # "Unrecognized character: ,"
+        "[]A2|",
+        "(3ab|",  # a tuplet left unfinished at its bar's end
+        "|",  # a bar with nothing in it
+        "  |",
+        "\n|  | cde |",  # ... or an empty bar inside it
+        ":| | A/A/ |",
+    ):
+        assert not well_formed(written), written
+    assert well_formed("{/g}A2 {ga}B2|") and well_formed("[1 (3ABc d2 :|")
+    assert well_formed(":A2 B2|") and well_formed("2\\\nGBde g2|")  # the rest of `|:`, `|2`
+    assert well_formed("d2 :| [2 d3 ||") and well_formed("A2 |\n| B2|")  # a volta; a line's end
+
+
+def test_a_bar_tied_into_nothing_and_a_bar_line_doubled_are_seen() -> None:
+    assert ends_tied("B2A2G2- ") and ends_tied('"G"[GB]2- |') and not ends_tied("G2-G2 A2|")
+    assert doubles_bar_line("\n| B2 |", "B2cB2A :|\n") and doubles_bar_line("| B2 |", "A2 ||")
+    assert not doubles_bar_line("\n|: B2 |", "B2cB2A :|\n")  # a repeat opens: one bar line
+    assert not doubles_bar_line("\n| B2 |", "B2cB2A |\n")  # inside a part (a line's end)
 
 
 ABC_SYMBOLS = "ABCDEFGabcdefgz^_=,'/0123456789()[]{}<>-.~\"!:| \n\\KLMX"

@@ -43,6 +43,8 @@ from conductor.music import (
     TuneHeader,
     bar_notes,
     close_bar,
+    doubles_bar_line,
+    ends_tied,
     fits_meter,
     opens_section,
     plain_bar,
@@ -70,6 +72,7 @@ class Tune:
     form: TuneForm | None = None  # the form asked for
     counted: int = 0  # bars counted toward the form (a pickup is not)
     pickup: Fraction = Fraction(0)  # the current part's pickup, in quarters (its last bar's due)
+    left: Fraction = Fraction(0)  # what the last part's last bar left of a bar: the next pickup
 
     @property
     def whole(self) -> bool:
@@ -98,6 +101,14 @@ class _Mark:
     def __post_init__(self) -> None:
         if self.own < 0:
             self.own = self.written
+
+
+def _left_of(bar: Bar | None, context: TuneHeader) -> Fraction:
+    """What a part's last bar leaves of a full bar (0 when it is full, or not read)."""
+    full = context.bar_quarters
+    if bar is None or not bar.ok or full is None:
+        return Fraction(0)
+    return max(Fraction(0), full - bar.exact_quarters)
 
 
 def _ends_on(bar: Bar) -> int | None:
@@ -173,6 +184,8 @@ def compose(
             opens = opens_section(text, previous)
             due = attempts < tries // 2  # half the tries for a last bar the pickup completes
             judged = _judge(text, raw, before, context, opens, tune, form, fit_meter, due)
+            if doubles_bar_line(text, previous):
+                judged = replace(judged, ok=False)
             if chords is not None:
                 judged = _on_grid(
                     judged, text, context, chords.chord(tune.counted), fit_chords and due
@@ -196,7 +209,8 @@ def compose(
             if judged.pickup is not None:
                 tune.pickup = judged.pickup
             elif judged.closing.startswith((":", "||", "|]")):
-                tune.pickup = Fraction(0)  # a part ended: the next has its own
+                tune.pickup = Fraction(0)  # a part ended: the next has its own, as long as
+                tune.left = _left_of(judged.bar, context)  # what this part's last bar left
             if on_bar is not None:
                 on_bar("".join(written[mark.written :]), tune.by[mark.written :])
             previous, attempts = close_bar(text, judged.closing) if judged.closing else text, 0
@@ -275,21 +289,26 @@ def _judge(
     ok = well_formed(raw, before) and bar.ok
     if opens and bar.ok and full is not None and bar.quarters < full:
         # a pickup: counted in no part, and only where a part begins
-        ok = ok and index == 0 and plain_bar(text, may_open=True)
+        ok = ok and index == 0 and plain_bar(text, may_open=form.repeat)
         ok = ok and (not fit_meter or fits_meter(bar, opens))
+        if fit_meter and pickup_due and tune.counted:  # a later part's: what the last left
+            ok = ok and bar.exact_quarters == tune.left
         return _Judged(ok, tune.counted, pickup=bar.exact_quarters, bar=bar)
     if index < form.bars - 1:
         ok = (
             ok
-            and plain_bar(text, may_open=index == 0)
+            and plain_bar(text, may_open=index == 0 and form.repeat)
             and (not fit_meter or fits_meter(bar, opens))
         )
+        if fit_meter and pickup_due and index == 0 and tune.counted and tune.left:
+            ok = False  # the last part's short last bar wants a pickup to make it whole
         # A line's end closes a bar for music21 (and the splitter), not for abc2midi: the form
         # writes the bar line, so every reader counts the same bars.
         line_end = text.endswith("\n") and not text.rstrip().endswith("|")
         return _Judged(ok, tune.counted + 1, "|\n" if line_end else "", bar=bar)
     closing = form.closing(tune.counted // form.bars)
-    ok = ok and plain_bar(close_bar(text, "|"), may_open=index == 0)
+    ok = ok and plain_bar(close_bar(text, "|"), may_open=index == 0 and form.repeat)
+    ok = ok and not (closing.startswith((":", "|]")) and ends_tied(raw))  # no note to tie to
     bar = bar_notes(close_bar(text, closing.rstrip("\n")), context, 120.0)
     if tune.counted + 1 == form.total_bars:  # the tune's last bar ends on its tonic
         tonic = tonic_pitch_class(context.key)

@@ -26,6 +26,8 @@ from conductor.music.abc2midi import Abc2MidiCheck, abc2midi_check
 from conductor.music.bars import (
     BarSplitter,
     close_bar,
+    doubles_bar_line,
+    ends_tied,
     opens_section,
     plain_bar,
     playable,
@@ -64,6 +66,8 @@ __all__ = [
     "chords_in",
     "close_bar",
     "corpus_form",
+    "doubles_bar_line",
+    "ends_tied",
     "fits_meter",
     "keeps_to",
     "normalise_tune",

@@ -13,6 +13,8 @@ __all__ = [
     "CLOSES_SECTION",
     "NOTE_LETTER",
     "BarSplitter",
+    "ends_tied",
+    "doubles_bar_line",
     "has_notes",
     "opens_section",
     "plain_bar",
@@ -63,123 +65,181 @@ def plain_bar(bar_text: str, may_open: bool = False) -> bool:
 
 
 _QUOTED = re.compile(r'"[^"\n]*"')  # a chord symbol (`"G"`, `"D7"`) or another annotation
-_NOT_MUSIC = re.compile(r"[^A-Ga-gzxZ0-9/,'^_=<>()\[\]{}|:\- \t\n\\]")
-_STRAY_BACKSLASH = re.compile(r"\\(?!\n)")  # `\` continues a line only at its end
-_GRACE_ALONE = re.compile(r"\{[^}]*\}(?!\s*[_^=]*[A-Ga-g])")  # grace notes lead to a note
 _FIELD_IN_BODY = re.compile(r"(?m)^[A-Za-z]:")
-_STRAY_LENGTH = re.compile(r'["\s][0-9/]')  # a length after a space or a chord symbol
-_COLON_LENGTH = re.compile(r":[0-9/]")  # ... after a repeat's colon (tuplets taken out first)
-_LONE_ACCIDENTAL = re.compile(r"[_^=]+(?![_^=]*[A-Ga-g])")
+_PITCH = r"(?:\^{1,2}|_{1,2}|=)?(?:[A-G],*|[a-g]'*)"  # not `c,` `C'`: abc2midi refuses them
+_LENGTH = r"\d*(?:/+\d*)?"
+# What a bar's text may hold, one token at a time (chord symbols and inline fields taken out).
+# Anything else is not music every reader reads: a letter that is no note, a length with no
+# note before it (`A2 3B`, `"G7"24G`, `(3/A`, `A/>/B`), an accidental on a rest or on nothing,
+# `\` but at a line's end, a tuplet of 1 or of 10 and more, a grace group with no notes or left
+# open, a chord's bracket with no partner or with no notes in it.
+_TOKEN = re.compile(
+    r"(?P<line>[ \t]*(?:\\?\n)[ \t\n]*)|(?P<space>[ \t]+)"
+    r"|(?P<bar>\[\||\|\]|:*\|+(?:\d+(?:[,-]\d+)*)?:*|::)|(?P<volta>\[\d+(?:[,-]\d+)*)"
+    r"|(?P<tuplet>\((?P<notes>[2-9])(?::\d*){0,2})(?![\d/])"
+    r"|(?P<slur>[()])"
+    rf"|(?P<grace>\{{/?(?:{_PITCH}{_LENGTH})+\}})"
+    rf"|(?P<chord>\[((?:{_PITCH}{_LENGTH})+)\])(?P<chord_length>{_LENGTH})(?P<chord_tie>-?)"
+    rf"|(?P<note>{_PITCH})(?P<note_length>{_LENGTH})(?P<note_tie>-?)"
+    rf"|(?P<rest>[zxZ])(?P<rest_length>{_LENGTH})"
+    r"|(?P<broken>[<>]{1,3})"
+)
+_KINDS = (
+    "line",
+    "space",
+    "bar",
+    "volta",
+    "tuplet",
+    "slur",
+    "grace",
+    "chord",
+    "note",
+    "rest",
+    "broken",
+)
+_SOUNDING = ("chord", "note", "rest")  # what takes time: a tuplet's notes, a broken rhythm's
+# A bar's text may open with the rest of the bar line that closed the bar before: the `:` of a
+# `|:` or the number of a `|1` (a volta).
+_OPENING = re.compile(r"\n?(?::+|\d+(?:[,-]\d+)*(?=[ \t\n\\{]|[A-Ga-gz^_=(\[]))")
+_PITCH_OF = re.compile(r"(\^{1,2}|_{1,2}|=)?([A-Ga-g][,']*)")
 
 
-_MISMARKED = re.compile(r"[a-g],|[A-G]'")  # `c,` `C'`: ABC 2.1 reads them, abc2midi refuses
-_GRACE = re.compile(r"\{[^}]*\}")
-_TUPLET = re.compile(r"\((\d)(?::\d*){0,2}")
-_NOTE_TOKEN = re.compile(r"\[[^\]|]*\]|[_^=]*[A-Ga-gzx][,']*")
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # one of _KINDS (`line`: a space with a line break in it)
+    length: str = ""  # a note's, a chord's or a rest's length, as written
+    tied: bool = False  # a tie (`-`) after it
+    pitches: tuple[tuple[str, str], ...] = ()  # a note's or a chord's: (accidental, note)
+    count: int = 0  # a tuplet's notes
 
 
-def _nested_tuplet(text: str) -> bool:
-    """Whether a tuplet starts inside another (`(3a(3bcd`), which ABC readers refuse (`text`
-    without grace notes: they take no place in a tuplet)."""
-    left, at = 0, 0
+def _tokens(text: str) -> list[_Token] | None:
+    """`text` as music tokens, or None where something in it is no music every reader reads."""
+    out: list[_Token] = []
+    at = 0
+    if opening := _OPENING.match(text):
+        out.append(_Token("bar"))
+        at = opening.end()
     while at < len(text):
-        if tuplet := _TUPLET.match(text, at):
-            if left:
-                return True
-            left, at = int(tuplet.group(1)), tuplet.end()
-        elif note := _NOTE_TOKEN.match(text, at):
-            left, at = max(0, left - 1), note.end()
+        match = _TOKEN.match(text, at)
+        if match is None:
+            return None
+        kind = next(k for k in _KINDS if match.group(k) is not None)
+        if kind in _SOUNDING:
+            written = match.group(kind)
+            pitches = tuple(m.groups("") for m in _PITCH_OF.finditer(written))
+            out.append(
+                _Token(
+                    kind,
+                    match.group(f"{kind}_length"),
+                    kind != "rest" and bool(match.group(f"{kind}_tie")),
+                    pitches,  # type: ignore[arg-type]
+                )
+            )
+        elif kind == "tuplet":
+            out.append(_Token(kind, count=int(match.group("notes"))))
         else:
-            at += 1
-    return False
+            out.append(_Token(kind))
+        at = match.end()
+    return out
 
 
-_TIE_OR_NOTE = re.compile(r"-|([_^=]*)([A-Ga-gzx])([,']*)")
-
-
-def _ties_hold(text: str) -> bool:
-    """Whether every tie joins a note to the same note (letter, octave, no other accidental);
-    a tie at the end of `text` is left for what follows."""
-    last: tuple[str, str, str] | None = None  # None after a rest: a tie from it is no tie
-    tied: tuple[str, str, str] | None = None
-    for match in _TIE_OR_NOTE.finditer(text):
-        if match.group() == "-":
-            if last is None:
-                return False
-            tied = last
+def _rhythms_hold(tokens: list[_Token]) -> bool:
+    """Whether no tuplet starts inside another (`(3a(3bcd`), every grace group leads to a note,
+    and every broken rhythm (`A>B`, `c<<d`) joins two notes written the same length, as abc2midi
+    requires (`A>B2` it cannot apply; one at the end leads into the next bar)."""
+    left = 0  # notes still to come in the current tuplet
+    last: _Token | None = None  # the last note, chord or rest
+    grace = broken = False
+    for token in tokens:
+        if token.kind in ("line", "space"):
             continue
-        accidental, letter, octave = match.groups()
-        if tied is not None and ((letter, octave) != tied[1:] or accidental not in ("", tied[0])):
+        if grace and token.kind != "note":
             return False
-        last, tied = (None if letter in "zx" else (accidental, letter, octave)), None
+        grace = token.kind == "grace"
+        if token.kind == "tuplet":
+            if left:
+                return False
+            left = token.count
+        elif token.kind == "broken":
+            if last is None or broken:
+                return False
+            broken = True
+        elif token.kind in _SOUNDING:
+            if broken and last is not None and token.length != last.length:
+                return False
+            left, last, broken = max(0, left - 1), token, False
+        elif token.kind in ("bar", "volta"):
+            last, broken = None, False  # a broken rhythm may lead into the next bar
+    sounds = any(token.kind in _SOUNDING for token in tokens)
+    return not grace and not left and sounds  # a tuplet ends in its bar; a bar has a note
+
+
+def _empty_bar(tokens: list[_Token]) -> bool:
+    """Whether two bar lines stand on one line with nothing between them (`| |`, `|: |`): an
+    empty bar, which abc2midi counts (a bar line at a line's start after one at the end of the
+    line before it does not)."""
+    return any(
+        a.kind == "bar" and gap.kind == "space" and b.kind == "bar"
+        for a, gap, b in zip(tokens, tokens[1:], tokens[2:])
+    )
+
+
+def _ties_hold(tokens: list[_Token]) -> bool:
+    """Whether every tie joins a note to the same note (letter, octave, no other accidental) and
+    a chord to the same chord; a tie at the end is left for what follows."""
+    tied: _Token | None = None
+    for token in tokens:
+        if tied is None or token.kind not in _SOUNDING:
+            tied = token if token.tied else tied
+            continue
+        if len(token.pitches) != len(tied.pitches):
+            return False  # a rest, or a chord tied to a note
+        for (accidental, note), (was, before) in zip(token.pitches, tied.pitches, strict=True):
+            if note != before or accidental not in ("", was):
+                return False
+        tied = token if token.tied else None
     return True
 
 
-_BROKEN_OR_NOTE = re.compile(r"[<>]+|(?:\[[^\]|]*\]|[_^=]*[A-Ga-gzx][,']*)(\d*(?:/+\d*)*)")
-
-
-def _broken_rhythms_even(text: str) -> bool:
-    """Whether every broken rhythm (`A>B`, `c<<d`) joins two notes written the same length, as
-    abc2midi requires (`A>B2` it cannot apply)."""
-    length: str | None = None  # the last note's written length
-    broken = False
-    for match in _BROKEN_OR_NOTE.finditer(text):
-        if match.group()[0] in "<>":
-            if length is None:
-                return False
-            broken = True
-            continue
-        if broken and match.group(1) != length:
-            return False
-        length, broken = match.group(1), False
-    return True  # a broken rhythm at the end leads into the next bar
+def ends_tied(written: str) -> bool:
+    """Whether a bar's last note is tied to what follows (no note follows a part's end)."""
+    tokens = _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))) or []
+    sounding = [token for token in tokens if token.kind in _SOUNDING]
+    return bool(sounding) and sounding[-1].tied
 
 
 def well_formed(written: str, before: str = "") -> bool:
-    """Whether symbols written for a bar are all music that every ABC reader reads: notes,
-    rests, lengths, accidentals, bar lines, chords, tuplets (none inside another), ties and chord
-    symbols in quotes (a quote holds a chord name, nothing else); no field line (a second header
-    inside the tune), no title written as notes (`Ligh (ait` is no bar), no octave mark on the
-    wrong case (`c,`), no tie between two different notes or from a rest (`E2-c`, `z-`;
-    `before`: the bar before, whose last note a tie may come from), no `\\` but at a line's end,
-    no grace notes with no note after them, no broken rhythm between notes of two lengths
-    (`A>B2`)."""
-    text = _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))
-    if _FIELD_IN_BODY.search(written) or _NOT_MUSIC.search(text) or _MISMARKED.search(text):
+    """Whether symbols written for a bar are all music that every ABC reader reads (`_TOKEN`:
+    notes, rests, lengths, accidentals, bar lines, chords, grace notes, tuplets, ties, broken
+    rhythms, and chord symbols in quotes holding a chord name, nothing else), with no field line
+    (a second header inside the tune), no title written as notes (`Ligh (ait` is no bar), no
+    tuplet inside another, no grace notes with no note after them, no broken rhythm between
+    notes of two lengths (`A>B2`), and no tie between two different notes or from a rest
+    (`E2-c`, `z-`; `before`: the bar before, whose last note a tie may come from)."""
+    if _FIELD_IN_BODY.search(written):
         return False
     if not all(is_chord_name(quoted[1:-1]) for quoted in _QUOTED.findall(written)):
         return False  # quoted text that is no chord name (`"2"`, `"GEF"`): abc2midi refuses it
-    untupled = _TUPLET.sub(" ", _INLINE_FIELD.sub(" ", written))
-    if _STRAY_LENGTH.search(untupled) or _COLON_LENGTH.search(_TUPLET.sub(" ", text)):
-        return False  # a length with no note to lengthen (`"G7"24G`, `A2 3B`, `d2 :2`, `(3/A`)
-    if not _chords_closed(text):
-        return False  # a chord's bracket with no partner (`B2]`, `[ce`)
-    if _LONE_ACCIDENTAL.search(text):
-        return False  # an accidental on a rest or on nothing (`=z`, `^ |`)
-    if _STRAY_BACKSLASH.search(text) or _GRACE_ALONE.search(text):
+    tokens = _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written)))
+    if tokens is None or _empty_bar(tokens) or not _rhythms_hold(tokens):
         return False
-    notes = _GRACE.sub(" ", text)  # grace notes play no part in rhythms, tuplets or ties
-    if not _broken_rhythms_even(notes) or _nested_tuplet(notes):
-        return False
-    return _ties_hold(_GRACE.sub(" ", _QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before + written))))
+    earlier = _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before))) or []
+    return _ties_hold(earlier + tokens)
 
 
-_NOT_A_CHORD_BRACKET = re.compile(r"\[\d|\[\||\|\]")  # voltas `[1`, bar lines `[|` `|]`
+_LEADING_BAR_LINE = re.compile(r"\s*\|(?!:)")  # `|` (not `|:`) opening a bar's text
 
 
-def _chords_closed(text: str) -> bool:
-    """Whether every `[` of a chord is closed by a `]`, and no `]` closes nothing."""
-    depth = 0
-    for char in _NOT_A_CHORD_BRACKET.sub(" ", text):
-        if char == "[":
-            depth += 1
-            if depth > 1:
-                return False
-        elif char == "]":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
+def doubles_bar_line(bar_text: str, previous: str | None) -> bool:
+    """Whether a bar begins with a plain bar line right after a section's (`:|` then `| B2 |`
+    on the next line): abc2midi reads an empty bar between them, and then cannot join the
+    section's short last bar to the pickup after it."""
+    return (
+        previous is not None
+        and bool(CLOSES_SECTION.search(previous))
+        and bool(_LEADING_BAR_LINE.match(bar_text))
+    )
 
 
 _CLOSING_BAR_LINE = re.compile(r"(?:\[\||:*\|+\]?)?\s*$")
