@@ -13,8 +13,8 @@ __all__ = [
     "CLOSES_SECTION",
     "NOTE_LETTER",
     "BarSplitter",
-    "ends_tied",
     "doubles_bar_line",
+    "ends_tied",
     "has_notes",
     "opens_section",
     "plain_bar",
@@ -181,7 +181,7 @@ def _empty_bar(tokens: list[_Token]) -> bool:
     line before it does not)."""
     return any(
         a.kind == "bar" and gap.kind == "space" and b.kind == "bar"
-        for a, gap, b in zip(tokens, tokens[1:], tokens[2:])
+        for a, gap, b in zip(tokens, tokens[1:], tokens[2:], strict=False)
     )
 
 
