@@ -144,13 +144,18 @@ def _tokens(text: str) -> list[_Token] | None:
     return out
 
 
+def _music_tokens(written: str) -> list[_Token] | None:
+    """A bar's tokens, its chord symbols and inline fields taken out (see `_tokens`)."""
+    return _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written)))
+
+
 def _rhythms_hold(tokens: list[_Token]) -> bool:
     """Whether no tuplet starts inside another (`(3a(3bcd`), every grace group leads to a note,
     and every broken rhythm (`A>B`, `c<<d`) joins two notes written the same length, as abc2midi
     requires (`A>B2` it cannot apply; one at the end leads into the next bar)."""
     left = 0  # notes still to come in the current tuplet
     last: _Token | None = None  # the last note, chord or rest
-    grace = broken = False
+    grace = broken = sounds = False
     for token in tokens:
         if token.kind in ("line", "space"):
             continue
@@ -168,10 +173,9 @@ def _rhythms_hold(tokens: list[_Token]) -> bool:
         elif token.kind in _SOUNDING:
             if broken and last is not None and token.length != last.length:
                 return False
-            left, last, broken = max(0, left - 1), token, False
+            left, last, broken, sounds = max(0, left - 1), token, False, True
         elif token.kind in ("bar", "volta"):
             last, broken = None, False  # a broken rhythm may lead into the next bar
-    sounds = any(token.kind in _SOUNDING for token in tokens)
     return not grace and not left and sounds  # a tuplet ends in its bar; a bar has a note
 
 
@@ -204,7 +208,7 @@ def _ties_hold(tokens: list[_Token]) -> bool:
 
 def ends_tied(written: str) -> bool:
     """Whether a bar's last note is tied to what follows (no note follows a part's end)."""
-    tokens = _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written))) or []
+    tokens = _music_tokens(written) or []
     sounding = [token for token in tokens if token.kind in _SOUNDING]
     return bool(sounding) and sounding[-1].tied
 
@@ -221,10 +225,10 @@ def well_formed(written: str, before: str = "") -> bool:
         return False
     if not all(is_chord_name(quoted[1:-1]) for quoted in _QUOTED.findall(written)):
         return False  # quoted text that is no chord name (`"2"`, `"GEF"`): abc2midi refuses it
-    tokens = _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", written)))
+    tokens = _music_tokens(written)
     if tokens is None or _empty_bar(tokens) or not _rhythms_hold(tokens):
         return False
-    earlier = _tokens(_QUOTED.sub(" ", _INLINE_FIELD.sub(" ", before))) or []
+    earlier = _music_tokens(before) or []
     return _ties_hold(earlier + tokens)
 
 
