@@ -67,6 +67,14 @@ def test_a_bar_that_does_not_fit_is_taken_back_and_the_next_try_stands() -> None
     assert performance.score == ["A|", "dfa afd|", "gfe dcB|"]
     fed = [performance.feed(char, "irish") for char in "dfa\nT:X\n|"]  # a field: no music
     assert any(f.retry for f in fed)
+    performance.restore(mark)
+    [closed] = [r for char in "gfe dcB:|" for r in performance.feed(char, "irish").ready]
+    mark, taken = performance.snapshot(), performance.resampled
+    fed = [performance.feed(char, "irish") for char in "\n|gfe dcB|"]  # abc2midi: an empty bar
+    assert fed[-1].retry and performance.resampled == taken + 1
+    performance.restore(mark)
+    [after] = [r for char in "\ngfe dcB|" for r in performance.feed(char, "irish").ready]
+    assert after.bar.index == closed.bar.index + 1
 
 
 def test_bars_are_placed_back_to_back_and_generation_waits_for_playback() -> None:

@@ -11,7 +11,8 @@ When the models end a tune (a blank line), the next one starts from the same hea
 next `X:` number, so a session plays tune after tune.
 
 Bars that fit the meter (`fit_meter`, on for `serve --music`): a bar that does not last a bar of
-its meter (a pickup or a section's end may be short), or is not music (`well_formed`), is taken
+its meter (a pickup or a section's end may be short), is not music (`well_formed`), or opens
+with a bar line right after a section's (`doubles_bar_line`: abc2midi reads an empty bar), is taken
 back (`Fed.retry`): the session returns the models to the bar's start, drops its symbols unseen
 and writes it again, up to `LIVE_TRIES` times (the last stands). Nothing unfit is shown or
 played, and a replay takes the same bars back at the same ticks.
@@ -41,6 +42,7 @@ from conductor.music import (
     TuneHeader,
     bar_notes,
     chord_prefix,
+    doubles_bar_line,
     fits_meter,
     keeps_to,
     opens_section,
@@ -202,6 +204,8 @@ class Performance:
             return False
         grid = self.options.chords
         for bar in bars:
+            if doubles_bar_line(bar.abc, previous):  # abc2midi: an empty bar after a section
+                return False
             if not fits_meter(bar, opens_section(bar.abc, previous)):
                 return False
             due = self.options.fit_chords and self._tries < LIVE_TRIES // 2
