@@ -161,7 +161,7 @@ def save_checkpoint(
     path = Path(path)
     if path.suffix != ".safetensors":
         raise CheckpointError(f"{path}: checkpoint files end in .safetensors")
-    tensors = {name: t.to(dtype) for name, t in model.state_dict().items()}
+    tensors = {name: t.detach().to("cpu", dtype) for name, t in model.state_dict().items()}
     record = {
         **(meta or {}),
         "kind": _KIND_MODEL,

@@ -110,7 +110,8 @@ def bits_per_symbol(
     n = int(ids.numel())
     streams = max(1, min(streams, n // 2))
     row_len = n // streams
-    rows = ids[: streams * row_len].view(streams, row_len).long()  # [S, L]
+    device = next(model.parameters()).device
+    rows = ids[: streams * row_len].view(streams, row_len).long().to(device)  # [S, L]
     state: State | None = None
     total_nats = 0.0
     for start in range(0, row_len - 1, chunk):

@@ -9,10 +9,18 @@ What a run writes, for `--out DIR` and a style named NAME:
 The data position is a function of the step (see `TBPTTBatches`) and the learning rate a function
 of progress through the budget, so a resumed run under a step budget reproduces the uninterrupted
 run's losses exactly. Under a time budget the schedule follows the clock and cannot be exact.
+
+Where it trains (`conductor.distributed.World`): on the CPU or a CUDA device (bf16 autocast
+there, fp32 on the CPU), alone or as one of several processes under torchrun, each training its
+share of the batch's streams (DDP averages the gradients, so N processes with a global batch B
+take the steps one process takes with B, within float tolerance). Checkpoints are device-free:
+a model trained on a GPU loads and plays on a CPU. Only the main process writes files; the
+resume file holds every process's streams, so a run resumes on as many processes as it ran.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import signal
 import time
@@ -25,10 +33,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from conductor.checkpoint import read_container, save_checkpoint, write_container
 from conductor.corpora import describe
 from conductor.corpus import Corpus, TBPTTBatches, split
+from conductor.distributed import World
 from conductor.errors import CheckpointError, ConductorError
 from conductor.model import CharLSTM, ModelConfig, State, bits_per_symbol
 
@@ -139,8 +149,10 @@ class Trainer:
         model_config: ModelConfig,
         config: TrainConfig | None = None,
         reporter: Callable[[TrainStatus], None] | None = None,
+        world: World | None = None,
     ) -> None:
         self.corpus = corpus
+        self.world = world or World()
         self.checkpoint = Path(checkpoint)
         if self.checkpoint.suffix != ".safetensors":
             raise ConductorError(f"{self.checkpoint}: checkpoint files end in .safetensors")
@@ -154,15 +166,22 @@ class Trainer:
         self.reporter = reporter
         self.splits = split(corpus.ids)
         self.batches = TBPTTBatches(self.splits.train, self.config.batch, self.config.seq_len)
+        self.rows = self.world.rows(self.config.batch)  # this process's streams of a batch
         val = self.splits.val[: self.config.val_symbols]
         self.val_ids = torch.from_numpy(val.astype("int64"))  # [n_val]
 
-        torch.manual_seed(self.config.seed)
-        self.model = CharLSTM(model_config)
+        torch.manual_seed(self.config.seed)  # the same initial weights in every process
+        self.model = CharLSTM(model_config).to(self.world.device)
+        self.net: nn.Module = self.model  # what the step runs: the model, or DDP around it
+        if self.world.shared:
+            cuda = self.world.device.type == "cuda"
+            ids = [self.world.device.index] if cuda else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+            torch.manual_seed(self.config.seed + self.world.rank)  # dropout: its own masks
         self.optimizer = self._make_optimizer()
         self.step = 0
         self.elapsed_s = 0.0
-        self.state: State = self.model.initial_state(self.config.batch)
+        self.state: State = self._fresh_state()
         self.losses: list[float] = []
         self.history: list[dict[str, float]] = []
         self.best_val_bpc = math.inf
@@ -170,6 +189,16 @@ class Trainer:
         self.evals_since_best = 0
         self.budget: tuple[int | None, float | None] = (None, None)  # (max_steps, minutes)
         self._stop_requested = False
+
+    def _fresh_state(self) -> State:
+        share = self.rows.stop - self.rows.start
+        return self.model.initial_state(share, self.world.device)  # [L, b, H] each
+
+    def release(self) -> None:
+        """Let go of the process group (DDP holds it): call before the world leaves it, or
+        the group is torn down at the interpreter's exit, under threads still running."""
+        self.net = self.model
+        gc.collect()
 
     def request_stop(self) -> None:
         """Stop after the current step, saving state as Ctrl-C does (safe from a reporter)."""
@@ -205,24 +234,28 @@ class Trainer:
     def train_step(self, lr: float) -> float:
         """One TBPTT step at learning rate `lr` (data window, carried state, clipping, AdamW)."""
         if self.batches.starts_epoch(self.step):
-            self.state = self.model.initial_state(self.config.batch)
+            self.state = self._fresh_state()
         inputs, targets = self.batches[self.step]  # [B, T], [B, T]
+        device = self.world.device
+        inputs, targets = inputs[self.rows].to(device), targets[self.rows].to(device)  # [b, T]
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        # float32 throughout: bf16 autocast has no fused LSTM kernel on CPUs without native
+        # float32 on the CPU: bf16 autocast has no fused LSTM kernel on CPUs without native
         # bf16 (oneDNN refuses it) and is ~12x slower unfused; see BASELINES.md vs bench/.
-        logits, (h, c) = self.model(inputs, self.state)  # [B, T, V]
+        # On CUDA, bf16 autocast (no loss scaling needed); the loss is taken in fp32.
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits, (h, c) = self.net(inputs, self.state)  # [b, T, V]
         loss = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+            logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
-        self.state = (h.detach(), c.detach())
+        self.state = (h.detach().float(), c.detach().float())
         self.step += 1
-        value = float(loss.detach())
+        value = self.world.mean(float(loss.detach()))  # the global batch's loss
         if not math.isfinite(value):
             raise ConductorError(
                 f"training diverged at step {self.step} (loss {value}); lower --lr and re-run"
@@ -252,10 +285,15 @@ class Trainer:
                 if max_steps is not None and self.step >= max_steps:
                     stopped = "steps"
                     break
-                if budget_s is not None and self.elapsed_s >= budget_s:
+                # every process stops at the same step: time and Ctrl-C are each one's own
+                time_up = budget_s is not None and self.elapsed_s >= budget_s
+                asked = interrupted[0] or self._stop_requested
+                if self.world.shared:
+                    time_up, asked = self.world.any(time_up), self.world.any(asked)
+                if time_up:
                     stopped = "time"
                     break
-                if interrupted[0] or self._stop_requested:
+                if asked:
                     stopped = "interrupted"
                     break
                 lr = self.learning_rate(max_steps, budget_s)
@@ -304,7 +342,8 @@ class Trainer:
         )
 
     def _evaluate_and_keep_best(self, mean_loss: float, lr: float) -> float:
-        val_bpc = bits_per_symbol(self.model, self.val_ids)
+        val_bpc = bits_per_symbol(self.model, self.val_ids) if self.world.is_main else 0.0
+        val_bpc = self.world.from_main(val_bpc)  # measured once; every process decides alike
         train_bpc = mean_loss / math.log(2)
         self.history.append(
             {
@@ -317,7 +356,8 @@ class Trainer:
         )
         if val_bpc < self.best_val_bpc:
             self.best_val_bpc, self.best_step, self.evals_since_best = val_bpc, self.step, 0
-            save_checkpoint(self.checkpoint, self.model, self.corpus.vocab, self._model_meta())
+            if self.world.is_main:
+                save_checkpoint(self.checkpoint, self.model, self.corpus.vocab, self._model_meta())
         else:
             self.evals_since_best += 1
         self.save_resume()
@@ -349,14 +389,18 @@ class Trainer:
     # -- resumable state -----------------------------------------------------------------------
 
     def save_resume(self) -> None:
+        """The resume file (main process; every process takes part: their streams' states)."""
+        h, c = (self.world.gather_streams(t) for t in self.state)  # [L, B, H] each
+        if not self.world.is_main:
+            return
         tensors: dict[str, torch.Tensor] = {
-            f"model.{name}": t for name, t in self.model.state_dict().items()
+            f"model.{name}": t.cpu() for name, t in self.model.state_dict().items()
         }
         optim_state = self.optimizer.state_dict()
         for index, slots in optim_state["state"].items():
             for slot, value in slots.items():
-                tensors[f"optim.{index}.{slot}"] = torch.as_tensor(value)
-        tensors["state.h"], tensors["state.c"] = self.state
+                tensors[f"optim.{index}.{slot}"] = torch.as_tensor(value).cpu()
+        tensors["state.h"], tensors["state.c"] = h, c
         tensors["rng"] = torch.get_rng_state()
         meta = {
             "kind": _RESUME_KIND,
@@ -381,6 +425,7 @@ class Trainer:
         corpus: Corpus,
         checkpoint: Path,
         reporter: Callable[[TrainStatus], None] | None = None,
+        world: World | None = None,
     ) -> Trainer:
         """A trainer in exactly the state its last `save_resume` recorded."""
         path = resume_path(Path(checkpoint))
@@ -403,6 +448,7 @@ class Trainer:
             ModelConfig.from_json(meta["model_config"]),
             TrainConfig.from_json(meta["train_config"]),
             reporter,
+            world,
         )
         trainer.model.load_state_dict(
             {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
@@ -413,7 +459,11 @@ class Trainer:
                 _, index, slot = key.split(".", 2)
                 slots.setdefault(int(index), {})[slot] = value
         trainer.optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
-        trainer.state = (tensors["state.h"], tensors["state.c"])
+        device, rows = trainer.world.device, trainer.rows
+        trainer.state = (
+            tensors["state.h"][:, rows].to(device),
+            tensors["state.c"][:, rows].to(device),
+        )
         torch.set_rng_state(tensors["rng"])
         trainer.step = int(meta["step"])
         trainer.elapsed_s = float(meta["elapsed_s"])

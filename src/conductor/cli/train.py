@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from conductor.cli._common import COUNT, POSITIVE_INT, console, number
 from conductor.corpora import RECIPES, build, corpus_path, data_dir
 from conductor.corpus import Corpus, load_corpus, split
+from conductor.distributed import DEVICES, join
 from conductor.errors import ConductorError
 from conductor.model import SIZES, ModelConfig
 from conductor.train import TrainConfig, Trainer, TrainStatus
@@ -52,14 +53,19 @@ def add_parser(commands: Any) -> None:
         help="validations without a new best before stopping early",
     )  # fmt: skip
     opt.add_argument("--seed", type=int, default=defaults.seed, help="initialisation and data")
+    opt.add_argument(
+        "--device", choices=DEVICES, default="auto",
+        help="where to train: auto = CUDA when present (bf16 there), else the CPU (fp32); "
+        "under torchrun, each process its share of the batch",
+    )  # fmt: skip
     train.set_defaults(func=run)
 
 
-def _resolve_corpus(spec: str, corpus_dir: Path) -> tuple[Path, str]:
+def _resolve_corpus(spec: str, corpus_dir: Path, build_it: bool = True) -> tuple[Path, str]:
     """A style name (built on demand) or a text file → (file, style name)."""
     if spec in RECIPES:
         path = corpus_path(spec, corpus_dir)
-        if not path.exists():
+        if build_it and not path.exists():
             console.print(f"building corpus {spec!r} → {path}")
             build(spec, corpus_dir)
         return path, spec
@@ -122,9 +128,16 @@ class _TrainProgress:
 
 def run(args: argparse.Namespace) -> int:
     corpus_dir = Path(args.corpus_dir) if args.corpus_dir else data_dir()
-    text_file, style = _resolve_corpus(args.corpus, corpus_dir)
+    world = join(args.device)  # alone, or one of torchrun's processes
+    text_file, style = _resolve_corpus(args.corpus, corpus_dir, build_it=world.is_main)
+    world.barrier()  # the main process built the corpus the others read
     corpus = load_corpus(text_file)
-    console.print(summary(corpus, text_file), highlight=False)
+    main = world.is_main
+    if main:
+        where = f" on {world.size} processes" if world.shared else ""
+        console.print(
+            summary(corpus, text_file) + f"; training on {world.device}{where}", highlight=False
+        )
     checkpoint = Path(args.out) / f"{args.name or style}.safetensors"
     minutes = args.minutes
     if args.minutes is None and args.steps is None and not args.resume:
@@ -135,10 +148,10 @@ def run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         TextColumn("{task.fields[info]}"),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
-        reporter: Callable[[TrainStatus], None] = _TrainProgress(progress)
+    with Progress(*columns, console=console, transient=False, disable=not main) as progress:
+        reporter: Callable[[TrainStatus], None] | None = _TrainProgress(progress) if main else None
         if args.resume:
-            trainer = Trainer.resume(corpus, checkpoint, reporter)
+            trainer = Trainer.resume(corpus, checkpoint, reporter, world)
         else:
             config = TrainConfig(
                 batch=args.batch,
@@ -148,8 +161,14 @@ def run(args: argparse.Namespace) -> int:
                 patience=args.patience,
                 seed=args.seed,
             )
-            trainer = Trainer(corpus, checkpoint, _model_config(args), config, reporter)
-        result = trainer.run(max_steps=args.steps, minutes=minutes)
+            trainer = Trainer(corpus, checkpoint, _model_config(args), config, reporter, world)
+        try:
+            result = trainer.run(max_steps=args.steps, minutes=minutes)
+        finally:
+            trainer.release()
+            world.leave()
+    if not main:
+        return 130 if result.stopped_because == "interrupted" else 0
     why = {
         "steps": "step budget reached",
         "time": "time budget reached",
