@@ -24,7 +24,7 @@ def test_a_world_of_one_exchanges_nothing() -> None:
     world = join("cpu")
     assert world == World() and world.is_main and not world.shared
     assert world.rows(8) == slice(0, 8)
-    assert world.mean(2.5) == 2.5 and world.any(True) and not world.any(False)
+    assert world.mean(2.5) == 2.5 and world.any(True, False) == (True, False)
     assert world.from_main(1.25) == 1.25
     state = torch.arange(6.0).view(1, 2, 3)  # [L, B, H]
     assert torch.equal(world.gather_streams(state), state)

@@ -74,13 +74,14 @@ class World:
         dist.all_reduce(tensor)
         return float(tensor.item()) / self.size
 
-    def any(self, flag: bool) -> bool:
-        """Whether any process says yes (so that all stop at the same step)."""
+    def any(self, *flags: bool) -> tuple[bool, ...]:
+        """For each flag, whether any process says yes (so that all stop at the same step);
+        all flags in one exchange."""
         if not self.shared:
-            return flag
-        tensor = torch.tensor([int(flag)], device=self._wire)
+            return flags
+        tensor = torch.tensor([int(flag) for flag in flags], device=self._wire)
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-        return bool(tensor.item())
+        return tuple(bool(value) for value in tensor.tolist())
 
     def from_main(self, value: float) -> float:
         """The main process's `value`, on every process."""

@@ -15,7 +15,8 @@ there, fp32 on the CPU), alone or as one of several processes under torchrun, ea
 share of the batch's streams (DDP averages the gradients, so N processes with a global batch B
 take the steps one process takes with B, within float tolerance). Checkpoints are device-free:
 a model trained on a GPU loads and plays on a CPU. Only the main process writes files; the
-resume file holds every process's streams, so a run resumes on as many processes as it ran.
+resume file holds every process's streams, so a run resumes on any number of processes that
+divides its batch.
 """
 
 from __future__ import annotations
@@ -288,8 +289,7 @@ class Trainer:
                 # every process stops at the same step: time and Ctrl-C are each one's own
                 time_up = budget_s is not None and self.elapsed_s >= budget_s
                 asked = interrupted[0] or self._stop_requested
-                if self.world.shared:
-                    time_up, asked = self.world.any(time_up), self.world.any(asked)
+                time_up, asked = self.world.any(time_up, asked)  # one exchange a step
                 if time_up:
                     stopped = "time"
                     break

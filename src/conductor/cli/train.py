@@ -167,8 +167,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             trainer.release()
             world.leave()
+    code = 130 if result.stopped_because == "interrupted" else 0
     if not main:
-        return 130 if result.stopped_because == "interrupted" else 0
+        return code
     why = {
         "steps": "step budget reached",
         "time": "time budget reached",
@@ -184,4 +185,4 @@ def run(args: argparse.Namespace) -> int:
         + (f" --name {args.name}" if args.name else "")
         + " --resume [--steps N | --minutes M]"
     )
-    return 130 if result.stopped_because == "interrupted" else 0
+    return code
