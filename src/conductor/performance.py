@@ -13,8 +13,8 @@ next `X:` number, so a session plays tune after tune.
 Bars that fit the meter (`fit_meter`, on for `serve --music`): a bar that does not last a bar of
 its meter (a pickup or a section's end may be short), is not music (`well_formed`), or opens
 with a bar line right after a section's (`doubles_bar_line`: abc2midi reads an empty bar), is
-taken back (`Fed.retry`): the session returns the models to the bar's start, drops its symbols unseen
-and writes it again, up to `LIVE_TRIES` times (the last stands). Nothing unfit is shown or
+taken back (`Fed.retry`): the session returns the models to the bar's start, drops its symbols
+unseen and writes it again, up to `LIVE_TRIES` times (the last stands). Nothing unfit is shown or
 played, and a replay takes the same bars back at the same ticks.
 
 A chord grid (`chords`, `serve --music --chords blues`): each tune cycles through it, a chord a
