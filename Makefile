@@ -74,6 +74,7 @@ format: install
 
 bench: install
 	$(BIN)/python bench/train_speed.py --json bench/results/train_speed.json
+	$(BIN)/python bench/train_ddp.py --json bench/results/train_ddp.json  # 1 process vs 2 (torchrun)
 	$(BIN)/python bench/ensemble_speed.py --json bench/results/ensemble_speed.json
 	$(BIN)/python bench/latency.py --json bench/results/latency.json
 	$(BIN)/python bench/precision.py --json bench/results/precision.json  # needs the corpora (make corpora)

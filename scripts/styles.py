@@ -9,7 +9,12 @@ has a resume file there is resumed, so running `train` again with a larger `--mi
 improving the models across sessions: the budget is the style's total training time (by default
 the one each shipped model was trained with, in `PLAN`; `--minutes` sets one for all). With
 `--jobs N`, N styles train at once, each on one thread (on a 2-core machine two 1-thread runs
-get more done than two 2-thread runs one after the other).
+get more done than two 2-thread runs one after the other). Across machines: the styles are
+independent, so give each machine its share (`--only kjv,c` here, `--only milton,latex` there)
+and copy the `runs/styles/` files back before `export`; one large style trains data-parallel as
+one torchrun job (`torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint
+HOST:PORT --rdzv-id ID -m conductor train CORPUS ...`, the same command on every machine; README
+"Bigger models, more machines").
 
 `export` copies each best checkpoint into `src/conductor/styles/NAME.safetensors` (the shipped
 ensemble, package data) with fp16 weights (half the bytes; the engine computes in fp32), scores
