@@ -73,6 +73,19 @@ PLAN = [
     StylePlan("abc_german", dropout=0.1, prime="\nX:1\n"),
     StylePlan("abc_scottish", dropout=0.2, prime="\nX:1\n"),
     StylePlan("abc_chorales", dropout=0.2, prime="\nX:1\n"),
+    # The library beyond the first nine (issue 17): verse, aphorisms, other languages, manuals,
+    # markup and code. Each 1x256, on one thread beside another style's run.
+    StylePlan("milton", dropout=0.1, minutes=8),
+    StylePlan("fortunes", minutes=8),
+    StylePlan("german", minutes=8),
+    StylePlan("dhammapada", dropout=0.3, minutes=3),  # 0.14 MB: read many times over
+    StylePlan("polish", dropout=0.3, minutes=3),  # 0.12 MB
+    StylePlan("reference_en", dropout=0.1, minutes=6),
+    StylePlan("reference_fr", dropout=0.1, minutes=6),
+    StylePlan("reference_de", dropout=0.1, minutes=6),
+    StylePlan("manpages", minutes=8),
+    StylePlan("perl", minutes=8),
+    StylePlan("javascript", minutes=8),
 ]
 RUNS = Path("runs/styles")
 STYLES = Path("src/conductor/styles")  # the shipped ensemble (package data)

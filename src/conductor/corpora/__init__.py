@@ -18,6 +18,7 @@ from conductor.corpora._recipe import Recipe
 from conductor.corpora.abc import ABC_RECIPES
 from conductor.corpora.chorales import CHORALE_RECIPES
 from conductor.corpora.code import CODE_RECIPES
+from conductor.corpora.manuals import MANUAL_RECIPES
 from conductor.corpora.prose import PROSE_RECIPES
 from conductor.corpus import read_text
 from conductor.errors import CorpusError
@@ -37,7 +38,7 @@ __all__ = [
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
-    for recipe in (*PROSE_RECIPES, *CODE_RECIPES, *ABC_RECIPES, *CHORALE_RECIPES)
+    for recipe in (*PROSE_RECIPES, *MANUAL_RECIPES, *CODE_RECIPES, *ABC_RECIPES, *CHORALE_RECIPES)
 }
 
 DEFAULT_DIR = Path("data/corpora")

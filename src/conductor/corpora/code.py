@@ -1,15 +1,17 @@
-"""Code and markup styles: Python's standard library, glibc's C sources, a LaTeX book."""
+"""Code and markup styles: Python's standard library, glibc's C sources, a LaTeX book, Perl's
+standard modules, npm's JavaScript."""
 
 from __future__ import annotations
 
 import gzip
 import re
+import shutil
 import sysconfig
 import tarfile
 from pathlib import Path
 
 from conductor.corpora._recipe import Recipe, read_files, require_path, spread
-from conductor.errors import CorpusError
+from conductor.errors import CorpusError, DependencyError
 
 __all__ = ["CODE_RECIPES"]
 
@@ -90,11 +92,17 @@ def _glibc_sources(files: dict[str, str]) -> tuple[str, list[str]]:
     ]
     if not wanted:
         raise CorpusError(f"no C library files under {', '.join(_GLIBC_DIRS[:5])}, ...")
+    return _joined_without_near_copies({name: _without_licence(files[name]) for name in wanted})
+
+
+def _joined_without_near_copies(files: dict[str, str]) -> tuple[str, list[str]]:
+    """`files` (name → text) joined in `spread` order, each file left out that is a near-copy of
+    one before it (most of its lines, whitespace aside, already seen)."""
     seen: set[str] = set()
     names: list[str] = []
     texts: list[str] = []
-    for name in spread(wanted):
-        text = _without_licence(files[name].strip("\n"))
+    for name in spread(list(files)):
+        text = files[name].strip("\n")
         lines = {key for line in text.splitlines() if len(key := "".join(line.split())) > 3}
         if lines and len(lines & seen) > _NEAR_COPY * len(lines):
             continue
@@ -148,6 +156,75 @@ def _latex(source: Path) -> tuple[str, list[str]]:
     return raw.decode("utf-8", errors="replace"), [str(source)]
 
 
+_PERL_INSTALL = "apt-get install perl-modules-5.36 (installed with perl)"
+# POD, Perl's documentation markup, between `=head1` (or any `=word` at a line's start) and
+# `=cut`; and what follows `__END__`/`__DATA__`: documentation and data, not Perl.
+_POD = re.compile(r"^=[a-zA-Z].*?(?:^=cut\b.*?$|\Z)", re.MULTILINE | re.DOTALL)
+_PERL_END = re.compile(r"^__(?:END|DATA)__\s*$.*", re.MULTILINE | re.DOTALL)
+# Unicode's tables (`unicore/`) and the character-set maps are generated data.
+_PERL_SKIP = {"unicore", "Unicode"}
+
+
+def _perl_code(text: str) -> str:
+    return re.sub(r"\n{3,}", "\n\n", _POD.sub("", _PERL_END.sub("", text))).strip("\n")
+
+
+def _perl_modules(root: Path) -> tuple[str, list[str]]:
+    """Perl's standard modules (`*.pm`, `*.pl`) without their POD, generated files or
+    near-copies."""
+    files = {
+        p.relative_to(root).as_posix(): _perl_code(p.read_text("utf-8", errors="replace"))
+        for p in sorted(root.rglob("*.p[ml]"))
+        if p.is_file()
+        and not _PERL_SKIP & set(p.relative_to(root).parts[:-1])
+        and not _is_generated(p)
+    }
+    if not files:
+        raise CorpusError(f"{root} holds no Perl modules (*.pm); run: {_PERL_INSTALL}")
+    return _joined_without_near_copies(files)
+
+
+def _perl_root() -> Path:
+    found = sorted(p for p in Path("/usr/share/perl").glob("5.*") if p.is_dir())
+    return found[-1] if found else require_path(Path("/usr/share/perl/5.36"), _PERL_INSTALL)
+
+
+_NPM_INSTALL = "apt-get install npm (or Node.js's own installer, which brings npm)"
+# Tests, bundles (`dist/`, `*.min.js`: the same code again, squeezed), type declarations.
+_JS_SKIP = {"test", "tests", "__tests__", "dist", "umd", "example", "examples", "benchmark"}
+_MINIFIED = 400  # a line this long is a bundle's, not a person's
+
+
+def _javascript(root: Path) -> tuple[str, list[str]]:
+    """npm's JavaScript and that of the packages it bundles: no tests, bundles or minified
+    files, no near-copies."""
+    files: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        inside = path.relative_to(root)
+        if path.suffix not in (".js", ".cjs", ".mjs") or not path.is_file():
+            continue
+        if _JS_SKIP & set(inside.parts[:-1]) or path.name.endswith(".min.js"):
+            continue
+        text = path.read_text("utf-8", errors="replace")
+        if max((len(line) for line in text.splitlines()), default=0) > _MINIFIED:
+            continue
+        files[inside.as_posix()] = text
+    if not files:
+        raise CorpusError(f"{root} holds no JavaScript (*.js); run: {_NPM_INSTALL}")
+    return _joined_without_near_copies(files)
+
+
+def _npm_root() -> Path:
+    """npm's own directory (`.../node_modules/npm`), from the `npm` on the PATH."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise DependencyError(f"program 'npm' is not installed; run: {_NPM_INSTALL}")
+    for parent in Path(npm).resolve().parents:
+        if (parent / "package.json").is_file() and (parent / "node_modules").is_dir():
+            return parent
+    raise DependencyError(f"{npm} is not inside an npm package directory; run: {_NPM_INSTALL}")
+
+
 CODE_RECIPES = (
     Recipe(
         name="python",
@@ -180,5 +257,27 @@ CODE_RECIPES = (
             Path("/usr/share/doc/c++-annotations/cplusplus.latex.gz"), _LATEX_INSTALL
         ),
         extract=_latex,
+    ),
+    Recipe(
+        name="perl",
+        description=(
+            "Perl: the interpreter's standard modules (*.pm, *.pl; no POD, no generated "
+            "Unicode tables, no near-copies)"
+        ),
+        install=_PERL_INSTALL,
+        licence="GPL-1+ or Artistic (Perl 5)",
+        locate=_perl_root,
+        extract=_perl_modules,
+    ),
+    Recipe(
+        name="javascript",
+        description=(
+            "JavaScript: npm's own code and the packages it bundles (no tests, bundles, "
+            "minified files or near-copies)"
+        ),
+        install=_NPM_INSTALL,
+        licence="Artistic-2.0 (npm); its bundled packages mostly ISC and MIT (each package.json)",
+        locate=_npm_root,
+        extract=_javascript,
     ),
 )

