@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import wave
+from fractions import Fraction
 from pathlib import Path
 
 import mido
@@ -33,7 +34,7 @@ from conductor.music import (
 )
 from conductor.music import opens_section as opens
 from conductor.search import SearchSettings
-from conductor.tunes import Tune, compose
+from conductor.tunes import Tune, _judge, compose
 
 STYLES = shipped_dir()
 PATHS = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
@@ -169,6 +170,30 @@ def test_a_tune_with_a_form_is_whole(
             assert plain_bar(text, may_open=True), text  # no repeat or ending inside a part
         previous = text
     assert abc2midi_check(tune.text).errors == ()
+
+
+def test_a_pickup_stands_outside_the_repeat_and_every_part_is_whole() -> None:
+    """Only the tune's first bar may be short; a repeated form writes the repeat after it, so
+    the part's bars are whole and abc2midi counts none short, first time or in the repeat."""
+    header, form = TuneHeader("2/4", "1/8", "G"), TuneForm(2, 4, repeat=True)
+    tune = Tune(header, "", "", form=form)
+
+    def judged(text: str, previous: str | None, counted: int) -> tuple[bool, str]:
+        tune.counted = counted
+        result = _judge(text, text, "", header, opens(text, previous), tune, form, True)
+        return result.ok, result.closing
+
+    assert judged("d|", None, 0) == (True, "|:")  # the tune's pickup
+    tune.pickup = Fraction(1, 2)
+    assert judged(":B2 BA|", "d|:", 0) == (True, "")  # its part opens after it
+    assert judged("BGB|", "e2 dc|", 3) == (False, ":|\n")  # a short closing bar: not whole
+    assert judged("BGBd|", "e2 dc|", 3) == (True, ":|\n")
+    assert judged("A|", "BGBd:|", 4)[0] is False  # a later part starts on the beat
+    assert judged("BAGF|", "BGBd:|", 4) == (True, "")
+    text = "X:1\nM:2/4\nL:1/8\nK:G\nd|:B2 BA|F2 D2|G2 FG|BGBd:|BAGF|G2 GA|GB GB|Ad cB:|\n"
+    assert abc2midi_check(text).bar_warnings == 0
+    pickup_inside = text.replace("d|:B2", "d|B2").replace("BGBd:|", "BGB:|")  # what it avoids
+    assert abc2midi_check(pickup_inside.replace("|BAGF", "|A|BAGF")).bar_warnings > 0
 
 
 def test_a_tune_with_a_form_repeats_exactly(conductor: Conductor) -> None:

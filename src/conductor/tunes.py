@@ -14,13 +14,15 @@ none fits. Most bars fit at the first or second try; a style asked for a meter i
 sampling of whole bars, the models' own bars, only the ones that count right.
 
 A whole tune (`form`, a `TuneForm`: parts of so many bars, as a style's corpus writes them):
-bars are counted into parts (a short first bar, a pickup, counts in none); inside a part only
-plain bar lines stand (a repeat, a double bar or an ending the models write there is resampled);
-the part's last bar is closed by the form's bar line (`:|`, `||`, `|]`: the models' bar read
-again with it, so they go on from what is on the page) and, after a pickup, lasts what the
-pickup leaves of a bar (as folk tunes count: abc2midi too; for half its tries, then any length
-that fits); the tune's last bar must end on the
-key's tonic; a bar a line's end closes gets a bar line (music21 reads a line's end as one,
+bars are counted into parts; a short first bar, the tune's pickup, counts in none, and a
+repeated form writes its first part's repeat after it (`d|:`), so a repeat never plays it again;
+later parts start on the beat, and every bar of every part is whole (abc2midi, the independent
+reader, counts a pickup that a repeat returns to, or that a short closing bar does not make
+whole, as a short bar; the corpora's own tunes often do both). Inside a part only plain bar
+lines stand (a repeat, a double bar or an ending the models write there is resampled); the
+part's last bar is closed by the form's bar line (`:|`, `||`, `|]`: the models' bar read again
+with it, so they go on from what is on the page); the tune's last bar must end on the key's
+tonic; a bar a line's end closes gets a bar line (music21 reads a line's end as one,
 abc2midi does not); and a tune the models end before its form is taken back to the bar and
 resampled.
 Every bar must also be music (`well_formed`: no field line, no title written as notes). Each
@@ -71,8 +73,7 @@ class Tune:
     unfit: int = 0  # bars kept after `tries` resamples that still do not fit
     form: TuneForm | None = None  # the form asked for
     counted: int = 0  # bars counted toward the form (a pickup is not)
-    pickup: Fraction = Fraction(0)  # the current part's pickup, in quarters (its last bar's due)
-    left: Fraction = Fraction(0)  # what the last part's last bar left of a bar: the next pickup
+    pickup: Fraction = Fraction(0)  # the tune's pickup, in quarters (0: it starts on the beat)
 
     @property
     def whole(self) -> bool:
@@ -101,14 +102,6 @@ class _Mark:
     def __post_init__(self) -> None:
         if self.own < 0:
             self.own = self.written
-
-
-def _left_of(bar: Bar | None, context: TuneHeader) -> Fraction:
-    """What a part's last bar leaves of a full bar (0 when it is full, or not read)."""
-    full = context.bar_quarters
-    if bar is None or not bar.ok or full is None:
-        return Fraction(0)
-    return max(Fraction(0), full - bar.exact_quarters)
 
 
 def _ends_on(bar: Bar) -> int | None:
@@ -182,8 +175,8 @@ def compose(
         for text, context in done:
             raw = "".join(written[mark.own :])
             opens = opens_section(text, previous)
-            due = attempts < tries // 2  # half the tries for a last bar the pickup completes
-            judged = _judge(text, raw, before, context, opens, tune, form, fit_meter, due)
+            due = attempts < tries // 2  # half the tries for strong beats on the chord's tones
+            judged = _judge(text, raw, before, context, opens, tune, form, fit_meter)
             if doubles_bar_line(text, previous):
                 judged = replace(judged, ok=False)
             if chords is not None:
@@ -208,9 +201,6 @@ def compose(
             tune.counted = judged.counted
             if judged.pickup is not None:
                 tune.pickup = judged.pickup
-            elif judged.closing.startswith((":", "||", "|]")):
-                tune.pickup = Fraction(0)  # a part ended: the next has its own, as long as
-                tune.left = _left_of(judged.bar, context)  # what this part's last bar left
             if on_bar is not None:
                 on_bar("".join(written[mark.written :]), tune.by[mark.written :])
             previous, attempts = close_bar(text, judged.closing) if judged.closing else text, 0
@@ -260,7 +250,7 @@ class _Judged:
     ok: bool  # the bar may stand: it is music, fits its meter (when fitting) and the form
     counted: int  # bars counted toward the form once it stands
     closing: str = ""  # the bar line the form closes it with ("": the bar stays as written)
-    pickup: Fraction | None = None  # it is its part's pickup, this long in quarters
+    pickup: Fraction | None = None  # it is the tune's pickup, this long in quarters
     bar: Bar | None = None  # the bar as read (with its closing bar line), if it was
 
 
@@ -273,7 +263,6 @@ def _judge(
     tune: Tune,
     form: TuneForm | None,
     fit_meter: bool,
-    pickup_due: bool = True,
 ) -> _Judged:
     """Whether a bar the models just wrote may stand (`text` as the splitter reads it, `raw` as
     written; `before`, the bar before it as written), and what the form makes of it. Without a
@@ -288,20 +277,20 @@ def _judge(
     index = tune.counted % form.bars  # the bar's place in its part
     ok = well_formed(raw, before) and bar.ok
     if opens and bar.ok and full is not None and bar.quarters < full:
-        # a pickup: counted in no part, and only where a part begins
-        ok = ok and index == 0 and plain_bar(text, may_open=form.repeat)
+        # a pickup: the tune's first bar only, counted in no part; a repeated form writes its
+        # part's repeat after it (`d|:`), so a repeat never plays it again and every part's
+        # bars are whole (abc2midi counts a pickup a repeat returns to as a short bar)
+        first = tune.counted == 0 and not tune.pickup
+        ok = ok and first and plain_bar(text, may_open=False)
         ok = ok and (not fit_meter or fits_meter(bar, opens))
-        if fit_meter and pickup_due and tune.counted:  # a later part's: what the last left
-            ok = ok and bar.exact_quarters == tune.left
-        return _Judged(ok, tune.counted, pickup=bar.exact_quarters, bar=bar)
+        closing = "|:" if form.repeat and first else ""
+        return _Judged(ok, tune.counted, closing, pickup=bar.exact_quarters, bar=bar)
     if index < form.bars - 1:
         ok = (
             ok
             and plain_bar(text, may_open=index == 0 and form.repeat)
             and (not fit_meter or fits_meter(bar, opens))
         )
-        if fit_meter and pickup_due and index == 0 and tune.counted and tune.left:
-            ok = False  # the last part's short last bar wants a pickup to make it whole
         # A line's end closes a bar for music21 (and the splitter), not for abc2midi: the form
         # writes the bar line, so every reader counts the same bars.
         line_end = text.endswith("\n") and not text.rstrip().endswith("|")
@@ -313,8 +302,8 @@ def _judge(
     if tune.counted + 1 == form.total_bars:  # the tune's last bar ends on its tonic
         tonic = tonic_pitch_class(context.key)
         ok = ok and (tonic is None or _ends_on(bar) == tonic)
-    if fit_meter and pickup_due and tune.pickup and full is not None:  # pickup + last bar: one
-        ok = ok and bar.ok and bar.exact_quarters == full - tune.pickup
+    if fit_meter and full is not None:  # a part's last bar is whole too
+        ok = ok and bar.ok and bar.exact_quarters == full
     elif fit_meter:
         ok = ok and fits_meter(bar, True)
     return _Judged(ok, tune.counted + 1, closing, bar=bar)
