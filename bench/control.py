@@ -1,10 +1,11 @@
 """Controllability of the shipped ensemble, judged by an independent style classifier.
 
-Runs `conductor.control` on `styles/` (recognition at weight 1 for every style; weight sweeps for
-a few pairs under both mixers) and adds each style's test BPC table from its `.eval.json`.
+Runs `conductor.control` on `styles/` (recognition at weight 1 for every style there, each judged
+among all of them: is any a near-copy of another?; weight sweeps for a few pairs under both
+mixers) and adds each style's test BPC table from its `.eval.json`.
 Writes `bench/results/control.json` and the sweep plot `docs/control.png` (shown in README).
 
-    python bench/control.py [--samples 100] [--pairs shakespeare:kjv,python:c]
+    python bench/control.py [--samples 100] [--styles a,b,c] [--pairs shakespeare:kjv,python:c]
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from conductor.control import plot_sweeps, run_control
 from conductor.library import shipped_dir
 
-STYLES = ["shakespeare", "kjv", "python", "c", "latex", "abc_irish", "abc_german", "abc_scottish"]
 PAIRS = "shakespeare:kjv,kjv:python,python:c,abc_irish:abc_german"
 
 
@@ -35,11 +35,16 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="samples per point")
     parser.add_argument("--length", type=int, default=300, help="symbols per sample")
     parser.add_argument("--pairs", default=PAIRS, help="a:b[,c:d] weight sweeps")
+    parser.add_argument("--styles", help="a,b,c (default: every style in --styles-dir)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/control.json"))
     parser.add_argument("--plot", type=Path, default=Path("docs/control.png"))
     args = parser.parse_args()
 
-    paths = [args.styles_dir / f"{name}.safetensors" for name in STYLES]
+    found = sorted(
+        p for p in args.styles_dir.glob("*.safetensors") if not p.stem.endswith(".resume")
+    )
+    styles = args.styles.split(",") if args.styles else [p.stem for p in found]
+    paths = [args.styles_dir / f"{name}.safetensors" for name in styles]
     pairs = [(a, b) for a, _, b in (item.partition(":") for item in args.pairs.split(","))]
     start = time.perf_counter()
     report = run_control(paths, pairs, args.samples, args.length, progress=_finished)
@@ -53,7 +58,7 @@ def main() -> None:
             print(f"  {key:<24} {mixer:<8} {curve}  {report.verdict(key, mixer)}")
     bpc = {}
     print("\ntest BPC (styles/NAME.eval.json):")
-    for name in STYLES:
+    for name in styles:
         evaluation = json.loads((args.styles_dir / f"{name}.eval.json").read_text())
         bpc[name] = {"model": evaluation["model_bpc"], **evaluation["compressors"]}
         others = "  ".join(f"{k} {v:.3f}" for k, v in evaluation["compressors"].items())

@@ -34,7 +34,7 @@ from conductor.music import (
 )
 from conductor.music import opens_section as opens
 from conductor.search import SearchSettings
-from conductor.tunes import Tune, _judge, compose
+from conductor.tunes import MAX_BACKS, Tune, _judge, compose
 
 STYLES = shipped_dir()
 PATHS = [STYLES / "abc_irish.safetensors", STYLES / "abc_german.safetensors"]
@@ -99,6 +99,7 @@ def test_a_tune_starts_from_the_header_and_stops_after_n_bars(conductor: Conduct
 
 def test_models_end_a_tune_and_a_morph_changes_who_writes_it(conductor: Conductor) -> None:
     conductor.reset()
+    conductor.generator.manual_seed(8)  # a tune long enough to morph (most end in 5 bars)
     header = TuneHeader("4/4", "1/8", "D")
     tune = compose(conductor, lambda k: [1.0, 0.0] if k < 60 else [0.0, 1.0], header)
     assert tune.ended and tune.bars >= 4 and "\n\n" not in tune.text
@@ -194,6 +195,24 @@ def test_a_pickup_stands_outside_the_repeat_and_every_part_is_whole() -> None:
     assert abc2midi_check(text).bar_warnings == 0
     pickup_inside = text.replace("d|:B2", "d|B2").replace("BGBd:|", "BGB:|")  # what it avoids
     assert abc2midi_check(pickup_inside.replace("|BAGF", "|A|BAGF")).bar_warnings > 0
+
+
+def test_a_bar_no_try_fits_sends_the_tune_back_a_bar(conductor: Conductor) -> None:
+    """With one try a bar, most bars fail: the bar before is written again (a bounded number of
+    times), and what the caller is shown is still exactly what was kept."""
+    conductor.reset()
+    conductor.generator.manual_seed(2)
+    shown: list[str] = []
+    tune = compose(
+        conductor,
+        lambda _k: [1.0, 0.0],
+        TuneHeader("6/8", "1/8", "G"),
+        form=TuneForm(1, 8, repeat=False),
+        tries=1,
+        on_bar=lambda text, _: shown.append(text),
+    )
+    assert 0 < tune.backs <= MAX_BACKS
+    assert "".join(shown).rstrip("\n") == tune.written and len(tune.by) == len(tune.written)
 
 
 def test_a_tune_with_a_form_repeats_exactly(conductor: Conductor) -> None:

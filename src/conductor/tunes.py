@@ -26,7 +26,10 @@ tonic; a bar a line's end closes gets a bar line (music21 reads a line's end as 
 abc2midi does not); and a tune the models end before its form is taken back to the bar and
 resampled.
 Every bar must also be music (`well_formed`: no field line, no title written as notes). Each
-bar gets `tries` samples for all of this; the last stands if none passes, and is counted unfit.
+bar gets `tries` samples for all of this. When none passes, the models have lost their way (a
+2/4 tune written in bars of 4/4): the bar before is taken back and written again, and the bar
+after it gets its tries anew (`MAX_BACKS` times a tune; a bar is shown, through `on_bar`, only
+once the bar after it stands); past that the last try stands, counted unfit.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Tune:
     ended: bool = False  # the models ended the tune themselves
     resampled: int = 0  # bars taken back because they did not fit the meter (or the form)
     unfit: int = 0  # bars kept after `tries` resamples that still do not fit
+    backs: int = 0  # times no try of a bar fitted and the bar before it was written again
     form: TuneForm | None = None  # the form asked for
     counted: int = 0  # bars counted toward the form (a pickup is not)
     pickup: Fraction = Fraction(0)  # the tune's pickup, in quarters (0: it starts on the beat)
@@ -90,6 +94,10 @@ class Tune:
         return self.header.text() + self.body.rstrip("\n") + "\n"
 
 
+# How many times one tune may go back a bar when no try of a bar fits (each costs `tries`).
+MAX_BACKS = 8
+
+
 @dataclass
 class _Mark:
     """Where the current bar began: what `compose` returns to when it samples the bar again."""
@@ -102,6 +110,18 @@ class _Mark:
     def __post_init__(self) -> None:
         if self.own < 0:
             self.own = self.written
+
+
+@dataclass(frozen=True)
+class _Back:
+    """A kept bar's start, and the tune's counts before it: what going back a bar restores."""
+
+    mark: _Mark
+    previous: str | None
+    before: str
+    counted: int
+    pickup: Fraction
+    unfit: int
 
 
 def _ends_on(bar: Bar) -> int | None:
@@ -161,6 +181,11 @@ def compose(
 
     mark = with_chord(0)
     attempts = 0
+    # The bar kept last, to write again when the bar after it cannot be written (the models
+    # have lost the meter: no try fits), and its symbols, shown once the bar after it stands.
+    back: _Back | None = None
+    shown: tuple[str, list[str]] | None = None
+    backs = 0
     while len(written) < max_symbols:
         if form is None and bars is not None and splitter.bars >= bars:
             break
@@ -187,6 +212,15 @@ def compose(
             if (not judged.ok or early) and attempts < tries:
                 retry = True  # the bar again (or the models ended the tune before its form)
                 break
+            if not judged.ok and back is not None and backs < MAX_BACKS:
+                # no try fits: the bar before is written again, from where it began
+                mark, previous, before = back.mark, back.previous, back.before
+                tune.counted, tune.pickup, tune.unfit = back.counted, back.pickup, back.unfit
+                back, shown, backs, attempts = None, None, backs + 1, -1
+                tune.backs = backs
+                retry = True
+                break
+            undo = _Back(mark, previous, before, tune.counted, tune.pickup, tune.unfit)
             tune.unfit += not judged.ok
             if judged.closing:  # the form closes a part: the bar again, with its bar line
                 conductor.restore(mark.snapshot, rewind_random=False)
@@ -201,8 +235,9 @@ def compose(
             tune.counted = judged.counted
             if judged.pickup is not None:
                 tune.pickup = judged.pickup
-            if on_bar is not None:
-                on_bar("".join(written[mark.written :]), tune.by[mark.written :])
+            if on_bar is not None and shown is not None:
+                on_bar(*shown)
+            shown, back = ("".join(written[mark.written :]), tune.by[mark.written :]), undo
             previous, attempts = close_bar(text, judged.closing) if judged.closing else text, 0
             before = "".join(written[mark.written :])
             going_on = form is None or tune.counted < form.total_bars
@@ -226,6 +261,8 @@ def compose(
         del written[mark.own :], tune.by[mark.own :]  # (counts change only when kept)
         attempts += 1
         tune.resampled += 1
+    if on_bar is not None and shown is not None:
+        on_bar(*shown)
     if not splitter.ended:
         splitter.flush()
     text = "".join(written).rstrip("\n")

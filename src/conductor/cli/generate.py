@@ -291,7 +291,7 @@ def _generate_tune(
     console.print(
         f"[dim]{tune.bars} bars, {ending}; {tune.resampled} bars resampled to fit the meter"
         f"{'' if form is None else ' and form'}{'' if grid is None else ' and chords'}, "
-        f"{tune.unfit} kept unfit[/dim]"
+        f"{tune.backs} times back a bar, {tune.unfit} kept unfit[/dim]"
     )
     if tune.bars == 0:
         raise ConductorError("the styles wrote no bar of a tune: nothing to write")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conductor.errors import DependencyError
 
-__all__ = ["Recipe", "package_dir", "require_program", "spread"]
+__all__ = ["Recipe", "join_without_near_copies", "package_dir", "require_program", "spread"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,26 @@ def spread(names: list[str]) -> list[str]:
     files always give the same text.
     """
     return sorted(names, key=lambda name: hashlib.sha256(name.encode()).hexdigest())
+
+
+# A file most of whose lines (whitespace aside) an earlier file already has is a near-copy
+# (glibc's wfileops.c of fileops.c, a man page copied under another name, ...): left out.
+_NEAR_COPY = 0.5
+
+
+def join_without_near_copies(files: dict[str, str]) -> tuple[str, list[str]]:
+    """`files` (name → text, without the blank lines around it) joined by blank lines in
+    `spread` order, each file left out that is a near-copy of one before it (most of its
+    lines, whitespace aside, already seen)."""
+    seen: set[str] = set()
+    names: list[str] = []
+    texts: list[str] = []
+    for name in spread(list(files)):
+        text = files[name]
+        lines = {key for line in text.splitlines() if len(key := "".join(line.split())) > 3}
+        if lines and len(lines & seen) > _NEAR_COPY * len(lines):
+            continue
+        seen |= lines
+        names.append(name)
+        texts.append(text)
+    return "\n\n".join(texts) + "\n", names

@@ -10,7 +10,13 @@ import sysconfig
 import tarfile
 from pathlib import Path
 
-from conductor.corpora._recipe import Recipe, read_files, require_path, spread
+from conductor.corpora._recipe import (
+    Recipe,
+    join_without_near_copies,
+    read_files,
+    require_path,
+    spread,
+)
 from conductor.errors import CorpusError, DependencyError
 
 __all__ = ["CODE_RECIPES"]
@@ -40,9 +46,6 @@ _MAKE_TESTS = re.compile(r"^(x?tests[-\w.]*|test-srcs)\s*[:+]?=(.*)$")
 # The LGPL notice that opens every glibc file: the same ~700 characters some 500 times over.
 # The file's one-line description before it is kept.
 _LICENCE = re.compile(r"\A\s*/\*(.*?)\n?[ \t]*Copyright \(C\).*?\*/\n*", re.DOTALL)
-# A file most of whose lines (whitespace aside) an earlier file already has is a near-copy
-# (wfileops.c of fileops.c, the wide-character twins, ...) and is left out.
-_NEAR_COPY = 0.5
 
 
 def _is_generated(path: Path) -> bool:
@@ -92,24 +95,8 @@ def _glibc_sources(files: dict[str, str]) -> tuple[str, list[str]]:
     ]
     if not wanted:
         raise CorpusError(f"no C library files under {', '.join(_GLIBC_DIRS[:5])}, ...")
-    return _joined_without_near_copies({name: _without_licence(files[name]) for name in wanted})
-
-
-def _joined_without_near_copies(files: dict[str, str]) -> tuple[str, list[str]]:
-    """`files` (name → text) joined in `spread` order, each file left out that is a near-copy of
-    one before it (most of its lines, whitespace aside, already seen)."""
-    seen: set[str] = set()
-    names: list[str] = []
-    texts: list[str] = []
-    for name in spread(list(files)):
-        text = files[name].strip("\n")
-        lines = {key for line in text.splitlines() if len(key := "".join(line.split())) > 3}
-        if lines and len(lines & seen) > _NEAR_COPY * len(lines):
-            continue
-        seen |= lines
-        names.append(name)
-        texts.append(text)
-    return "\n\n".join(texts) + "\n", names
+    texts = {name: _without_licence(files[name].strip("\n")) for name in wanted}
+    return join_without_near_copies(texts)
 
 
 def _without_licence(text: str) -> str:
@@ -181,7 +168,7 @@ def _perl_modules(root: Path) -> tuple[str, list[str]]:
     }
     if not files:
         raise CorpusError(f"{root} holds no Perl modules (*.pm); run: {_PERL_INSTALL}")
-    return _joined_without_near_copies(files)
+    return join_without_near_copies(files)
 
 
 def _perl_root() -> Path:
@@ -208,10 +195,10 @@ def _javascript(root: Path) -> tuple[str, list[str]]:
         text = path.read_text("utf-8", errors="replace")
         if max((len(line) for line in text.splitlines()), default=0) > _MINIFIED:
             continue
-        files[inside.as_posix()] = text
+        files[inside.as_posix()] = text.strip("\n")
     if not files:
         raise CorpusError(f"{root} holds no JavaScript (*.js); run: {_NPM_INSTALL}")
-    return _joined_without_near_copies(files)
+    return join_without_near_copies(files)
 
 
 def _npm_root() -> Path:

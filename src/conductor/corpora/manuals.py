@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from conductor.corpora._recipe import Recipe, require_path, spread
+from conductor.corpora._recipe import Recipe, join_without_near_copies, require_path
 from conductor.errors import CorpusError
 
 __all__ = ["MANUAL_RECIPES"]
@@ -21,8 +21,8 @@ MAN_DIR = Path("/usr/share/man")
 _LINUX_PAGE = re.compile(r'^\.TH .*"Linux man-pages', re.MULTILINE)
 # The comment block that opens each page: copyright holders, licence, change history.
 _HEADER_COMMENTS = re.compile(r'\A(?:\.\\".*\n|\'\\".*\n)+')
-# Sections 2 and 3 hold 15 MB of roff; the first 8 MB in `spread` order sample them all, as
-# much as the C style reads, and keep evaluation beside the compressors quick.
+# Sections 2 and 3 hold 3.8 MB of roff once copies are out (15 MB with them); at most 8 MB,
+# as much as the C style reads, keeps evaluation beside the compressors quick.
 _MAN_BYTES = 8_000_000
 
 
@@ -39,7 +39,8 @@ def _reference(language: str) -> Callable[[Path], tuple[str, list[str]]]:
 
 def _man_pages(root: Path) -> tuple[str, list[str]]:
     """Sections 2 and 3 of the Linux man pages as roff, in `spread` order: no `.so` stubs (a
-    page that only points at another), no other project's pages, no opening comment block."""
+    page that only points at another), no other project's pages, no opening comment block,
+    no near-copies (a page copied under another name)."""
     pages: dict[str, str] = {}
     for section in ("man2", "man3"):
         for path in sorted((root / section).glob("*.gz")):
@@ -49,9 +50,10 @@ def _man_pages(root: Path) -> tuple[str, list[str]]:
             pages[f"{section}/{path.name}"] = _HEADER_COMMENTS.sub("", text).strip("\n")
     if not pages:
         raise CorpusError(f"no Linux man pages under {root}/man2, man3; run: {_MANPAGES_INSTALL}")
+    _, kept = join_without_near_copies(pages)  # a page copied under another name: once
     names: list[str] = []
     total = 0
-    for name in spread(list(pages)):
+    for name in kept:  # whole pages, up to the cap
         if total >= _MAN_BYTES:
             break
         names.append(name)
