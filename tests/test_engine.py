@@ -271,3 +271,55 @@ def test_a_prime_read_by_some_models_reaches_the_others_as_missed_symbols() -> N
         got = engine.step(ids[:, 79])  # b and d back
         torch.testing.assert_close(got, expected[:, 79], atol=1e-5, rtol=1e-5)
     assert idle.state_digest() == lazy.state_digest()
+
+
+def test_a_joined_model_reads_the_context_and_the_others_keep_their_state() -> None:
+    """A style added mid-stream: the models there go on exactly as if nothing happened (a
+    skipped one caught up as it would be), and the newcomer's next logits are those of the
+    same model alone after reading the same context."""
+    models = make_models(SHAPES, seed=2)
+    engine = Ensemble(models[:3], ["a", "b", "c"])
+    engine.set_streams(2)
+    ids = torch.randint(0, 128, (2, 50))
+    expected = reference_logits(models, ids)  # [B, T, N, V]
+    for t in range(30):
+        active = torch.tensor([True, t < 20, True])  # "b" is skipped for the last ten
+        engine.step(ids[:, t], active)
+    joined = engine.joined(models[3], "d", context=ids[:, 18:30])  # it reads the last 12
+    assert joined.names == ["a", "b", "c", "d"] and engine.names == ["a", "b", "c"]
+    alone = reference_logits([models[3]], ids[:, 18:31])[:, -1, 0]  # [B, V]
+    for t in range(30, 50):
+        got = joined.step(ids[:, t])  # [B, N, V]
+        torch.testing.assert_close(got[:, :3], expected[:, t, :3], atol=1e-5, rtol=1e-5)
+        if t == 30:
+            torch.testing.assert_close(got[:, 3], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_a_model_taken_out_leaves_the_others_as_they_were() -> None:
+    models = make_models(SHAPES, seed=3)
+    engine = Ensemble(models, ["a", "b", "c", "d"], precision={"c": "int8"})
+    ids = torch.randint(0, 128, (1, 40))
+    for t in range(25):
+        engine.step(ids[:, t], torch.tensor([True, True, True, t < 10]))
+    before = [engine.state(i) for i in (0, 1, 2)]
+    fewer = engine.without("d")
+    assert fewer.names == ["a", "b", "c"] and fewer.precisions == engine.precisions[:3]
+    for i in range(3):
+        assert all(torch.equal(x, y) for x, y in zip(fewer.state(i), before[i], strict=True))
+    got, ref = fewer.step(ids[:, 25]), engine.step(ids[:, 25])  # [B, N, V]
+    assert torch.equal(got, ref[:, :3])
+
+
+def test_joining_and_leaving_refuse_what_makes_no_ensemble() -> None:
+    models = make_models(SHAPES[:2], seed=4)
+    engine = Ensemble(models[:1], ["a"])
+    with pytest.raises(ConductorError, match="already has a style named 'a'"):
+        engine.joined(models[1], "a")
+    with pytest.raises(ConductorError, match=r"context is symbols \[streams=1, T\]"):
+        engine.joined(models[1], "b", context=torch.zeros(2, 5, dtype=torch.long))
+    with pytest.raises(ConductorError, match="no style 'z' in the ensemble"):
+        engine.without("z")
+    with pytest.raises(ConductorError, match="only style"):
+        engine.without("a")
+    with pytest.raises(ConductorError, match=r"is \[L, B, H\]"):
+        engine.set_state(0, torch.zeros(1, 1, 3), torch.zeros(1, 1, 3))

@@ -461,6 +461,70 @@ class Ensemble:
         group, k = self._locate(model)
         return group.h[:, k].clone(), group.c[:, k].clone()
 
+    def set_state(self, model: int, h: torch.Tensor, c: torch.Tensor) -> None:
+        """Write one model's state, h and c each [L, B, H] (as `state` gives them)."""
+        group, k = self._locate(model)
+        shape = (group.layers, self.streams, group.hidden)
+        if tuple(h.shape) != shape or tuple(c.shape) != shape:
+            raise ConductorError(
+                f"a state for {self.names[model]!r} is [L, B, H] = {list(shape)}, "
+                f"not {list(h.shape)}"
+            )
+        group.h[:, k] = h
+        group.c[:, k] = c
+
+    # -- a changing set of styles --------------------------------------------------------------
+
+    def joined(
+        self,
+        model: CharLSTM,
+        name: str,
+        context: torch.Tensor | None = None,
+        precision: str = "auto",
+    ) -> Ensemble:
+        """This ensemble with one more model, as a new ensemble (this one goes on as it was).
+
+        Every model here keeps its state exactly (a skipped one caught up first, as it would be
+        at its next step) and its precision; the new one reads `context` [B, T], each stream's
+        latest symbols, so it joins the text where it is (none: it starts fresh)."""
+        if name in self.names:
+            raise ConductorError(f"the ensemble already has a style named {name!r}")
+        if context is not None and (context.dim() != 2 or context.shape[0] != self.streams):
+            raise ConductorError(f"a context is symbols [streams={self.streams}, T]")
+        self.catch_up()
+        precisions = dict(zip(self.names, self.precisions, strict=True)) | {name: precision}
+        other = Ensemble([*self.models, model], [*self.names, name], self.vocab, precisions)
+        other._carry_states(self, range(len(self)))
+        if context is not None and context.shape[1]:
+            with torch.no_grad():
+                other._feed_model(len(self), context.long())
+        return other
+
+    def without(self, name: str) -> Ensemble:
+        """This ensemble less one model, as a new ensemble; the others keep their state."""
+        if name not in self.names:
+            raise ConductorError(
+                f"no style {name!r} in the ensemble (styles: {', '.join(self.names)})"
+            )
+        if len(self) == 1:
+            raise ConductorError(f"{name!r} is the ensemble's only style; an ensemble needs one")
+        self.catch_up()
+        kept = [i for i, own in enumerate(self.names) if own != name]
+        other = Ensemble(
+            [self.models[i] for i in kept],
+            [self.names[i] for i in kept],
+            self.vocab,
+            {self.names[i]: self.precisions[i] for i in kept},
+        )
+        other._carry_states(self, kept)
+        return other
+
+    def _carry_states(self, source: Ensemble, models: Iterable[int]) -> None:
+        """Streams and states from `source`: its models `models`, in order, become ours 0, 1, ..."""
+        self.set_streams(source.streams)
+        for ours, theirs in enumerate(models):
+            self.set_state(ours, *source.state(theirs))
+
     # -- stepping ------------------------------------------------------------------------------
 
     @torch.no_grad()
