@@ -223,3 +223,68 @@ def test_checkpoint_paths_work_as_styles(tmp_path: Path) -> None:
     )
     result = cli("generate", "--styles", str(path), "--chars", "20", "--seed", "1")
     assert result.returncode == 0, result.stderr
+
+
+def _models(count: int, seed: int = 0) -> list[CharLSTM]:
+    torch.manual_seed(seed)
+    models = [CharLSTM(ModelConfig(layers=1, hidden=24, embed=8)).eval() for _ in range(count)]
+    with torch.no_grad():
+        for model in models:
+            for p in model.parameters():
+                p.mul_(3.0)  # away from init scale, so that a wrong state would show
+    return models
+
+
+@pytest.mark.parametrize("lookahead", [False, True], ids=["plain", "after a lookahead"])
+def test_a_style_joins_where_the_text_is_and_changes_nothing_at_weight_zero(
+    lookahead: bool,
+) -> None:
+    a, b, c = _models(3, seed=5)
+    alone = Conductor(Ensemble([a, b], ["a", "b"]), seed=3)
+    joined = Conductor(Ensemble([a, b], ["a", "b"]), seed=3)
+    written = [int(joined.step([0.6, 0.4]).symbols[0]) for _ in range(20)]
+    assert written == [int(alone.step([0.6, 0.4]).symbols[0]) for _ in range(20)]
+    if lookahead:  # a live session's lookahead has read the pending symbol already
+        joined.lookahead([0.6, 0.4])
+        alone.lookahead([0.6, 0.4])
+    joined.join(c, "c", context=torch.tensor([written[-12:]]))  # [B, T], pending last
+    assert joined.names == ["a", "b", "c"]
+    for _ in range(20):  # at weight 0 it is skipped: the same symbols, the same random stream
+        assert int(joined.step([0.6, 0.4, 0.0]).symbols[0]) == int(
+            alone.step([0.6, 0.4]).symbols[0]
+        )
+    # what it predicted first: the model alone after reading the context and then the text on
+    fresh = Conductor(Ensemble([a, b], ["a", "b"]), seed=3)
+    text = [int(fresh.step([0.6, 0.4]).symbols[0]) for _ in range(40)]
+    with torch.no_grad():
+        reference = c(torch.tensor([text[8:40]]))[0][:, -1]  # [B, V]
+    got = joined.step([0.0, 0.0, 1.0]).scaled_logits[:, 2]  # c caught up on what it skipped
+    torch.testing.assert_close(got, reference, atol=1e-5, rtol=1e-5)
+
+
+def test_a_style_leaves_and_the_rest_go_on_as_if_it_had_never_played() -> None:
+    a, b, c = _models(3, seed=6)
+    three = Conductor(Ensemble([a, b, c], ["a", "b", "c"]), seed=1)
+    two = Conductor(Ensemble([a, c], ["a", "c"]), seed=1)
+    for _ in range(15):  # "b" at weight 0: skipped, the same symbols as without it
+        assert int(three.step([0.5, 0.0, 0.5]).symbols[0]) == int(two.step([0.5, 0.5]).symbols[0])
+    three.lookahead([0.5, 0.0, 0.5])
+    two.lookahead([0.5, 0.5])
+    three.leave("b")
+    assert three.names == ["a", "c"]
+    for _ in range(15):
+        assert int(three.step([0.5, 0.5]).symbols[0]) == int(two.step([0.5, 0.5]).symbols[0])
+    with pytest.raises(ConductorError, match="no style 'b'"):
+        three.leave("b")
+
+
+def test_a_context_must_end_where_the_text_is() -> None:
+    a, b = _models(2, seed=7)
+    conductor = Conductor(Ensemble([a], ["a"]), seed=2)
+    conductor.step([1.0])
+    wrong = (int(conductor.pending[0]) + 1) % 128
+    with pytest.raises(ConductorError, match="ends with the pending symbol"):
+        conductor.join(b, "b", context=torch.tensor([[65, wrong]]))
+    with pytest.raises(ConductorError, match=r"context is symbols \[streams=1, T\]"):
+        conductor.join(b, "b", context=torch.tensor([1, 2]))
+    assert conductor.names == ["a"]  # refused: nothing changed

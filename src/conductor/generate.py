@@ -33,6 +33,7 @@ from conductor.mixing import (
     normalised,
     thresholded,
 )
+from conductor.model import CharLSTM
 from conductor.sampling import SamplingParams
 from conductor.sampling import style_temperatures as style_temperatures_of
 from conductor.search import Mix, SearchSettings, search
@@ -202,6 +203,56 @@ class Conductor:
         for stream in range(self.ensemble.streams):
             self.ensemble.reset(stream)
         self.pending = torch.full((self.ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
+
+    def join(
+        self,
+        model: CharLSTM,
+        name: str,
+        context: torch.Tensor | None = None,
+        temperature: float = 1.0,
+    ) -> None:
+        """A style joins the ensemble from the next step on (`Ensemble.joined`; the other
+        styles keep their state exactly). `context` [B, T]: each stream's latest symbols, the
+        pending one (drawn, not yet read) last; the newcomer reads them, so it joins the text
+        where it is. Its weight is the caller's: a session gives it 0 until told otherwise."""
+        if context is not None:
+            if context.dim() != 2 or context.shape[0] != self.ensemble.streams:
+                raise ConductorError(f"a context is symbols [streams={self.ensemble.streams}, T]")
+            if context.shape[1] and not torch.equal(context[:, -1], self.pending):
+                raise ConductorError("a context ends with the pending symbol, the last drawn")
+        ahead = self._ahead  # a lookahead ran: the others have read the pending symbol too
+        if context is None or not context.shape[1]:
+            read = None if ahead is None else self.pending.unsqueeze(1)  # [B, 1]
+        else:
+            read = context if ahead is not None else context[:, :-1]  # [B, T']
+        self.ensemble = self.ensemble.joined(model, name, read)
+        if self.style_temperatures is not None:
+            extra = torch.full((1, 1, 1), float(temperature))
+            self.style_temperatures = torch.cat([self.style_temperatures, extra], dim=1)
+        elif temperature != 1.0:
+            self.style_temperatures = style_temperatures_of(
+                [1.0] * (len(self.ensemble) - 1) + [temperature]
+            )  # [1, N, 1]
+        if ahead is not None:  # the newcomer's prediction joins the lookahead's
+            logits, ran = ahead  # [B, N-1, V]
+            index = len(self.ensemble) - 1
+            newcomer = self.ensemble.current_logits({index})[:, index:]  # [B, 1, V]
+            self._ahead = (torch.cat([logits, newcomer], dim=1), ran | {index})
+        self._prepared_key, self._prepared = None, None
+
+    def leave(self, name: str) -> None:
+        """A style leaves the ensemble from the next step on (`Ensemble.without`)."""
+        if name not in self.names:
+            raise ConductorError(f"no style {name!r} (styles: {', '.join(self.names)})")
+        index = self.names.index(name)
+        keep = [i for i in range(len(self.ensemble)) if i != index]
+        self.ensemble = self.ensemble.without(name)
+        if self.style_temperatures is not None:
+            self.style_temperatures = self.style_temperatures[:, keep]  # [1, N, 1]
+        if self._ahead is not None:
+            logits, ran = self._ahead  # [B, N+1, V]
+            self._ahead = (logits[:, keep], frozenset(i - (i > index) for i in ran - {index}))
+        self._prepared_key, self._prepared = None, None
 
     def weights_from(self, weights: Mapping[str, float]) -> list[float]:
         """Weights by name (unnamed styles 0) → one per style, or an error naming the bad one."""
