@@ -30,22 +30,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from conductor.corpus import Corpus
 from conductor.distributed import join
 from conductor.model import SIZES
 from conductor.train import TrainConfig, Trainer
-from conductor.vocab import ASCII128, CleanReport
+from train_speed import random_corpus
 
 CONFIGS = (("1 process x 1 thread", 1, 1), ("1 process x 2 threads", 1, 2))
 CONFIGS += (("2 processes x 1 thread", 2, 1),)
-
-
-def random_corpus(symbols: int = 1_000_000) -> Corpus:
-    ids = np.random.default_rng(0).integers(32, 127, symbols).astype(np.uint8)
-    return Corpus(ids=ids, source="random", sha256="", vocab=ASCII128, report=CleanReport())
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -54,7 +47,7 @@ def worker(args: argparse.Namespace) -> None:
     world = join("cpu")
     out = Path(tempfile.mkdtemp()) / "bench.safetensors"  # train_step writes nothing
     config = TrainConfig(batch=args.batch, seq_len=args.seq_len)
-    run = Trainer(random_corpus(), out, SIZES[args.size], config, world=world)
+    run = Trainer(random_corpus(1_000_000), out, SIZES[args.size], config, world=world)
     run.train_step(1e-3)  # warm-up: allocations, DDP's first bucket build
     world.barrier()
     start = time.perf_counter()

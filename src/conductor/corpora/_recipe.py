@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import shutil
@@ -57,6 +58,15 @@ def read_files(paths: list[Path]) -> tuple[str, list[str]]:
     """The files' UTF-8 text joined by blank lines (undecodable bytes replaced), and their names."""
     texts = [p.read_bytes().decode("utf-8", errors="replace").strip("\n") for p in paths]
     return "\n\n".join(texts) + "\n", [str(p) for p in paths]
+
+
+def read_maybe_gzip(path: Path) -> str:
+    """The UTF-8 text of a file, gunzipped first if its name ends in `.gz` (bad bytes
+    replaced)."""
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8", errors="replace")
 
 
 def spread(names: list[str]) -> list[str]:

@@ -3,7 +3,6 @@ standard modules, npm's JavaScript."""
 
 from __future__ import annotations
 
-import gzip
 import re
 import shutil
 import sysconfig
@@ -14,6 +13,7 @@ from conductor.corpora._recipe import (
     Recipe,
     join_without_near_copies,
     read_files,
+    read_maybe_gzip,
     require_path,
     spread,
 )
@@ -139,8 +139,7 @@ def _glibc_tarball() -> Path:
 
 
 def _latex(source: Path) -> tuple[str, list[str]]:
-    raw = gzip.decompress(source.read_bytes()) if source.suffix == ".gz" else source.read_bytes()
-    return raw.decode("utf-8", errors="replace"), [str(source)]
+    return read_maybe_gzip(source), [str(source)]
 
 
 _PERL_INSTALL = "apt-get install perl-modules-5.36 (installed with perl)"

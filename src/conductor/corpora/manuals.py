@@ -3,12 +3,15 @@ the Linux man pages of system calls and library functions in their roff source (
 
 from __future__ import annotations
 
-import gzip
 import re
-from collections.abc import Callable
 from pathlib import Path
 
-from conductor.corpora._recipe import Recipe, join_without_near_copies, require_path
+from conductor.corpora._recipe import (
+    Recipe,
+    join_without_near_copies,
+    read_maybe_gzip,
+    require_path,
+)
 from conductor.errors import CorpusError
 
 __all__ = ["MANUAL_RECIPES"]
@@ -26,15 +29,9 @@ _HEADER_COMMENTS = re.compile(r'\A(?:\.\\".*\n|\'\\".*\n)+')
 _MAN_BYTES = 8_000_000
 
 
-def _reference(language: str) -> Callable[[Path], tuple[str, list[str]]]:
-    def extract(source: Path) -> tuple[str, list[str]]:
-        raw = source.read_bytes()
-        if source.suffix == ".gz":
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8", errors="replace").strip("\n") + "\n", [str(source)]
-
-    extract.__doc__ = f"The Debian Reference ({language}) as its plain-text edition prints it."
-    return extract
+def _reference(source: Path) -> tuple[str, list[str]]:
+    """The Debian Reference as its plain-text edition prints it."""
+    return read_maybe_gzip(source).strip("\n") + "\n", [str(source)]
 
 
 def _man_pages(root: Path) -> tuple[str, list[str]]:
@@ -44,7 +41,7 @@ def _man_pages(root: Path) -> tuple[str, list[str]]:
     pages: dict[str, str] = {}
     for section in ("man2", "man3"):
         for path in sorted((root / section).glob("*.gz")):
-            text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+            text = read_maybe_gzip(path)
             if _LINUX_PAGE.search(text) is None:  # a stub (`.so man3/x.3`) or another's page
                 continue
             pages[f"{section}/{path.name}"] = _HEADER_COMMENTS.sub("", text).strip("\n")
@@ -73,7 +70,7 @@ def _reference_recipe(code: str, language: str) -> Recipe:
         licence="GPL-2+ (debian-reference, Osamu Aoki; /usr/share/doc/debian-reference-"
         f"{code}/copyright)",
         locate=lambda: require_path(REFERENCE_DIR / f"debian-reference.{code}.txt.gz", install),
-        extract=_reference(language),
+        extract=_reference,
     )
 
 

