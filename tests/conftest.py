@@ -19,12 +19,14 @@ from hypothesis import settings
 
 from conductor.commands import (
     LearnCommand,
+    LoadCommand,
     PauseCommand,
     PlayCommand,
     PresetCommand,
     RateCommand,
     SaveCommand,
     SetCommand,
+    UnloadCommand,
     XyCommand,
 )
 from conductor.corpus import load_corpus
@@ -173,21 +175,24 @@ def pending_view(session: Session) -> dict[str, Any]:
                     if (v := getattr(queued, k)) is not None
                 }
             )
+    names, target, mixer = session._pending_plan()
     return {
-        "target": session._pending_target(),
-        "mixer": session._pending_mixer(),
+        "names": names,
+        "target": [target[name] for name in names],
+        "mixer": mixer,
         "params": params,
         "rate": session.rate,
         "paused": session.paused,
         "learning": session.learning,
-        "presets": {name: list(w) for name, w in session.presets.items()},
+        "presets": {name: dict(w) for name, w in session.presets.items()},
     }
 
 
-def expected_view(view: dict[str, Any], commands: list[Any], names: list[str]) -> dict[str, Any]:
+def expected_view(view: dict[str, Any], commands: list[Any]) -> dict[str, Any]:
     """The view once `commands` (validated `Command`s) are taken, as the protocol describes."""
     out = json.loads(json.dumps(view))
     for command in commands:
+        names = out["names"]
         if isinstance(command, XyCommand):
             weights = xy_weights(command.x, command.y, len(names))
             command = SetCommand(weights=dict(zip(names, weights, strict=True)), slew=command.slew)
@@ -201,9 +206,15 @@ def expected_view(view: dict[str, Any], commands: list[Any], names: list[str]) -
                 if getattr(command, key) is not None:
                     out["params"][key] = getattr(command, key)
         elif isinstance(command, PresetCommand):
-            out["target"] = list(out["presets"][command.name])
+            out["target"] = [out["presets"][command.name].get(n, 0.0) for n in names]
         elif isinstance(command, SaveCommand):
-            out["presets"][command.name] = list(out["target"])
+            out["presets"][command.name] = dict(zip(names, out["target"], strict=True))
+        elif isinstance(command, LoadCommand):
+            out["names"], out["target"] = [*names, command.style], [*out["target"], 0.0]
+        elif isinstance(command, UnloadCommand):
+            index = names.index(command.style)
+            out["names"] = names[:index] + names[index + 1 :]
+            out["target"] = out["target"][:index] + out["target"][index + 1 :]
         elif isinstance(command, RateCommand):
             out["rate"] = command.chars_per_s
         elif isinstance(command, PlayCommand | PauseCommand):

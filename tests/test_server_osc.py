@@ -244,7 +244,7 @@ def test_fuzz_osc_refused_changes_nothing_accepted_applies(
         assert len(errors) == 1 and after == before
     else:
         commands = [item for item in decoded if not isinstance(item, Subscription)]
-        assert after == expected_view(before, commands, session.names)
+        assert after == expected_view(before, commands)
 
 
 @pytest.fixture(scope="module")

@@ -210,7 +210,7 @@ def test_fuzz_the_socket_refused_changes_nothing_accepted_applies(
     assert isinstance(message, str)
     parsed = json.loads(message)
     commands = [parse_command(c) for c in (parsed if isinstance(parsed, list) else [parsed])]
-    assert after == expected_view(before, commands, session.names)
+    assert after == expected_view(before, commands)
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ def test_commands_of_the_step_in_flight_count_as_applied(two_styles: list[Path])
     session._in_flight = session._take_queue()  # what `run` does before the engine step
     session.submit({"type": "set", "weights": {"letters": 0.0}})  # digits is 1 by then
     session.submit({"type": "save", "name": "scene"})
-    assert session.presets["scene"] == [0.0, 1.0]
+    assert session.presets["scene"] == {"letters": 0.0, "digits": 1.0}
     assert [type(c).__name__ for c in session.pending_commands()] == ["SetCommand"] * 2
 
 
@@ -138,7 +138,7 @@ def test_presets_are_saved_recalled_with_a_morph_and_persisted(
     assert glide[0] == 0.0 and glide[5:] == [1.0, 1.0] and glide == sorted(glide)
     assert json.loads(presets.read_text()) == {"numbers": {"letters": 0.0, "digits": 1.0}}
     again = make_session(two_styles, presets_file=presets)
-    assert again.presets == {"numbers": [0.0, 1.0]}
+    assert again.presets == {"numbers": {"letters": 0.0, "digits": 1.0}}
     presets.write_text("{broken")
     with pytest.raises(ConductorError, match="presets file .* unreadable"):
         make_session(two_styles, presets_file=presets)

@@ -10,13 +10,14 @@ one line, naming the field.
 from __future__ import annotations
 
 import json
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from conductor.errors import ConductorError
@@ -24,6 +25,7 @@ from conductor.mixing import MixerName
 from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_MARGIN, MAX_SAMPLES
 
 __all__ = [
+    "CHANGES",
     "COMMAND_TYPES",
     "MAX_PRIME",
     "MAX_RATE",
@@ -37,6 +39,7 @@ __all__ = [
     "FieldSpec",
     "GetCommand",
     "LearnCommand",
+    "LoadCommand",
     "PauseCommand",
     "PlayCommand",
     "PresetCommand",
@@ -47,6 +50,7 @@ __all__ = [
     "SearchOption",
     "SetCommand",
     "StepCommand",
+    "UnloadCommand",
     "XyCommand",
     "field_spec",
     "parse_command",
@@ -159,6 +163,34 @@ class LearnCommand(BaseCommand):
     style: str | None = None
 
 
+# A style as a command names it: a file stem in the styles directories, never a path.
+_STYLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _style_name(name: str) -> str:
+    if not _STYLE_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a style name (letters, digits, _ . -; not a path)")
+    return name
+
+
+StyleName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_style_name)]
+
+
+class LoadCommand(BaseCommand):
+    """Add a style from the library to the running ensemble, at weight 0: it reads the text's
+    latest symbols first, so it joins where the text is (`Conductor.adopt`)."""
+
+    type: Literal["load"] = "load"
+    style: StyleName
+
+
+class UnloadCommand(BaseCommand):
+    """Take a style out of the running ensemble (not the last one)."""
+
+    type: Literal["unload"] = "unload"
+    style: StyleName
+
+
 class XyCommand(BaseCommand):
     """The conducting pad: a cursor at (x, y) in [-1, 1]² sets every weight (see `mapping`)."""
 
@@ -180,15 +212,20 @@ Command = Annotated[
     | RateCommand
     | GetCommand
     | XyCommand
-    | LearnCommand,
+    | LearnCommand
+    | LoadCommand
+    | UnloadCommand,
     Field(discriminator="type"),
 ]
 _COMMAND = TypeAdapter[Command](Command)
 COMMAND_TYPES = (
     "set", "xy", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get",
-    "learn",
+    "learn", "load", "unload",
 )  # fmt: skip
-QUEUED = (SetCommand, PrimeCommand, ResetCommand, PresetCommand)
+# Applied at a step boundary, in order; a load or unload (a `CHANGES`) is made ready off the
+# engine thread first, and its message's commands wait for it.
+QUEUED = (SetCommand, PrimeCommand, ResetCommand, PresetCommand, LoadCommand, UnloadCommand)
+CHANGES = (LoadCommand, UnloadCommand)
 
 
 @dataclass(frozen=True)

@@ -486,18 +486,13 @@ class Ensemble:
 
         Every model here keeps its state exactly (a skipped one caught up first, as it would be
         at its next step) and its precision; the new one reads `context` [B, T], each stream's
-        latest symbols, so it joins the text where it is (none: it starts fresh)."""
+        latest symbols, so it joins the text where it is (none: it starts fresh; see
+        `inherit`)."""
         if name in self.names:
             raise ConductorError(f"the ensemble already has a style named {name!r}")
-        if context is not None and (context.dim() != 2 or context.shape[0] != self.streams):
-            raise ConductorError(f"a context is symbols [streams={self.streams}, T]")
-        self.catch_up()
         precisions = dict(zip(self.names, self.precisions, strict=True)) | {name: precision}
         other = Ensemble([*self.models, model], [*self.names, name], self.vocab, precisions)
-        other._carry_states(self, range(len(self)))
-        if context is not None and context.shape[1]:
-            with torch.no_grad():
-                other._feed_model(len(self), context.long())
+        other.inherit(self, context)
         return other
 
     def without(self, name: str) -> Ensemble:
@@ -508,7 +503,6 @@ class Ensemble:
             )
         if len(self) == 1:
             raise ConductorError(f"{name!r} is the ensemble's only style; an ensemble needs one")
-        self.catch_up()
         kept = [i for i, own in enumerate(self.names) if own != name]
         other = Ensemble(
             [self.models[i] for i in kept],
@@ -516,14 +510,35 @@ class Ensemble:
             self.vocab,
             {self.names[i]: self.precisions[i] for i in kept},
         )
-        other._carry_states(self, kept)
+        other.inherit(self)
         return other
 
-    def _carry_states(self, source: Ensemble, models: Iterable[int]) -> None:
-        """Streams and states from `source`: its models `models`, in order, become ours 0, 1, ..."""
-        self.set_streams(source.streams)
-        for ours, theirs in enumerate(models):
-            self.set_state(ours, *source.state(theirs))
+    def inherit(self, previous: Ensemble, context: torch.Tensor | None = None) -> None:
+        """Go on where `previous`, an ensemble of another set of styles, stands.
+
+        This ensemble is built for the new set (`Ensemble(models, names)`: it holds no state
+        yet, so it can be built on any thread while `previous` plays). Every style both have
+        takes its state from `previous` exactly (skipped ones caught up first); a style
+        `previous` lacks starts fresh and takes `context` [B, T], each stream's latest symbols,
+        as symbols it missed: it reads them as any skipped model does, in idle time
+        (`work_off`) or when it next runs, one single-model step each, so a replay making the
+        same calls gets the same floats, and no single call reads them all unless asked to."""
+        if context is not None and (context.dim() != 2 or context.shape[0] != previous.streams):
+            raise ConductorError(f"a context is symbols [streams={previous.streams}, T]")
+        if self.vocab != previous.vocab:
+            raise ConductorError("an ensemble goes on only over the same vocabulary")
+        previous.catch_up()
+        self.set_streams(previous.streams)
+        for ours, name in enumerate(self.names):
+            if name in previous.names:
+                self.set_state(ours, *previous.state(previous.names.index(name)))
+        newcomers = {i for i, name in enumerate(self.names) if name not in previous.names}
+        if newcomers and context is not None and context.shape[1]:
+            ids = context.long()
+            self._missed = [ids[:, t].clone() for t in range(ids.shape[1])]  # [B] each
+            for index in newcomers:
+                self._missed_by[index] = ids.shape[1]
+            self._behind |= newcomers
 
     # -- stepping ------------------------------------------------------------------------------
 

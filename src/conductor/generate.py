@@ -39,7 +39,20 @@ from conductor.sampling import style_temperatures as style_temperatures_of
 from conductor.search import Mix, SearchSettings, search
 from conductor.vocab import clean
 
-__all__ = ["Conductor", "ConductorSnapshot", "Keyframe", "Schedule", "ScheduleError", "Steps"]
+__all__ = [
+    "HISTORY",
+    "Conductor",
+    "ConductorSnapshot",
+    "Keyframe",
+    "Schedule",
+    "ScheduleError",
+    "Steps",
+]
+
+# The latest symbols a conductor keeps (the pending one last): what a style that joins mid-stream
+# reads before it plays, so it joins the text where it is. A character LSTM's memory of text is
+# far shorter; more would only make a newcomer's first weighted step later.
+HISTORY = 200
 
 
 class ScheduleError(ConductorError):
@@ -150,6 +163,7 @@ class ConductorSnapshot:
     generator: torch.Tensor  # the random generator's state
     step_index: int
     ahead: tuple[torch.Tensor, frozenset[int]] | None  # a lookahead already run, if any
+    history: torch.Tensor  # [B, T] the latest symbols, the pending one last
 
 
 class Conductor:
@@ -186,6 +200,12 @@ class Conductor:
         self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
         self.pending = torch.full((ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
+        #: [B, T <= HISTORY] the latest symbols the models read or will read, the pending last
+        self.history = self.pending.unsqueeze(1)
+
+    def _remember(self, ids: torch.Tensor) -> None:
+        """Symbols ids [B, T] written or read after the history (the last is the new pending)."""
+        self.history = torch.cat([self.history, ids], dim=1)[:, -HISTORY:]  # [B, <= HISTORY]
 
     @property
     def names(self) -> list[str]:
@@ -203,6 +223,7 @@ class Conductor:
         for stream in range(self.ensemble.streams):
             self.ensemble.reset(stream)
         self.pending = torch.full((self.ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
+        self.history = self.pending.unsqueeze(1)  # [B, 1]
 
     def join(
         self,
@@ -211,47 +232,75 @@ class Conductor:
         context: torch.Tensor | None = None,
         temperature: float = 1.0,
     ) -> None:
-        """A style joins the ensemble from the next step on (`Ensemble.joined`; the other
-        styles keep their state exactly). `context` [B, T]: each stream's latest symbols, the
-        pending one (drawn, not yet read) last; the newcomer reads them, so it joins the text
-        where it is. Its weight is the caller's: a session gives it 0 until told otherwise."""
-        if context is not None:
-            if context.dim() != 2 or context.shape[0] != self.ensemble.streams:
-                raise ConductorError(f"a context is symbols [streams={self.ensemble.streams}, T]")
-            if context.shape[1] and not torch.equal(context[:, -1], self.pending):
-                raise ConductorError("a context ends with the pending symbol, the last drawn")
-        ahead = self._ahead  # a lookahead ran: the others have read the pending symbol too
-        if context is None or not context.shape[1]:
-            read = None if ahead is None else self.pending.unsqueeze(1)  # [B, 1]
-        else:
-            read = context if ahead is not None else context[:, :-1]  # [B, T']
-        self.ensemble = self.ensemble.joined(model, name, read)
-        if self.style_temperatures is not None:
-            extra = torch.full((1, 1, 1), float(temperature))
-            self.style_temperatures = torch.cat([self.style_temperatures, extra], dim=1)
-        elif temperature != 1.0:
-            self.style_temperatures = style_temperatures_of(
-                [1.0] * (len(self.ensemble) - 1) + [temperature]
-            )  # [1, N, 1]
-        if ahead is not None:  # the newcomer's prediction joins the lookahead's
-            logits, ran = ahead  # [B, N-1, V]
-            index = len(self.ensemble) - 1
-            newcomer = self.ensemble.current_logits({index})[:, index:]  # [B, 1, V]
-            self._ahead = (torch.cat([logits, newcomer], dim=1), ran | {index})
-        self._prepared_key, self._prepared = None, None
+        """A style joins the ensemble from the next step on; the others keep their state
+        exactly. It reads `context` [B, T], each stream's latest symbols with the pending one
+        (drawn, not yet read) last — by default the conductor's own `history` — so it joins the
+        text where it is. Its weight is the caller's: a session gives it 0 until told."""
+        if name in self.names:
+            raise ConductorError(f"the ensemble already has a style named {name!r}")
+        ensemble = self.ensemble
+        precisions = dict(zip(ensemble.names, ensemble.precisions, strict=True))
+        grown = Ensemble([*ensemble.models, model], [*ensemble.names, name], ensemble.vocab,
+                         precisions | {name: "auto"})  # fmt: skip
+        self.adopt(grown, context, {name: temperature})
 
     def leave(self, name: str) -> None:
-        """A style leaves the ensemble from the next step on (`Ensemble.without`)."""
+        """A style leaves the ensemble from the next step on; the others keep their state."""
         if name not in self.names:
             raise ConductorError(f"no style {name!r} (styles: {', '.join(self.names)})")
-        index = self.names.index(name)
-        keep = [i for i in range(len(self.ensemble)) if i != index]
-        self.ensemble = self.ensemble.without(name)
-        if self.style_temperatures is not None:
-            self.style_temperatures = self.style_temperatures[:, keep]  # [1, N, 1]
-        if self._ahead is not None:
-            logits, ran = self._ahead  # [B, N+1, V]
-            self._ahead = (logits[:, keep], frozenset(i - (i > index) for i in ran - {index}))
+        if len(self.names) == 1:
+            raise ConductorError(f"{name!r} is the only style; an ensemble needs one")
+        ensemble = self.ensemble
+        kept = [i for i, own in enumerate(ensemble.names) if own != name]
+        self.adopt(
+            Ensemble(
+                [ensemble.models[i] for i in kept],
+                [ensemble.names[i] for i in kept],
+                ensemble.vocab,
+                {ensemble.names[i]: ensemble.precisions[i] for i in kept},
+            )
+        )
+
+    def adopt(
+        self,
+        ensemble: Ensemble,
+        context: torch.Tensor | None = None,
+        temperatures: Mapping[str, float] | None = None,
+    ) -> None:
+        """Go on with `ensemble`, built for another set of styles (`Ensemble(models, names)`,
+        on any thread: it holds no state until now). The styles both have keep their state,
+        style temperature and place in a lookahead already run; a new one reads `context`
+        [B, T] (default `history`; the pending symbol last) as symbols it missed (see
+        `Ensemble.inherit`), with its temperature from `temperatures` (default 1)."""
+        if context is None:
+            context = self.history
+        elif context.dim() != 2 or context.shape[0] != self.ensemble.streams:
+            raise ConductorError(f"a context is symbols [streams={self.ensemble.streams}, T]")
+        elif context.shape[1] and not torch.equal(context[:, -1], self.pending):
+            raise ConductorError("a context ends with the pending symbol, the last drawn")
+        ahead = self._ahead  # a lookahead ran: the others have read the pending symbol too
+        read = context if ahead is not None else context[:, :-1]  # [B, T']
+        old_names = self.names
+        old = (
+            dict.fromkeys(old_names, 1.0)
+            if self.style_temperatures is None
+            else dict(zip(old_names, self.style_temperatures.flatten().tolist(), strict=True))
+        )
+        ensemble.inherit(self.ensemble, read)
+        values = [float((temperatures or {}).get(n, old.get(n, 1.0))) for n in ensemble.names]
+        keep_none = self.style_temperatures is None and all(v == 1.0 for v in values)
+        self.style_temperatures = None if keep_none else style_temperatures_of(values)
+        if ahead is not None:  # a newcomer is not in it: caught up (exactly) if a step runs it
+            logits, ran = ahead  # [B, N, V]
+            placed = torch.zeros(logits.shape[0], len(ensemble), logits.shape[2])  # [B, N', V]
+            now_ran: set[int] = set()
+            for index, name in enumerate(ensemble.names):
+                if name in old_names:
+                    placed[:, index] = logits[:, old_names.index(name)]
+                    if old_names.index(name) in ran:
+                        now_ran.add(index)
+            self._ahead = (placed, frozenset(now_ran))
+        self.ensemble = ensemble
         self._prepared_key, self._prepared = None, None
 
     def weights_from(self, weights: Mapping[str, float]) -> list[float]:
@@ -280,6 +329,7 @@ class Conductor:
             pending = torch.cat([self.pending.unsqueeze(1), batch[:, :-1]], dim=1)  # [B, P]
             self.ensemble.advance(pending, readers)
         self.pending = batch[:, -1].clone()
+        self._remember(batch)
         return len(self.ensemble) if readers is None else len(readers)
 
     def snapshot(self) -> ConductorSnapshot:
@@ -291,6 +341,7 @@ class Conductor:
             self.generator.get_state(),
             self.step_index,
             self._ahead,
+            self.history,
         )
 
     def restore(self, snapshot: ConductorSnapshot, rewind_random: bool = True) -> None:
@@ -302,6 +353,7 @@ class Conductor:
             self.generator.set_state(snapshot.generator)
         self.step_index = snapshot.step_index
         self._ahead = snapshot.ahead
+        self.history = snapshot.history
 
     def lookahead(self, weights: torch.Tensor | Sequence[float]) -> None:
         """Feed the pending symbol to the models `weights` would run, now.
@@ -394,5 +446,6 @@ class Conductor:
             foresight=None if choice is None else choice.foresight,
         )  # fmt: skip
         self.pending = symbols
+        self._remember(symbols.unsqueeze(1))
         self.step_index += 1
         return result

@@ -27,21 +27,23 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, cast
 
 import torch
 
-from conductor.checkpoint import atomic_write_bytes
+from conductor.checkpoint import atomic_write_bytes, load_checkpoint
 from conductor.commands import (
+    CHANGES,
     QUEUED,
     BaseCommand,
     Command,
     CommandError,
     GetCommand,
     LearnCommand,
+    LoadCommand,
     PauseCommand,
     PlayCommand,
     PresetCommand,
@@ -52,6 +54,7 @@ from conductor.commands import (
     SearchOption,
     SetCommand,
     StepCommand,
+    UnloadCommand,
     XyCommand,
     parse_command,
 )
@@ -67,8 +70,10 @@ from conductor.events import (
     StepEvent,
 )
 from conductor.generate import Conductor, ConductorSnapshot
-from conductor.mapping import xy_weights
+from conductor.library import resolve_style
+from conductor.mapping import pad_position, xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
+from conductor.model import CharLSTM
 from conductor.performer import Performer, performer_from_json, performer_to_json
 from conductor.sampling import SamplingParams
 from conductor.search import SearchSettings
@@ -125,6 +130,31 @@ class _Recorder:
 
 
 @dataclass(frozen=True)
+class _Change:
+    """A load or unload made ready: the ensemble for the new set of styles, built off the
+    engine thread (it holds no state until the step boundary adopts it)."""
+
+    before: tuple[str, ...]  # the styles it was built to follow
+    ensemble: Ensemble
+    path: str | None = None  # a load: the file read, and its sha256 (the record names both)
+    sha256: str | None = None
+
+
+@dataclass
+class _Waiting:
+    """A message's queued commands, waiting for its loads and unloads to be made ready (and
+    for every message before it: order is kept)."""
+
+    commands: list[Command]
+    changes: list[LoadCommand | UnloadCommand]
+    futures: list[Future[_Change]]
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
 class _Ready:
     """What the performer made of a symbol in the engine thread, to be placed on its timeline
     on the loop thread (opaque here)."""
@@ -145,6 +175,7 @@ class Session:
         record: Path | None = None,
         style_paths: Sequence[str] = (),
         performer: Performer | None = None,
+        library: Callable[[str], Path] | None = None,
     ) -> None:
         if not math.isfinite(rate) or rate < 0:
             raise ConductorError(f"rate must be >= 0 symbols/s (0 = free-running), not {rate}")
@@ -174,8 +205,22 @@ class Session:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="engine", initializer=_engine_thread
         )
+        # Loads and unloads: a checkpoint read and an ensemble built for the new set, in order,
+        # on their own thread (tens of ms: never in the engine thread's way).
+        self._loader = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="loader", initializer=_engine_thread
+        )
+        #: a style name → its checkpoint file (`load`); by default the styles directories
+        self.library: Callable[[str], Path] = library or resolve_style
+        self._waiting: list[_Waiting] = []
+        self._ready_changes: dict[int, _Change] = {}  # id(command) → made ready
+        # Every model this session has had, by name, and its precision (the loader's)
+        models = conductor.ensemble.models
+        self._models: dict[str, CharLSTM] = dict(zip(self.names, models, strict=True))
+        self._precisions = dict(zip(self.names, conductor.ensemble.precisions, strict=True))
         self.presets_file = presets_file
-        self.presets: dict[str, list[float]] = self._load_presets()
+        #: preset name → weights by style name (a style it does not name: 0)
+        self.presets: dict[str, dict[str, float]] = self._load_presets()
         self.text_tail = ""  # the last symbols shown, for a viewer that joins late
         self._ticks = 0
         self._last_step: StepEvent | None = None
@@ -238,6 +283,7 @@ class Session:
         params = self.conductor.params
         return {
             "styles": self.names,
+            "pad": [list(pad_position(i, len(self.names))) for i in range(len(self.names))],
             "weights": dict(zip(self.names, [round(w, 4) for w in self.weights], strict=True)),
             "target": dict(zip(self.names, self.target, strict=True)),
             "mixer": self.conductor.mixer,
@@ -306,10 +352,16 @@ class Session:
         self._check_end_state(commands)
         replies: list[StateEvent] = []
         changed = False
+        queued: list[Command] = [command for command in commands if isinstance(command, QUEUED)]
+        changes = [command for command in queued if isinstance(command, CHANGES)]
+        if changes or self._waiting:
+            self._wait_for(queued, changes)
+        else:
+            self._queue.extend(queued)
         for command in commands:
             if isinstance(command, QUEUED):
-                self._queue.append(command)
-            elif isinstance(command, GetCommand):
+                continue
+            if isinstance(command, GetCommand):
                 replies.append(StateEvent(self.state(), command.id))
             else:
                 self._act(command)
@@ -321,8 +373,137 @@ class Session:
 
     def _as_set(self, command: XyCommand) -> SetCommand:
         """The pad's position as the weights it gives every style."""
-        weights = xy_weights(command.x, command.y, len(self.names))
-        return SetCommand(weights=dict(zip(self.names, weights, strict=True)), slew=command.slew)
+        names = self._pending_plan()[0]
+        weights = xy_weights(command.x, command.y, len(names))
+        return SetCommand(weights=dict(zip(names, weights, strict=True)), slew=command.slew)
+
+    # -- loads and unloads ---------------------------------------------------------------------
+
+    def _wait_for(
+        self, commands: list[Command], changes: list[LoadCommand | UnloadCommand]
+    ) -> None:
+        """Queue a message whose loads and unloads must be made ready first (or one that comes
+        after such a message): on the loader thread when a clock runs, else here and now."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no clock (a script stepping by hand): made ready now, or refused
+            names = tuple(self.names)
+            for change in changes:
+                try:
+                    ready = self._make_ready(change, names)
+                except ConductorError as error:
+                    raise CommandError(str(error)) from None
+                self._ready_changes[id(change)] = ready
+                names = tuple(ready.ensemble.names)
+            self._queue.extend(commands)
+            return
+        expected = self._pending_plan()[0]  # the styles once everything queued before applies
+        futures: list[Future[_Change]] = []
+        for change in changes:
+            futures.append(self._loader.submit(self._make_ready, change, tuple(expected)))
+            if isinstance(change, LoadCommand):
+                expected = [*expected, change.style]
+            else:
+                expected = [name for name in expected if name != change.style]
+        waiting = _Waiting(commands, changes, futures)
+        self._waiting.append(waiting)
+        for future in futures:
+            future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+        if not futures:
+            loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        """Loop thread: messages whose changes are ready go to the queue, in order; one whose
+        load failed is dropped whole (one line to every surface: nothing of it applies)."""
+        while self._waiting and all(f.done() for f in self._waiting[0].futures):
+            waiting = self._waiting.pop(0)
+            failed = next((f.exception() for f in waiting.futures if f.exception()), None)
+            if failed is not None:
+                self._emit(ErrorEvent(str(failed)))
+                continue
+            for change, future in zip(waiting.changes, waiting.futures, strict=True):
+                self._ready_changes[id(change)] = future.result()
+            self._queue.extend(waiting.commands)
+        self._wake.set()
+
+    def _make_ready(
+        self,
+        change: LoadCommand | UnloadCommand,
+        before: tuple[str, ...],
+        path: Path | None = None,
+        sha256: str | None = None,
+    ) -> _Change:
+        """The ensemble for `before` with `change` made (a load reads its file: `path`, or the
+        library's for its name; with `sha256`, only that file will do). Loader thread, or
+        wherever no clock runs; a one-line `ConductorError` if the file will not do."""
+        names = list(before)
+        if isinstance(change, UnloadCommand):
+            names.remove(change.style)
+        else:
+            try:
+                path = path if path is not None else self.library(change.style)
+                digest = _file_sha256(path)
+                if sha256 is not None and digest != sha256:
+                    raise ConductorError(
+                        f"{path} is not the file the record loaded (its sha256 differs): "
+                        "replay needs the same checkpoint"
+                    )
+                model, _ = load_checkpoint(path, self.conductor.ensemble.vocab)
+            except OSError as error:
+                raise ConductorError(f"cannot load {change.style!r}: {error}") from None
+            except ConductorError as error:
+                raise ConductorError(f"cannot load {change.style!r}: {error}") from None
+            self._models[change.style] = model
+            self._precisions.pop(change.style, None)  # a new file: its precision afresh
+            names.append(change.style)
+        ensemble = Ensemble(
+            [self._models[name] for name in names],
+            names,
+            self.conductor.ensemble.vocab,
+            {name: self._precisions.get(name, "auto") for name in names},
+        )
+        for name, precision in zip(names, ensemble.precisions, strict=True):
+            self._precisions[name] = precision
+        if isinstance(change, UnloadCommand):
+            return _Change(before, ensemble)
+        assert path is not None
+        return _Change(before, ensemble, str(path.resolve()), digest)
+
+    def _replay_load(
+        self,
+        command: LoadCommand,
+        entry: Mapping[str, Any],
+        resolve: Callable[[Sequence[str]], Sequence[Path]],
+    ) -> None:
+        """A recorded load, made ready from the file it read (its recorded path, else the one
+        its name resolves to here), which must be that very file (its sha256)."""
+        recorded = Path(str(entry.get("path", "")))
+        path = recorded if entry.get("path") and recorded.is_file() else resolve([command.style])[0]
+        ready = self._make_ready(command, tuple(self.names), path, entry.get("sha256"))
+        self._ready_changes[id(command)] = ready
+
+    def _regroup(self, command: LoadCommand | UnloadCommand, events: list[Event]) -> _Change:
+        """Engine thread, at a step boundary: the ensemble made ready for `command` takes over
+        (made here, if what was planned for did not come: a load before it failed)."""
+        ready = self._ready_changes.pop(id(command), None)
+        if ready is None or ready.before != tuple(self.names):
+            ready = self._make_ready(command, tuple(self.names))
+        old = list(self.names)
+        self.conductor.adopt(ready.ensemble)
+        self.names = list(self.conductor.names)
+
+        def follow(weights: Sequence[float]) -> list[float]:
+            by_name = dict(zip(old, weights, strict=True))
+            return [by_name.get(name, 0.0) for name in self.names]
+
+        glide = self._glide
+        self._glide = _Glide(follow(glide.start), follow(glide.target), glide.first_step,
+                             glide.steps)  # fmt: skip
+        if self.learning is not None and self.learning not in self.names:
+            self.learning = None
+        if self.performer is not None:  # the mark's snapshot is of the old set
+            self._take_mark(events)
+        return ready
 
     def _act(self, command: Command) -> None:
         """A clock, preset-saving or learn command: acts at once (already checked)."""
@@ -344,61 +525,100 @@ class Session:
         """`base` (one weight per style) with the named styles' weights replaced."""
         return [weights.get(name, old) for name, old in zip(self.names, base, strict=True)]
 
-    def _require_style(self, style: str) -> None:
-        if style not in self.names:
-            raise CommandError(f"unknown style {style!r}; styles: {', '.join(self.names)}")
+    def _require_style(self, style: str, names: Sequence[str] | None = None) -> None:
+        names = self.names if names is None else names
+        if style not in names:
+            raise CommandError(f"unknown style {style!r}; styles: {', '.join(names)}")
 
     def pending_commands(self) -> list[Command]:
         """The commands taken but not yet applied for certain: those of the step in flight
         (applying them again over a state they may have reached changes nothing: each sets
         what it names), then the queue."""
-        return [*self._in_flight, *self._queue]
+        waiting = [command for batch in self._waiting for command in batch.commands]
+        return [*self._in_flight, *self._queue, *waiting]
 
-    def _pending_target(self) -> list[float]:
-        """The target weights once the queued commands are applied (what a new one merges into)."""
-        target = self.target
-        for queued in self.pending_commands():
-            if isinstance(queued, SetCommand) and queued.weights is not None:
-                target = self._merged(queued.weights, target)
-            elif isinstance(queued, PresetCommand):
-                target = list(self.presets[queued.name])
-        return target
-
-    def _pending_mixer(self) -> MixerName:
-        """The mixer once the queued commands are applied."""
+    def _pending_plan(self) -> tuple[list[str], dict[str, float], MixerName]:
+        """The styles, target weights and mixer once every command taken so far is applied
+        (what a new one is checked against, and merges into)."""
+        names = list(self.names)
+        target = dict(zip(names, self.target, strict=True))
         mixer = self.conductor.mixer
         for queued in self.pending_commands():
-            if isinstance(queued, SetCommand) and queued.mixer is not None:
-                mixer = queued.mixer
-        return mixer
+            names, target, mixer = self._walk(queued, names, target, mixer, self.presets)
+        return names, target, mixer
+
+    @staticmethod
+    def _walk(
+        command: Command,
+        names: list[str],
+        target: dict[str, float],
+        mixer: MixerName,
+        presets: Mapping[str, Mapping[str, float]],
+    ) -> tuple[list[str], dict[str, float], MixerName]:
+        """The (styles, target, mixer) `command` leaves, from those before it."""
+        if isinstance(command, SetCommand):
+            if command.weights is not None:
+                target = target | {k: v for k, v in command.weights.items() if k in target}
+            mixer = command.mixer or mixer
+        elif isinstance(command, PresetCommand) and command.name in presets:
+            target = {name: presets[command.name].get(name, 0.0) for name in names}
+        elif isinstance(command, LoadCommand):
+            names, target = [*names, command.style], target | {command.style: 0.0}
+        elif isinstance(command, UnloadCommand):
+            names = [name for name in names if name != command.style]
+            target = {name: target[name] for name in names}
+        return names, target, mixer
+
+    def _pending_target(self) -> dict[str, float]:
+        """The target weights once the queued commands are applied (what a `save` keeps)."""
+        return self._pending_plan()[1]
 
     def _check_end_state(self, commands: Sequence[Command]) -> None:
         """Walk the commands over the state the queue will leave; refuse unknown names, and a
         mix the whole batch leaves unusable (not each step on the way)."""
-        target, mixer = self._pending_target(), self._pending_mixer()
+        names, target, mixer = self._pending_plan()
         presets = dict(self.presets)
         mixing = False  # does this batch change what is mixed?
+        unloaded: list[str] = []
         for command in commands:
             if isinstance(command, SetCommand):
                 for name in command.weights or {}:
-                    self._require_style(name)
-                if command.weights is not None:
-                    target = self._merged(command.weights, target)
-                mixer = command.mixer or mixer
+                    self._require_style(name, names)
                 mixing = mixing or command.weights is not None or command.mixer is not None
             elif isinstance(command, PresetCommand):
                 if command.name not in presets:
                     known = ", ".join(sorted(presets)) or "none saved yet"
                     raise CommandError(f"no preset {command.name!r} (presets: {known})")
-                target, mixing = list(presets[command.name]), True
+                mixing = True
             elif isinstance(command, SaveCommand):
-                presets[command.name] = target
+                presets[command.name] = dict(target)
             elif isinstance(command, LearnCommand) and command.style is not None:
-                self._require_style(command.style)
+                self._require_style(command.style, names)
+            elif isinstance(command, LoadCommand):
+                if command.style in names:
+                    raise CommandError(f"{command.style!r} is in the ensemble already")
+                try:
+                    self.library(command.style)  # found (its file is read when it is made ready)
+                except ConductorError as error:
+                    raise CommandError(str(error)) from None
+            elif isinstance(command, UnloadCommand):
+                self._require_style(command.style, names)
+                if len(names) == 1:
+                    raise CommandError(
+                        f"{command.style!r} is the only style: load another before unloading it"
+                    )
+                unloaded.append(command.style)
+                mixing = True
+            names, target, mixer = self._walk(command, names, target, mixer, presets)
         if mixing:
             try:
-                check_weights(target, len(self.names), mixer)
+                check_weights([target[name] for name in names], len(names), mixer)
             except MixingError as error:
+                if unloaded:
+                    raise CommandError(
+                        f"unloading {', '.join(unloaded)} leaves no usable mix ({error}): give "
+                        "another style weight in the same message"
+                    ) from None
                 raise CommandError(str(error)) from None
 
     def _seconds_to_steps(self, seconds: float) -> int:
@@ -433,7 +653,7 @@ class Session:
             if steps is None:
                 steps = self._seconds_to_steps(command.morph)
                 command = command.model_copy(update={"glide_steps": steps})
-            self._glide = _Glide(self.weights, list(self.presets[command.name]), step, steps)
+            self._glide = _Glide(self.weights, self._preset(command.name), step, steps)
         elif isinstance(command, PrimeCommand):
             self._prime(command.text)
             events.append(PrimeEvent(command.text, step))
@@ -443,11 +663,20 @@ class Session:
             if self.performer is not None:  # a new piece (a tune: from its header)
                 self.performer.restart()
                 self._prime(self.performer.prime_text())
+        change = None
+        if isinstance(command, LoadCommand | UnloadCommand):
+            change = self._regroup(command, events)
         if self._recorder is not None:
             line: dict[str, Any] = {"step": step, "command": _recordable(command)}
             if isinstance(command, PresetCommand):  # what it recalled: a replay has no presets
-                line["weights"] = list(self.presets[command.name])
+                line["weights"] = self._preset(command.name)
+            if change is not None and change.path is not None:  # the very file, for a replay
+                line |= {"path": change.path, "sha256": change.sha256}
             self._recorder.write(line)
+
+    def _preset(self, name: str) -> list[float]:
+        """A preset's weights, one per style (a style it does not name: 0)."""
+        return [self.presets[name].get(style, 0.0) for style in self.names]
 
     def _set_search(self, option: SearchOption) -> None:
         """Search on or off, with the settings `option` names changed (the others kept)."""
@@ -464,7 +693,8 @@ class Session:
                 events.append(ErrorEvent(str(error)))
         if any(isinstance(c, PrimeCommand | ResetCommand) for c in commands):
             self._take_mark(events)  # what the models read stays read, whatever is taken back
-        if any(isinstance(c, SetCommand | PresetCommand) for c in commands):
+        if any(isinstance(c, SetCommand | PresetCommand | LoadCommand | UnloadCommand)
+               for c in commands):  # fmt: skip
             events.append(StateEvent(self.state()))  # every surface shows the new target
 
     def _prime(self, text: str) -> None:
@@ -764,6 +994,7 @@ class Session:
         exactly the symbols made)."""
         self._closed = True
         self._wake.set()
+        self._loader.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.write(
@@ -788,13 +1019,13 @@ class Session:
 
     # -- presets -------------------------------------------------------------------------------
 
-    def _load_presets(self) -> dict[str, list[float]]:
+    def _load_presets(self) -> dict[str, dict[str, float]]:
         if self.presets_file is None or not self.presets_file.exists():
             return {}
         try:
             data = json.loads(self.presets_file.read_text(encoding="utf-8"))
             presets = {
-                str(name): [float(weights.get(style, 0.0)) for style in self.names]
+                str(name): {str(style): float(weight) for style, weight in weights.items()}
                 for name, weights in data.items()
             }
         except (OSError, ValueError, AttributeError, TypeError) as error:
@@ -806,10 +1037,7 @@ class Session:
     def _save_presets(self) -> None:
         if self.presets_file is None:
             return
-        data = {
-            name: dict(zip(self.names, weights, strict=True))
-            for name, weights in self.presets.items()
-        }
+        data = self.presets  # every style a preset names, loaded now or not
         atomic_write_bytes(self.presets_file, (json.dumps(data, indent=2) + "\n").encode())
 
 
@@ -864,9 +1092,7 @@ def replay(
         if header.get("search"):
             conductor.search = SearchSettings(**header["search"])
         session = Session(conductor, header["weights"], rate=0, performer=performer)
-        commands = [
-            (int(e["step"]), parse_command(e["command"]), e.get("weights")) for e in entries
-        ]
+        commands = [(int(e["step"]), parse_command(e["command"]), e) for e in entries]
     except (KeyError, TypeError, ValueError) as error:
         raise ConductorError(f"{record} is a damaged record ({error})") from None
     total = int(end["step"]) if end else (commands[-1][0] if commands else 0) + extra_steps
@@ -879,14 +1105,19 @@ def replay(
     with torch.no_grad():
         for step in range(total):
             while index < len(commands) and commands[index][0] == step:
-                _, command, recalled = commands[index]
+                _, command, entry = commands[index]
                 if isinstance(command, PresetCommand):
+                    recalled = entry.get("weights")
                     if recalled is None:
                         raise ConductorError(
                             f"{record} recalls preset {command.name!r} without its weights "
                             "(recorded by an older conductor): it cannot be replayed"
                         )
-                    session.presets[command.name] = [float(w) for w in recalled]
+                    session.presets[command.name] = dict(
+                        zip(session.names, (float(w) for w in recalled), strict=True)
+                    )
+                elif isinstance(command, LoadCommand):
+                    session._replay_load(command, entry, resolve)
                 session._queue.append(command)
                 index += 1
             event = session.step()
