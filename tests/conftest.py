@@ -32,6 +32,7 @@ from conductor.commands import (
 from conductor.corpus import load_corpus
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.library import Library
 from conductor.mapping import xy_weights
 from conductor.model import ModelConfig
 from conductor.server.run import BackgroundServer
@@ -120,14 +121,33 @@ class LiveServer(BackgroundServer):
 
     def __init__(self, paths: list[Path], rate: float = 50.0, token: str | None = None) -> None:
         session = Session(
-            Conductor(Ensemble.from_checkpoints(paths), seed=0), [1.0, 0.0], rate=rate
+            Conductor(Ensemble.from_checkpoints(paths), seed=0),
+            [1.0, 0.0],
+            rate=rate,
+            library=Library(paths[0].parent),
         )
         super().__init__(session, port=0, osc_port=0, token=token)
         self.rate = rate
 
+    def _regroup(self, scene: list[dict[str, Any]], names: list[str]) -> None:
+        self.call(lambda: self.session.submit_all(scene))
+        wait_for(lambda: self.call(lambda: self.session.names) == names, what=f"styles {names}")
+
     def restore(self) -> None:
-        """Back to how it started (the clock running at its rate, letters alone), whatever a
-        test (a fuzz test above all) left."""
+        """Back to how it started (the clock running at its rate, letters alone, the styles
+        letters and digits in that order), whatever a test (a fuzz test above all) left."""
+        if self.call(lambda: list(self.session.names)) != ["letters", "digits"]:
+            if "letters" not in self.call(lambda: self.session.names):
+                self._regroup(
+                    [{"type": "load", "style": "letters"}], [*self.session.names, "letters"]
+                )
+            others = [name for name in self.session.names if name != "letters"]
+            self._regroup(
+                [{"type": "set", "weights": {"letters": 1.0}, "mixer": "linear"}]
+                + [{"type": "unload", "style": name} for name in others],
+                ["letters"],
+            )
+            self._regroup([{"type": "load", "style": "digits"}], ["letters", "digits"])
         scene = [
             {"type": "play"},
             {"type": "rate", "chars_per_s": self.rate},

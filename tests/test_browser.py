@@ -272,3 +272,71 @@ def test_the_page_grows_the_score_and_schedules_audio_for_a_streamed_tune(browse
         page.close()
     finally:
         server.stop()
+
+
+def test_a_style_is_added_and_taken_out_from_the_library_while_the_text_flows(
+    browser: object, two_styles: list[Path], tmp_path: Path
+) -> None:
+    """The page lists the library; "add" brings digits into the playing ensemble (its slider and
+    its place on the pad appear), "remove" takes letters out, all without a restart and with
+    the text flowing; the session's record then replays exactly."""
+    from playwright.sync_api import Browser
+
+    from conductor.engine import Ensemble
+    from conductor.generate import Conductor
+    from conductor.library import Library
+    from conductor.server.run import BackgroundServer
+    from conductor.session import Session, replay
+
+    record = tmp_path / "take.jsonl"
+    session = Session(
+        Conductor(Ensemble.from_checkpoints(two_styles[:1]), seed=5), [1.0], rate=60,
+        record=record, style_paths=[str(two_styles[0])], library=Library(two_styles[0].parent),
+    )  # fmt: skip
+    server = BackgroundServer(session, port=0, osc_port=None)
+    try:
+        assert isinstance(browser, Browser) and server.endpoints is not None
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(server.endpoints.url)
+        page.wait_for_function("document.querySelectorAll('#text span[data-by]').length > 20")
+        page.click("#library-box summary")
+        listed = page.eval_on_selector_all(
+            "#library li", "items => items.map(i => i.dataset.style)"
+        )
+        assert {"letters", "digits"} <= set(listed)
+        assert page.inner_text("#library li[data-style=letters] button") == "remove"
+        assert page.is_disabled("#library li[data-style=letters] button")  # the only style
+
+        def symbols() -> int:
+            return int(page.evaluate("document.querySelectorAll('#text span[data-by]').length"))
+
+        before = symbols()
+        page.click("#library li[data-style=digits] button.add")
+        page.wait_for_selector("input[data-style=digits]")  # its slider, built from the state
+        assert server.call(lambda: session.names) == ["letters", "digits"]
+        assert page.evaluate("view.pad.length") == 2
+        page.wait_for_function(
+            f"document.querySelectorAll('#text span[data-by]').length > {before + 30}"
+        )
+        box = page.locator("input[data-style=digits]").bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 0.99 * box["width"], box["y"] + box["height"] / 2)
+        wait_for(lambda: server.call(lambda: session.target)[1] > 0.95, what="digits weighted")
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('#text span[data-by]')).slice(-10)"
+            ".some(s => s.dataset.by === 'digits')"
+        )
+        page.click("#library li[data-style=letters] button.remove")
+        page.wait_for_function("!document.querySelector('input[data-style=letters]')")
+        assert server.call(lambda: session.names) == ["digits"]
+        flowing = symbols()
+        page.wait_for_function(
+            f"document.querySelectorAll('#text span[data-by]').length > {flowing + 30}"
+        )
+        assert page.inner_text("#library li[data-style=letters] button") == "add"
+        page.close()
+    finally:
+        server.stop()
+    result = replay(record, lambda styles: [Path(s) for s in styles])
+    assert result.matches is True and result.names == ["digits"]

@@ -56,7 +56,10 @@ def test_a_mapped_knob_sets_its_style_weight_through_the_port_thread(
     async def scenario() -> None:
         control.open("Fake Controller", asyncio.get_running_loop())
         ports[0].play(cc(7, 127), cc(7, 127, channel=3), mido.Message("note_on", note=60))
-        await until(lambda: session._pending_target() == [1.0, 1.0], what="the knob's weight")
+        await until(
+            lambda: session._pending_target() == {"letters": 1.0, "digits": 1.0},
+            what="the knob's weight",
+        )
 
     asyncio.run(scenario())
     assert session.step().weights == [1.0, 1.0]
@@ -94,3 +97,23 @@ def test_bad_maps_and_a_missing_midi_system_are_one_line_errors(
     with pytest.raises(ConductorError, match="cannot open MIDI input 'Nope'") as caught:
         MidiControl(session).open("Nope", asyncio.new_event_loop())
     assert "\n" not in str(caught.value)
+
+
+def test_a_knob_bound_to_a_style_not_playing_waits_for_it_to_be_loaded(
+    two_styles: list[Path],
+) -> None:
+    """The map follows the set: a knob for a style out of the ensemble is ignored (one count,
+    no error for the performer), and steers it again once it is loaded back."""
+    from conductor.library import Library
+
+    session = Session(
+        Conductor(Ensemble.from_checkpoints(two_styles[:1])), [1.0],
+        library=Library(two_styles[0].parent),
+    )  # fmt: skip
+    control = MidiControl(session, {7: "digits"})
+    control.handle(cc(7, 64))
+    assert control.ignored == 1 and session._pending_target() == {"letters": 1.0}
+    session.submit({"type": "load", "style": "digits"})
+    control.handle(cc(7, 127))
+    assert session._pending_target() == {"letters": 1.0, "digits": 1.0}
+    assert session.step().weights == [1.0, 1.0]

@@ -172,7 +172,7 @@ def test_get_replies_and_errors_go_back_to_the_sender(peer: Peer) -> None:
     state = json.loads(peer.first("/conductor/state")[0])
     assert state["styles"] == ["letters", "digits"]
     for bad, complaint in [
-        (osc("/conductor/weight/jazz", 1.0), "unknown address"),
+        (osc("/conductor/weight/jazz", 1.0), "unknown style 'jazz'"),
         (osc("/conductor/weight/letters", "loud"), "expected a number"),
         (osc("/conductor/weights", 1.0), "takes 2 argument"),
         (osc("/elsewhere"), "under /conductor/"),
@@ -195,13 +195,15 @@ ADDRESSES = [
     "/conductor/mixer",
     "/conductor/temperature",
     "/conductor/play",
+    "/conductor/load",
+    "/conductor/unload",
     "/conductor/nothing",
 ]
 ARGUMENT = st.one_of(
     st.floats(width=32),
     st.floats(-1.5, 1.5, width=32),
     st.integers(-(2**31), 2**31 - 1),
-    st.sampled_from(["linear", "product", "p1", "letters"]),
+    st.sampled_from(["linear", "product", "p1", "letters", "digits", "jazz"]),
     st.text(max_size=20),
     st.binary(min_size=1, max_size=20),
 )
@@ -252,6 +254,7 @@ def fuzz_peer(live: LiveServer) -> Iterator[Peer]:
     client = Peer(live.osc)
     yield client
     # After it all: the server is alive and obeys a good message.
+    live.restore()  # (the fuzz may have left other styles playing)
     client.send(bundle(osc("/conductor/play"), osc("/conductor/rate", 50.0)))
     client.send(bundle(osc("/conductor/mixer", "linear"), osc("/conductor/weights", 0.0, 1.0)))
     client.send(osc("/conductor/subscribe", "127.0.0.1", client.port))
@@ -292,6 +295,40 @@ def test_oscquery_describes_the_address_space(live: LiveServer) -> None:
     assert node["FULL_PATH"] == "/conductor/weight/digits" and node["TYPE"] == "f"
     value = json.loads(urllib.request.urlopen(base + "conductor/weights?VALUE", timeout=5).read())
     assert len(value["VALUE"]) == 2
+
+
+def test_styles_load_and_unload_over_osc_and_oscquery_follows(live: LiveServer, peer: Peer) -> None:
+    """Real UDP: `/conductor/unload` takes digits out, one bundle loads it back and weights it
+    (applied together, once it is ready); OSCQuery's tree and `/weights` follow the set."""
+    assert live.endpoints is not None and live.endpoints.oscquery is not None
+    base = live.endpoints.oscquery
+    session = live.session
+
+    def tree() -> dict[str, Any]:
+        return json.loads(urllib.request.urlopen(base, timeout=5).read())["CONTENTS"]["conductor"][
+            "CONTENTS"
+        ]
+
+    assert {"load", "unload"} <= set(tree()) and tree()["load"]["TYPE"] == "s"
+    peer.send(osc("/conductor/unload", "digits"))
+    wait_for(lambda: live.call(lambda: session.names) == ["letters"], what="digits out")
+    assert set(tree()["weight"]["CONTENTS"]) == {"letters"}
+    assert tree()["weights"]["TYPE"] == "f"
+    peer.send(osc("/conductor/unload", "letters"))  # the only style
+    assert "the only style" in peer.first("/conductor/error")[0]
+    peer.send(
+        bundle(
+            osc("/conductor/load", "digits"),
+            osc("/conductor/weight/digits", 1.0),
+            osc("/conductor/weight/letters", 0.0),
+        )
+    )
+    wait_for(lambda: live.call(lambda: session.names) == ["letters", "digits"], what="digits in")
+    assert live.call(lambda: session.target) == [0.0, 1.0]  # the bundle's weights, together
+    assert set(tree()["weight"]["CONTENTS"]) == {"letters", "digits"}
+    assert tree()["weights"]["VALUE"] == [0.0, 1.0]
+    peer.send(osc("/conductor/load", "nowhere"))
+    assert "style 'nowhere' not found" in peer.first("/conductor/error")[0]
 
 
 def test_a_token_guards_osc(two_styles: list[Path]) -> None:

@@ -15,11 +15,13 @@ from conductor.commands import (
     WEIGHT,
     BaseCommand,
     CommandError,
+    LoadCommand,
     PresetCommand,
     RateCommand,
     SearchOption,
     SetCommand,
     StepCommand,
+    UnloadCommand,
     XyCommand,
     field_spec,
     parse_command,
@@ -88,10 +90,23 @@ def test_a_bundle_decodes_in_order() -> None:
     ]
 
 
+def test_a_style_is_loaded_and_weighted_in_one_bundle() -> None:
+    """A weight for a style not playing yet decodes (the bundle may load it first): the
+    session, which knows what it has and will have, says whether there is such a style."""
+    got = decode(
+        bundle(osc("/conductor/load", "milton"), osc("/conductor/weight/milton", 0.5)), TABLE
+    )
+    assert got == [LoadCommand(style="milton"), SetCommand(weights={"milton": 0.5})]
+    assert decode(osc("/conductor/unload", "kjv"), TABLE) == [UnloadCommand(style="kjv")]
+    assert TABLE["/load"].types == "s" and TABLE["/unload"].types == "s"
+
+
 @pytest.mark.parametrize(
     ("data", "complaint"),
     [
-        (osc("/conductor/weight/jazz", 1.0), "/conductor/weight/jazz: unknown address"),
+        (osc("/conductor/weight/a/b", 1.0), "/conductor/weight/a/b: unknown address"),
+        (osc("/conductor/load", "../kjv"), "is not a style name"),
+        (osc("/conductor/unload"), "takes 1 argument(s) (s), got 0"),
         (osc("/conductor/weight/kjv", "loud"), "expected a number"),
         (osc("/conductor/weight/kjv", 2.0), "less than or equal to 1"),
         (osc("/conductor/temperature", 99.0), "temperature: Input should be less than or equal"),

@@ -70,6 +70,26 @@ def test_hello_then_a_stream_of_steps(ws: ClientConnection) -> None:
     assert all(len(s["symbol"]) == 1 and s["by"] in ("letters", "digits") for s in steps)
 
 
+def test_hello_lists_the_library_and_load_unload_change_the_set(ws: ClientConnection) -> None:
+    hello = receive(ws, "hello")
+    listed = {entry["name"]: entry["about"] for entry in hello["library"]}
+    assert {"letters", "digits"} <= set(listed)  # the styles directory's, and the shipped ones
+    assert listed.get("kjv", "").startswith("The King James Bible")  # its card's first line
+    ws.send(json.dumps({"type": "unload", "style": "digits"}))
+    state = until_state(ws, lambda s: s["styles"] == ["letters"])
+    assert state["pad"] == [[0.0, 1.0]] and state["target"] == {"letters": 1.0}
+    ws.send(json.dumps({"type": "load", "style": "nowhere"}))
+    assert "style 'nowhere' not found" in receive(ws, "error")["message"]
+    ws.send(
+        json.dumps(
+            [{"type": "load", "style": "digits"}, {"type": "set", "weights": {"digits": 0.5}}]
+        )
+    )
+    state = until_state(ws, lambda s: s["styles"] == ["letters", "digits"])
+    assert state["target"] == {"letters": 1.0, "digits": 0.5} and len(state["pad"]) == 2
+    assert receive(ws, "step")["weights"].keys() == {"letters", "digits"}
+
+
 def test_a_weight_set_over_the_socket_steers_the_following_symbols(ws: ClientConnection) -> None:
     receive(ws, "step")
     ws.send(json.dumps({"type": "set", "weights": {"letters": 0.0, "digits": 1.0}}))
@@ -150,7 +170,11 @@ def test_bad_messages_get_error_events_and_the_stream_goes_on(ws: ClientConnecti
 
 
 COMMANDS = st.fixed_dictionaries(
-    {"type": st.sampled_from(["set", "xy", "rate", "save", "preset", "pause", "play", "learn"])},
+    {
+        "type": st.sampled_from(
+            ["set", "xy", "rate", "save", "preset", "pause", "play", "learn", "load", "unload"]
+        )
+    },
     optional={
         "weights": st.dictionaries(
             st.sampled_from(["letters", "digits", "jazz"]), st.floats(-1.5, 1.5), max_size=2
@@ -161,7 +185,7 @@ COMMANDS = st.fixed_dictionaries(
         "y": st.floats(-1.2, 1.2),
         "chars_per_s": st.floats(0, 80),
         "name": st.sampled_from(["p1", "p2", ""]),
-        "style": st.sampled_from(["letters", "jazz"]),
+        "style": st.sampled_from(["letters", "digits", "jazz", "../x"]),
     },
 )
 JUNK = st.recursive(
@@ -218,6 +242,7 @@ def fuzz_ws(live: LiveServer) -> Iterator[ClientConnection]:
     with connect(live.ws_url, max_size=None) as client:
         yield client
         # After it all: the server is alive and obeys a good message.
+        live.restore()  # (the fuzz may have left other styles playing)
         client.send(
             json.dumps(
                 [

@@ -14,24 +14,15 @@ from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.events import ErrorEvent, StateEvent, StepEvent
 from conductor.generate import Conductor
+from conductor.library import Library
 from conductor.session import Session, replay
 from tests.conftest import until
-
-
-def _library(directory: Path) -> Any:
-    def find(name: str) -> Path:
-        path = directory / f"{name}.safetensors"
-        if not path.is_file():
-            raise ConductorError(f"style {name!r} not found in {directory}")
-        return path
-
-    return find
 
 
 def _letters_alone(two_styles: list[Path], **kwargs: Any) -> Session:
     """A session that starts with "letters" only; "digits" is in its library."""
     conductor = Conductor(Ensemble.from_checkpoints(two_styles[:1]), seed=kwargs.pop("seed", 4))
-    return Session(conductor, [1.0], library=_library(two_styles[0].parent), **kwargs)
+    return Session(conductor, [1.0], library=Library(two_styles[0].parent), **kwargs)
 
 
 def test_a_loaded_style_joins_at_weight_zero_and_changes_nothing_until_weighted(
@@ -101,7 +92,7 @@ def test_a_missing_or_broken_file_is_one_line_and_changes_nothing(
 ) -> None:
     (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint at all")
     conductor = Conductor(Ensemble.from_checkpoints(two_styles[:1]), seed=1)
-    session = Session(conductor, [1.0], library=_library(tmp_path))
+    session = Session(conductor, [1.0], library=Library(tmp_path))
     with pytest.raises(CommandError, match="style 'nowhere' not found"):
         session.submit({"type": "load", "style": "nowhere"})
     with pytest.raises(CommandError, match=r"cannot load 'broken': .*") as refused:
@@ -124,7 +115,7 @@ def test_with_the_clock_running_a_broken_load_drops_its_whole_message(
     for path in two_styles:
         (tmp_path / path.name).symlink_to(path)
     conductor = Conductor(Ensemble.from_checkpoints(two_styles[:1]), seed=1)
-    session = Session(conductor, [1.0], rate=200, library=_library(tmp_path))
+    session = Session(conductor, [1.0], rate=200, library=Library(tmp_path))
     events: list[Any] = []
     session.add_sink(events.append)
 
@@ -199,7 +190,7 @@ def test_replay_refuses_a_loaded_file_that_changed(two_styles: list[Path], tmp_p
     conductor = Conductor(Ensemble.from_checkpoints([tmp_path / "letters.safetensors"]), seed=2)
     record = tmp_path / "take.jsonl"
     session = Session(
-        conductor, [1.0], record=record, library=_library(tmp_path),
+        conductor, [1.0], record=record, library=Library(tmp_path),
         style_paths=[str(tmp_path / "letters.safetensors")],
     )  # fmt: skip
     session.submit({"type": "load", "style": "digits"})

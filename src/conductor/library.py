@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,7 +22,10 @@ __all__ = [
     "DEFAULT_STYLES",
     "MUSIC_STYLES",
     "USER_DIR",
+    "Library",
+    "LibraryStyle",
     "available",
+    "card_line",
     "is_music",
     "require_music",
     "resolve_style",
@@ -73,6 +77,41 @@ def available(styles_dir: Path | str | None = None) -> dict[str, Path]:
                 if not path.name.endswith(".resume.safetensors"):
                     found.setdefault(path.stem, path)
     return found
+
+
+@dataclass(frozen=True)
+class LibraryStyle:
+    name: str
+    path: Path
+    about: str  # the first line of its model card ("" without one)
+
+
+def card_line(path: Path, limit: int = 160) -> str:
+    """The first line of prose of a style's model card (`NAME.md` beside it), or ""."""
+    card = Path(path).with_name(f"{style_name(path)}.md")
+    try:
+        lines = card.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    line = next((ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class Library:
+    """The styles a user has, as one object: one found by name (`library("milton")`, a
+    one-line error if not), or all of them with a line from each card (`catalogue`)."""
+
+    def __init__(self, styles_dir: Path | str | None = None) -> None:
+        self.styles_dir = styles_dir
+
+    def __call__(self, name: str) -> Path:
+        return resolve_style(name, self.styles_dir)
+
+    def catalogue(self) -> list[LibraryStyle]:
+        return [
+            LibraryStyle(name, path, card_line(path))
+            for name, path in sorted(available(self.styles_dir).items())
+        ]
 
 
 def resolve_style(item: str, styles_dir: Path | str | None = None) -> Path:

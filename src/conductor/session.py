@@ -70,7 +70,7 @@ from conductor.events import (
     StepEvent,
 )
 from conductor.generate import Conductor, ConductorSnapshot
-from conductor.library import resolve_style
+from conductor.library import Library
 from conductor.mapping import pad_position, xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
 from conductor.model import CharLSTM
@@ -175,7 +175,7 @@ class Session:
         record: Path | None = None,
         style_paths: Sequence[str] = (),
         performer: Performer | None = None,
-        library: Callable[[str], Path] | None = None,
+        library: Library | None = None,
     ) -> None:
         if not math.isfinite(rate) or rate < 0:
             raise ConductorError(f"rate must be >= 0 symbols/s (0 = free-running), not {rate}")
@@ -210,8 +210,8 @@ class Session:
         self._loader = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="loader", initializer=_engine_thread
         )
-        #: a style name → its checkpoint file (`load`); by default the styles directories
-        self.library: Callable[[str], Path] = library or resolve_style
+        #: where `load` finds a style by name (by default the styles directories)
+        self.library = library or Library()
         self._waiting: list[_Waiting] = []
         self._ready_changes: dict[int, _Change] = {}  # id(command) → made ready
         # Every model this session has had, by name, and its precision (the loader's)
@@ -283,7 +283,10 @@ class Session:
         params = self.conductor.params
         return {
             "styles": self.names,
-            "pad": [list(pad_position(i, len(self.names))) for i in range(len(self.names))],
+            "pad": [  # where each style sits on the conducting pad
+                [round(v, 6) for v in pad_position(i, len(self.names))]
+                for i in range(len(self.names))
+            ],
             "weights": dict(zip(self.names, [round(w, 4) for w in self.weights], strict=True)),
             "target": dict(zip(self.names, self.target, strict=True)),
             "mixer": self.conductor.mixer,

@@ -34,6 +34,7 @@ from conductor.generate import Conductor
 from conductor.library import (
     DEFAULT_STYLES,
     MUSIC_STYLES,
+    Library,
     require_music,
     resolve_style,
     resolve_styles,
@@ -150,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         record=Path(args.record) if args.record else None,
         style_paths=[str(p) for p in paths],
         performer=performer,
+        library=Library(args.styles_dir),
     )
     if args.midi_out:
         midi_out = MidiOut.open(args.midi_out)  # a one-line error where there is no MIDI

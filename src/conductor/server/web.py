@@ -102,6 +102,10 @@ def _hello(session: Session) -> dict[str, Any]:
         "state": session.state(),
         "text": session.text_tail,
         "music": session.performer_state(),
+        # every style `load` can add (the page lists them; those playing are in the state)
+        "library": [
+            {"name": style.name, "about": style.about} for style in session.library.catalogue()
+        ],
     }
 
 

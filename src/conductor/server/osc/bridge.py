@@ -64,13 +64,23 @@ class OscBridge(asyncio.DatagramProtocol):
         self.session = session
         self.token = token
         self.remote_subscribers = remote_subscribers
-        self.table = address_table(session.names)
+        self._table = address_table(session.names)
         self.subscribers: set[tuple[str, int]] = set()
         self.transport: asyncio.DatagramTransport | None = None
         self.refused = 0
         self._last_weights: list[float] | None = None
         self._last_mixed = 0.0
         session.add_sink(self._on_event)
+
+    @property
+    def table(self) -> dict[str, Address]:
+        """The address space of the styles playing now (a `load` or `unload` changes it)."""
+        names = self.session.names
+        if [a.path for a in self._table.values() if a.path.startswith("/weight/")] != [
+            f"/weight/{name}" for name in names
+        ]:
+            self._table = address_table(names)
+        return self._table
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on (host, port); returns the bound address (port 0 picks a free one)."""

@@ -28,6 +28,7 @@ from conductor.commands import (
     CommandError,
     FieldSpec,
     GetCommand,
+    LoadCommand,
     PauseCommand,
     PlayCommand,
     PresetCommand,
@@ -38,6 +39,7 @@ from conductor.commands import (
     SearchOption,
     SetCommand,
     StepCommand,
+    UnloadCommand,
     XyCommand,
     field_spec,
     parse_command,
@@ -134,6 +136,11 @@ def address_table(names: Sequence[str]) -> dict[str, Address]:
         ),
         _fields("/save", SaveCommand, ("name",), "save the current weights as a preset"),
         _fields("/get", GetCommand, (), "reply /conductor/state s: the state as JSON"),
+        _fields(
+            "/load", LoadCommand, ("style",),
+            "add a style from the library (weight 0; it reads the text first)",
+        ),
+        _fields("/unload", UnloadCommand, ("style",), "take a style out of the ensemble"),
         Address(
             "/search",
             "lookahead search: 1 on, 0 off; then samples, depth, balance, margin (each optional)",
@@ -148,18 +155,19 @@ def address_table(names: Sequence[str]) -> dict[str, Address]:
             1,
         ),
     ]  # fmt: skip
-    for name in style_names:
-        table.append(
-            Address(
-                f"/weight/{name}",
-                f"weight of style {name}",
-                (Argument(name, WEIGHT),),
-                lambda values, name=name: {"type": "set", "weights": {name: values[0]}},  # type: ignore[misc]
-                1,
-                "target",
-            )
-        )
+    table.extend(_weight_address(name) for name in style_names)
     return {address.path: address for address in table}
+
+
+def _weight_address(name: str) -> Address:
+    return Address(
+        f"/weight/{name}",
+        f"weight of style {name}",
+        (Argument(name, WEIGHT),),
+        lambda values: {"type": "set", "weights": {name: values[0]}},
+        1,
+        "target",
+    )
 
 
 def _value(value: Any, spec: FieldSpec) -> Any:
@@ -218,6 +226,9 @@ def _message(
     if local in ("/subscribe", "/unsubscribe"):
         return _subscription(sender, local == "/subscribe", args, remote)
     entry = table.get(local)
+    if entry is None and local.startswith("/weight/") and local.count("/") == 2:
+        # a style not playing yet (loaded by this very bundle?): the session knows
+        entry = _weight_address(local.removeprefix("/weight/"))
     if entry is None:
         raise CommandError("unknown address (see the OSCQuery description)")
     if not entry.required <= len(args) <= len(entry.arguments):

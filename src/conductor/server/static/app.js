@@ -8,7 +8,7 @@ const RADIUS = 0.72;  // styles sit on a circle of this fraction of the pad's ha
 
 const $ = (id) => document.getElementById(id);
 const view = {
-  styles: [], pad: [], ranges: null, state: null, weights: [], mixed: null, perModel: null,
+  styles: [], pad: [], ranges: null, state: null, weights: [], mixed: null, perModel: null, library: [],
   lastSymbol: null, step: 0, cursor: null, dragging: false, ahead: "",
 };
 let socket = null;
@@ -57,9 +57,11 @@ function handle(event) {
       view.styles = event.styles;
       view.pad = event.pad;
       view.ranges = event.ranges;
+      view.library = event.library || [];
       applyRanges(event.ranges);
       music.hello(event.music);
       buildSliders();
+      renderLibrary();
       $("text").textContent = "";
       appendText(event.text, null);
       view.ahead = "";
@@ -172,7 +174,48 @@ function fitWeightSlider(input, value, mixer) {
   input.max = high;
 }
 
+// The library: every style the server can load, each with its card's first line; one playing
+// can be taken out (not the last), one not playing added (at weight 0: move its slider after).
+function renderLibrary() {
+  const list = $("library");
+  list.textContent = "";
+  for (const entry of view.library) {
+    const playing = view.styles.includes(entry.name);
+    const item = document.createElement("li");
+    item.dataset.style = entry.name;
+    item.className = playing ? "playing" : "";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = entry.name;
+    if (playing) name.style.color = colour(entry.name);
+    const about = document.createElement("span");
+    about.className = "about dim";
+    about.textContent = entry.about;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = playing ? "remove" : "add";
+    button.textContent = playing ? "remove" : "add";
+    button.disabled = playing && view.styles.length === 1;
+    button.addEventListener("click", () => send({ type: playing ? "unload" : "load", style: entry.name }));
+    item.append(name, button, about);
+    list.appendChild(item);
+  }
+  $("library-count").textContent = view.library.length ? `${view.styles.length} of ${view.library.length} playing` : "";
+}
+
+// A style loaded or unloaded (by any surface): the sliders, the pad and the library follow.
+function followStyles(state) {
+  if (!state.styles || JSON.stringify(state.styles) === JSON.stringify(view.styles)) return;
+  view.styles = state.styles;
+  view.pad = state.pad || view.pad;
+  view.weights = view.styles.map((name) => state.weights[name] ?? 0);
+  view.perModel = null;
+  buildSliders();
+  renderLibrary();
+}
+
 function applyState(state) {
+  followStyles(state);
   view.state = state;
   for (const input of document.querySelectorAll("#sliders input")) {
     if (document.activeElement === input) continue;
