@@ -33,7 +33,7 @@ from conductor.commands import CommandError
 from conductor.events import BarEvent, ErrorEvent, Event, StepEvent
 from conductor.notes import ACCOMPANIMENT, Note
 from conductor.server.notes import schedule_notes
-from conductor.server.osc.decode import PREFIX, Subscription, address_table, decode
+from conductor.server.osc.decode import PREFIX, Address, Subscription, address_table, decode
 from conductor.session import Session
 
 __all__ = ["MAX_SUBSCRIBERS", "OscBridge"]
