@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/train_ddp.py --json bench/results/train_ddp.json  # 1 process vs 2 (torchrun)
 	$(BIN)/python bench/ensemble_speed.py --json bench/results/ensemble_speed.json
 	$(BIN)/python bench/latency.py --json bench/results/latency.json
+	$(BIN)/python bench/load.py --json bench/results/load.json  # a style loaded live
 	$(BIN)/python bench/precision.py --json bench/results/precision.json  # needs the corpora (make corpora)
 
 # The shipped ensemble: train (resumable; each style's budget is in scripts/styles.py, or

@@ -7,8 +7,8 @@ with the first style weighted again; a real WebSocket client timestamps every st
 load: the time from the datagram to the first symbol with the style's weight in it (its file
 read and the ensemble for the new set built on the loader thread, the newcomer's reading of the
 text's last symbols, the step); the largest gap between two symbols from one second before the
-datagram to one second after that symbol (the same around an unload). The stream's usual
-period is 1/rate.
+datagram to one second after that symbol (the same around an unload), against the largest
+gap in a window as long with no command in it (the stream's own jitter; its period is 1/rate).
 
 The baseline is what a performer did before: restart the server with the style added. Its
 silence is at least the time to read every style's file, build the ensemble and run the first
@@ -108,7 +108,7 @@ def run_style(style: str, args: argparse.Namespace, library: Library) -> dict[st
         times = [t for t, _ in arrivals if start - 1.0 <= t <= end + 1.0]
         return max((b - a) * 1000 for a, b in itertools.pairwise(times))
 
-    loads, load_gaps, unload_gaps = [], [], []
+    loads, load_gaps, unload_gaps, quiet_gaps = [], [], [], []
     time.sleep(1.5)  # the clock settles
     for _ in range(args.rounds):
         with seen:
@@ -143,12 +143,16 @@ def run_style(style: str, args: argparse.Namespace, library: Library) -> dict[st
         done = time.perf_counter()
         time.sleep(1.2)
         unload_gaps.append(largest_gap(sent, done))
+        quiet = time.perf_counter() + 1.0  # the control: as long a window, no command in it
+        time.sleep(2.4)
+        quiet_gaps.append(largest_gap(quiet, quiet + 0.2))
     refused = server.call(lambda: server.session.names)
     ws.close()
     server.stop()
     times = [t for t, _ in arrivals]
     gaps = sorted((b - a) * 1000 for a, b in itertools.pairwise(times))
     restarts = [restart_seconds([*paths, library(style)]) * 1000 for _ in range(3)]
+    load_average = os.getloadavg()[0]  # other work on the machine meanwhile (a trainer?)
     model = Ensemble.from_checkpoints([library(style)]).models[0].config
     return {
         "style": style,
@@ -158,6 +162,7 @@ def run_style(style: str, args: argparse.Namespace, library: Library) -> dict[st
         "load_to_first_weighted_symbol_ms": summary(loads),
         "largest_gap_around_a_load_ms": summary(load_gaps),
         "largest_gap_around_an_unload_ms": summary(unload_gaps),
+        "largest_gap_in_a_quiet_window_ms": summary(quiet_gaps),
         "stream": {
             "symbols_per_s": (len(times) - 1) / (times[-1] - times[0]),
             "p50_gap_ms": gaps[len(gaps) // 2],
@@ -166,6 +171,7 @@ def run_style(style: str, args: argparse.Namespace, library: Library) -> dict[st
         },
         "restart_silence_ms": summary(restarts),
         "styles_at_end": refused,
+        "load_average_1min": load_average,
     }
 
 
@@ -192,7 +198,9 @@ def main() -> None:
             f"  {r['style']} ({r['model']}): load -> first weighted symbol median "
             f"{load['median']:.0f} ms (max {load['max']:.0f}); largest gap around a load "
             f"median {gap['median']:.1f} ms (max {gap['max']:.1f}), around an unload "
-            f"{out['median']:.1f} ms (max {out['max']:.1f}); a restart instead: "
+            f"{out['median']:.1f} ms (max {out['max']:.1f}), in a quiet window as long "
+            f"{r['largest_gap_in_a_quiet_window_ms']['median']:.1f} ms (max "
+            f"{r['largest_gap_in_a_quiet_window_ms']['max']:.1f}); a restart instead: "
             f"{restart['median']:.0f} ms of silence, {restart['median'] / gap['max']:.0f}x the "
             "worst gap"
         )

@@ -323,3 +323,24 @@ def test_joining_and_leaving_refuse_what_makes_no_ensemble() -> None:
         engine.without("a")
     with pytest.raises(ConductorError, match=r"is \[L, B, H\]"):
         engine.set_state(0, torch.zeros(1, 1, 3), torch.zeros(1, 1, 3))
+
+
+def test_a_newcomer_that_read_ahead_ends_as_one_that_read_it_all_as_missed() -> None:
+    """`read_ahead` on a fresh ensemble (off the engine thread) and the rest as missed symbols
+    give the very floats of reading everything as missed: what a live load and its replay do."""
+    models = make_models(SHAPES, seed=9)
+    ids = torch.randint(0, 128, (1, 60))
+    playing = Ensemble(models[:2], ["a", "b"])
+    for t in range(40):
+        playing.step(ids[:, t])
+    early = Ensemble(models[:3], ["a", "b", "c"])
+    state = early.read_ahead("c", ids[:, 10:30])  # prepared while "a" and "b" went on
+    early.inherit(playing, ids[:, 30:40], states={"c": state})
+    late = Ensemble(models[:3], ["a", "b", "c"])
+    late.inherit(playing, ids[:, 10:40])
+    assert early.backlog == 10 and late.backlog == 30
+    for engine in (early, late):
+        engine.catch_up()
+    assert early.state_digest() == late.state_digest()
+    with pytest.raises(ConductorError, match="'a' is not new here"):
+        Ensemble(models[:3], ["a", "b", "c"]).inherit(playing, states={"a": state})

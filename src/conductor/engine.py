@@ -513,7 +513,12 @@ class Ensemble:
         other.inherit(self)
         return other
 
-    def inherit(self, previous: Ensemble, context: torch.Tensor | None = None) -> None:
+    def inherit(
+        self,
+        previous: Ensemble,
+        context: torch.Tensor | None = None,
+        states: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> None:
         """Go on where `previous`, an ensemble of another set of styles, stands.
 
         This ensemble is built for the new set (`Ensemble(models, names)`: it holds no state
@@ -522,7 +527,9 @@ class Ensemble:
         `previous` lacks starts fresh and takes `context` [B, T], each stream's latest symbols,
         as symbols it missed: it reads them as any skipped model does, in idle time
         (`work_off`) or when it next runs, one single-model step each, so a replay making the
-        same calls gets the same floats, and no single call reads them all unless asked to."""
+        same calls gets the same floats, and no single call reads them all unless asked to.
+        A newcomer named in `states` starts from that (h, c) instead (each [L, B, H]: what
+        `read_ahead` gave, the first of its symbols read already, off the engine thread)."""
         if context is not None and (context.dim() != 2 or context.shape[0] != previous.streams):
             raise ConductorError(f"a context is symbols [streams={previous.streams}, T]")
         if self.vocab != previous.vocab:
@@ -533,12 +540,31 @@ class Ensemble:
             if name in previous.names:
                 self.set_state(ours, *previous.state(previous.names.index(name)))
         newcomers = {i for i, name in enumerate(self.names) if name not in previous.names}
+        for name, (h, c) in (states or {}).items():
+            if self.names.index(name) not in newcomers:
+                raise ConductorError(f"{name!r} is not new here: it keeps its own state")
+            self.set_state(self.names.index(name), h, c)
         if newcomers and context is not None and context.shape[1]:
             ids = context.long()
             self._missed = [ids[:, t].clone() for t in range(ids.shape[1])]  # [B] each
             for index in newcomers:
                 self._missed_by[index] = ids.shape[1]
             self._behind |= newcomers
+
+    @torch.no_grad()
+    def read_ahead(self, name: str, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h, c) of model `name` from a fresh state after reading ids [B, T], one single-model
+        step each: the very ops by which it reads missed symbols (so what it reads here and
+        what it reads later as missed give the floats of reading them all later). Touches no
+        state here: for an ensemble not yet playing, on any thread (`inherit` takes it)."""
+        index = self.names.index(name)
+        group, k = self._locate(index)
+        stack = group.stack.rows(k, 1)
+        h = torch.zeros(group.layers, 1, ids.shape[0], group.hidden)  # [L, 1, B, H]
+        c = torch.zeros_like(h)
+        for t in range(ids.shape[1]):
+            h, c = _advance(stack, h, c, ids[:, t].long())  # [L, 1, B, H]
+        return h[:, 0], c[:, 0]  # [L, B, H] each
 
     # -- stepping ------------------------------------------------------------------------------
 

@@ -53,6 +53,9 @@ __all__ = [
 # reads before it plays, so it joins the text where it is. A character LSTM's memory of text is
 # far shorter; more would only make a newcomer's first weighted step later.
 HISTORY = 200
+# The symbols kept: twice that, so a style made ready a while ago can still read on from where
+# it started (`Conductor.adopt`'s `start`).
+KEPT = 2 * HISTORY
 
 
 class ScheduleError(ConductorError):
@@ -164,6 +167,7 @@ class ConductorSnapshot:
     step_index: int
     ahead: tuple[torch.Tensor, frozenset[int]] | None  # a lookahead already run, if any
     history: torch.Tensor  # [B, T] the latest symbols, the pending one last
+    written: int  # symbols ever put in the history
 
 
 class Conductor:
@@ -200,12 +204,44 @@ class Conductor:
         self._prepared: tuple[torch.Tensor, frozenset[int], torch.Tensor] | None = None
         self.step_index = 0
         self.pending = torch.full((ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
-        #: [B, T <= HISTORY] the latest symbols the models read or will read, the pending last
-        self.history = self.pending.unsqueeze(1)
+        # (history, written) as one value: another thread reads both at once (`trail`)
+        self._trail = (self.pending.unsqueeze(1), 1)
+        self.restores = 0  # times `restore` went back (the text from there is written anew)
+
+    @property
+    def history(self) -> torch.Tensor:
+        """[B, T <= KEPT] the latest symbols the models read or will read, the pending last."""
+        return self._trail[0]
+
+    @property
+    def written(self) -> int:
+        """Symbols ever put in `history`: its last is at position `written - 1`."""
+        return self._trail[1]
+
+    @property
+    def trail(self) -> tuple[torch.Tensor, int]:
+        """(history, written), consistent with each other, from any thread."""
+        return self._trail
 
     def _remember(self, ids: torch.Tensor) -> None:
         """Symbols ids [B, T] written or read after the history (the last is the new pending)."""
-        self.history = torch.cat([self.history, ids], dim=1)[:, -HISTORY:]  # [B, <= HISTORY]
+        history, written = self._trail
+        self._trail = (torch.cat([history, ids], dim=1)[:, -KEPT:], written + ids.shape[1])
+
+    @property
+    def history_start(self) -> int:
+        """The position of the oldest symbol `history` holds."""
+        return self.written - self.history.shape[1]
+
+    def at(self, start: int, end: int) -> torch.Tensor:
+        """The symbols at positions [start, end) [B, end - start], from `history`."""
+        if not self.history_start <= start <= end <= self.written:
+            raise ConductorError(
+                f"symbols {start}-{end} are not in the history ({self.history_start}-"
+                f"{self.written}): a reset, or too long ago"
+            )
+        first = start - self.history_start
+        return self.history[:, first : first + end - start]
 
     @property
     def names(self) -> list[str]:
@@ -223,7 +259,7 @@ class Conductor:
         for stream in range(self.ensemble.streams):
             self.ensemble.reset(stream)
         self.pending = torch.full((self.ensemble.streams,), ord("\n"), dtype=torch.long)  # [B]
-        self.history = self.pending.unsqueeze(1)  # [B, 1]
+        self._trail = (self.pending.unsqueeze(1), self.written + 1)  # nothing before is context
 
     def join(
         self,
@@ -266,27 +302,40 @@ class Conductor:
         ensemble: Ensemble,
         context: torch.Tensor | None = None,
         temperatures: Mapping[str, float] | None = None,
-    ) -> None:
+        start: int | None = None,
+        states: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+        done: int | None = None,
+    ) -> int:
         """Go on with `ensemble`, built for another set of styles (`Ensemble(models, names)`,
         on any thread: it holds no state until now). The styles both have keep their state,
-        style temperature and place in a lookahead already run; a new one reads `context`
-        [B, T] (default `history`; the pending symbol last) as symbols it missed (see
-        `Ensemble.inherit`), with its temperature from `temperatures` (default 1)."""
-        if context is None:
-            context = self.history
-        elif context.dim() != 2 or context.shape[0] != self.ensemble.streams:
-            raise ConductorError(f"a context is symbols [streams={self.ensemble.streams}, T]")
-        elif context.shape[1] and not torch.equal(context[:, -1], self.pending):
-            raise ConductorError("a context ends with the pending symbol, the last drawn")
+        style temperature and place in a lookahead already run; a new one reads the text so
+        far as symbols it missed (see `Ensemble.inherit`), with its temperature from
+        `temperatures` (default 1).
+
+        What it reads: `context` [B, T] (the pending symbol last), or the history from position
+        `start` (default: the latest `HISTORY` symbols) to the present; a newcomer named in
+        `states` has read those before `done` already (`Ensemble.read_ahead`). Returns the
+        position its reading starts at (a record keeps it, so a replay reads the same)."""
         ahead = self._ahead  # a lookahead ran: the others have read the pending symbol too
-        read = context if ahead is not None else context[:, :-1]  # [B, T']
+        end = self.written - (0 if ahead is not None else 1)  # what the others have read
+        if context is not None:
+            if context.dim() != 2 or context.shape[0] != self.ensemble.streams:
+                raise ConductorError(f"a context is symbols [streams={self.ensemble.streams}, T]")
+            if context.shape[1] and not torch.equal(context[:, -1], self.pending):
+                raise ConductorError("a context ends with the pending symbol, the last drawn")
+            read = context if ahead is not None else context[:, :-1]  # [B, T']
+            start = end - read.shape[1]
+        else:
+            if start is None:
+                start = max(self.history_start, self.written - HISTORY)
+            read = self.at(max(start, done if done is not None and states else start), end)
         old_names = self.names
         old = (
             dict.fromkeys(old_names, 1.0)
             if self.style_temperatures is None
             else dict(zip(old_names, self.style_temperatures.flatten().tolist(), strict=True))
         )
-        ensemble.inherit(self.ensemble, read)
+        ensemble.inherit(self.ensemble, read, states)
         values = [float((temperatures or {}).get(n, old.get(n, 1.0))) for n in ensemble.names]
         keep_none = self.style_temperatures is None and all(v == 1.0 for v in values)
         self.style_temperatures = None if keep_none else style_temperatures_of(values)
@@ -302,6 +351,7 @@ class Conductor:
             self._ahead = (placed, frozenset(now_ran))
         self.ensemble = ensemble
         self._prepared_key, self._prepared = None, None
+        return start
 
     def weights_from(self, weights: Mapping[str, float]) -> list[float]:
         """Weights by name (unnamed styles 0) → one per style, or an error naming the bad one."""
@@ -342,6 +392,7 @@ class Conductor:
             self.step_index,
             self._ahead,
             self.history,
+            self.written,
         )
 
     def restore(self, snapshot: ConductorSnapshot, rewind_random: bool = True) -> None:
@@ -353,7 +404,8 @@ class Conductor:
             self.generator.set_state(snapshot.generator)
         self.step_index = snapshot.step_index
         self._ahead = snapshot.ahead
-        self.history = snapshot.history
+        self._trail = (snapshot.history, snapshot.written)
+        self.restores += 1
 
     def lookahead(self, weights: torch.Tensor | Sequence[float]) -> None:
         """Feed the pending symbol to the models `weights` would run, now.

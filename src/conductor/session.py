@@ -69,7 +69,7 @@ from conductor.events import (
     StateEvent,
     StepEvent,
 )
-from conductor.generate import Conductor, ConductorSnapshot
+from conductor.generate import HISTORY, Conductor, ConductorSnapshot
 from conductor.library import Library
 from conductor.mapping import pad_position, xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
@@ -138,6 +138,13 @@ class _Change:
     ensemble: Ensemble
     path: str | None = None  # a load: the file read, and its sha256 (the record names both)
     sha256: str | None = None
+    # A load's reading of the text, begun off the engine thread: the newcomer's state after the
+    # symbols at positions [start, done) of the conductor's history (`restores` as it was then),
+    # so at the boundary it has only what came since to read. A replay gives `start` alone.
+    start: int | None = None
+    done: int | None = None
+    state: tuple[torch.Tensor, torch.Tensor] | None = None
+    restores: int = 0
 
 
 @dataclass
@@ -470,7 +477,18 @@ class Session:
         if isinstance(change, UnloadCommand):
             return _Change(before, ensemble)
         assert path is not None
-        return _Change(before, ensemble, str(path.resolve()), digest)
+        ready = _Change(before, ensemble, str(path.resolve()), digest)
+        if sha256 is None:  # live: read the text so far now, not at the boundary
+            conductor = self.conductor
+            restores = conductor.restores
+            history, written = conductor.trail  # one consistent look
+            if history.shape[0] == 1:
+                start = max(written - history.shape[1], written - HISTORY)
+                done = written - 1  # not the pending symbol: the others may not have read it
+                symbols = history[:, history.shape[1] - (written - start) : history.shape[1] - 1]
+                state = ensemble.read_ahead(change.style, symbols)
+                ready = replace(ready, start=start, done=done, state=state, restores=restores)
+        return ready
 
     def _replay_load(
         self,
@@ -483,7 +501,10 @@ class Session:
         recorded = Path(str(entry.get("path", "")))
         path = recorded if entry.get("path") and recorded.is_file() else resolve([command.style])[0]
         ready = self._make_ready(command, tuple(self.names), path, entry.get("sha256"))
-        self._ready_changes[id(command)] = ready
+        start = entry.get("from")
+        self._ready_changes[id(command)] = replace(
+            ready, start=None if start is None else int(start)
+        )
 
     def _regroup(self, command: LoadCommand | UnloadCommand, events: list[Event]) -> _Change:
         """Engine thread, at a step boundary: the ensemble made ready for `command` takes over
@@ -492,7 +513,20 @@ class Session:
         if ready is None or ready.before != tuple(self.names):
             ready = self._make_ready(command, tuple(self.names))
         old = list(self.names)
-        self.conductor.adopt(ready.ensemble)
+        conductor = self.conductor
+        usable = (  # what it read ahead is still the text (no take-back, no reset since)
+            ready.state is not None
+            and ready.start is not None
+            and ready.restores == conductor.restores
+            and ready.start >= conductor.history_start
+        )
+        if usable and isinstance(command, LoadCommand):
+            assert ready.state is not None
+            start = conductor.adopt(ready.ensemble, start=ready.start,
+                                    states={command.style: ready.state}, done=ready.done)  # fmt: skip
+        else:
+            start = conductor.adopt(ready.ensemble, start=ready.start)
+        ready = replace(ready, start=start)
         self.names = list(self.conductor.names)
 
         def follow(weights: Sequence[float]) -> list[float]:
@@ -674,7 +708,7 @@ class Session:
             if isinstance(command, PresetCommand):  # what it recalled: a replay has no presets
                 line["weights"] = self._preset(command.name)
             if change is not None and change.path is not None:  # the very file, for a replay
-                line |= {"path": change.path, "sha256": change.sha256}
+                line |= {"path": change.path, "sha256": change.sha256, "from": change.start}
             self._recorder.write(line)
 
     def _preset(self, name: str) -> list[float]:
