@@ -522,8 +522,10 @@ class Session:
         )
         if usable and isinstance(command, LoadCommand):
             assert ready.state is not None
-            start = conductor.adopt(ready.ensemble, start=ready.start,
-                                    states={command.style: ready.state}, done=ready.done)  # fmt: skip
+            states = {command.style: ready.state}
+            start = conductor.adopt(
+                ready.ensemble, start=ready.start, states=states, done=ready.done
+            )
         else:
             start = conductor.adopt(ready.ensemble, start=ready.start)
         ready = replace(ready, start=start)
