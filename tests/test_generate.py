@@ -11,7 +11,7 @@ import torch
 from conductor.checkpoint import save_checkpoint
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
-from conductor.generate import Conductor, Schedule, ScheduleError
+from conductor.generate import KEPT, Conductor, Schedule, ScheduleError
 from conductor.mixing import mix
 from conductor.model import CharLSTM, ModelConfig
 from conductor.sampling import SamplingParams
@@ -288,3 +288,26 @@ def test_a_context_must_end_where_the_text_is() -> None:
     with pytest.raises(ConductorError, match=r"context is symbols \[streams=1, T\]"):
         conductor.join(b, "b", context=torch.tensor([1, 2]))
     assert conductor.names == ["a"]  # refused: nothing changed
+
+
+def test_the_history_keeps_the_latest_symbols_with_their_positions() -> None:
+    """What a style that joins reads: the symbols the models read, the pending one last,
+    numbered since the start; a reset starts the context afresh, a restore counts itself."""
+    (a,) = _models(1, seed=8)
+    conductor = Conductor(Ensemble([a], ["a"]), seed=4)
+    assert conductor.history.tolist() == [[10]] and conductor.written == 1
+    conductor.prime("abc")
+    written = [int(conductor.step([1.0]).symbols[0]) for _ in range(5)]
+    assert conductor.history.tolist() == [[10, 97, 98, 99, *written]]
+    assert conductor.written == 9 and conductor.history_start == 0
+    assert conductor.at(2, 4).tolist() == [[98, 99]]
+    mark = conductor.snapshot()
+    for _ in range(900):
+        conductor.step([1.0])
+    assert conductor.history.shape[1] == KEPT and conductor.history_start == 909 - KEPT
+    with pytest.raises(ConductorError, match="not in the history"):
+        conductor.at(2, 4)
+    conductor.restore(mark)
+    assert conductor.written == 9 and conductor.restores == 1
+    conductor.reset()
+    assert conductor.history.tolist() == [[10]] and conductor.history_start == 9

@@ -41,6 +41,7 @@ from conductor.vocab import clean
 
 __all__ = [
     "HISTORY",
+    "KEPT",
     "Conductor",
     "ConductorSnapshot",
     "Keyframe",
