@@ -185,6 +185,13 @@ def run(args: argparse.Namespace) -> int:
         if endpoints.advertised:
             console.print(f"announced: {', '.join(endpoints.advertised)}", highlight=False)
         console.print(f"styles: {', '.join(ensemble.names)} — Ctrl-C stops", highlight=False)
+        more = [s.name for s in session.library.catalogue() if s.name not in session.names]
+        if more:
+            console.print(
+                f"library: {len(more)} more to add live (the page's library, or "
+                f"/conductor/load NAME): {', '.join(more)}",
+                highlight=False,
+            )
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
