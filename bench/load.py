@@ -15,7 +15,7 @@ silence is at least the time to read every style's file, build the ensemble and 
 step (measured here, in the same run, with the same files; a real restart adds the process and
 the sockets).
 
-    python bench/load.py [--rounds 10] [--rate 60] [--styles kjv,shakespeare]
+    python bench/load.py [--rounds 10] [--rate 60] [--styles shakespeare,abc_irish]
                          [--json bench/results/load.json]
 """
 
@@ -179,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="loads (and unloads) per style")
     parser.add_argument("--rate", type=float, default=60.0, help="symbols/s")
-    parser.add_argument("--styles", default="kjv,shakespeare", help="the styles loaded")
+    parser.add_argument("--styles", default="shakespeare,abc_irish", help="the styles loaded")
     parser.add_argument("--styles-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=Path("bench/results/load.json"))
     args = parser.parse_args()
