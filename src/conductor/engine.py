@@ -490,8 +490,7 @@ class Ensemble:
         `inherit`)."""
         if name in self.names:
             raise ConductorError(f"the ensemble already has a style named {name!r}")
-        precisions = dict(zip(self.names, self.precisions, strict=True)) | {name: precision}
-        other = Ensemble([*self.models, model], [*self.names, name], self.vocab, precisions)
+        other = self.regrouped([*self.names, name], {name: model}, {name: precision})
         other.inherit(self, context)
         return other
 
@@ -503,15 +502,27 @@ class Ensemble:
             )
         if len(self) == 1:
             raise ConductorError(f"{name!r} is the ensemble's only style; an ensemble needs one")
-        kept = [i for i, own in enumerate(self.names) if own != name]
-        other = Ensemble(
-            [self.models[i] for i in kept],
-            [self.names[i] for i in kept],
-            self.vocab,
-            {self.names[i]: self.precisions[i] for i in kept},
-        )
+        other = self.regrouped([own for own in self.names if own != name])
         other.inherit(self)
         return other
+
+    def regrouped(
+        self,
+        names: Sequence[str],
+        models: Mapping[str, CharLSTM] | None = None,
+        precisions: Mapping[str, str] | None = None,
+    ) -> Ensemble:
+        """An ensemble of the styles `names`, holding no state yet (`inherit` gives it this
+        one's): each of this ensemble's models keeps its precision; `models` are the new ones
+        (with `precisions`, default "auto")."""
+        own = dict(zip(self.names, self.models, strict=True)) | dict(models or {})
+        kept = dict(zip(self.names, self.precisions, strict=True)) | dict(precisions or {})
+        return Ensemble(
+            [own[name] for name in names],
+            names,
+            self.vocab,
+            {name: kept.get(name, "auto") for name in names},
+        )
 
     def inherit(
         self,

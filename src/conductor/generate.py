@@ -234,15 +234,25 @@ class Conductor:
         """The position of the oldest symbol `history` holds."""
         return self.written - self.history.shape[1]
 
-    def at(self, start: int, end: int) -> torch.Tensor:
-        """The symbols at positions [start, end) [B, end - start], from `history`."""
-        if not self.history_start <= start <= end <= self.written:
+    def recent_start(self, trail: tuple[torch.Tensor, int] | None = None) -> int:
+        """Where a newcomer's reading starts by default: the latest `HISTORY` symbols (of
+        `trail`, a `trail` taken earlier, or of now)."""
+        history, written = trail or self._trail
+        return max(written - history.shape[1], written - HISTORY)
+
+    def at(
+        self, start: int, end: int, trail: tuple[torch.Tensor, int] | None = None
+    ) -> torch.Tensor:
+        """The symbols at positions [start, end) [B, end - start], from `history` (or from
+        `trail`, a `trail` taken earlier)."""
+        history, written = trail or self._trail
+        oldest = written - history.shape[1]
+        if not oldest <= start <= end <= written:
             raise ConductorError(
-                f"symbols {start}-{end} are not in the history ({self.history_start}-"
-                f"{self.written}): a reset, or too long ago"
+                f"symbols {start}-{end} are not in the history ({oldest}-{written}): a reset, "
+                "or too long ago"
             )
-        first = start - self.history_start
-        return self.history[:, first : first + end - start]
+        return history[:, start - oldest : end - oldest]
 
     @property
     def names(self) -> list[str]:
@@ -275,10 +285,7 @@ class Conductor:
         text where it is. Its weight is the caller's: a session gives it 0 until told."""
         if name in self.names:
             raise ConductorError(f"the ensemble already has a style named {name!r}")
-        ensemble = self.ensemble
-        precisions = dict(zip(ensemble.names, ensemble.precisions, strict=True))
-        grown = Ensemble([*ensemble.models, model], [*ensemble.names, name], ensemble.vocab,
-                         precisions | {name: "auto"})  # fmt: skip
+        grown = self.ensemble.regrouped([*self.names, name], {name: model})
         self.adopt(grown, context, {name: temperature})
 
     def leave(self, name: str) -> None:
@@ -287,16 +294,7 @@ class Conductor:
             raise ConductorError(f"no style {name!r} (styles: {', '.join(self.names)})")
         if len(self.names) == 1:
             raise ConductorError(f"{name!r} is the only style; an ensemble needs one")
-        ensemble = self.ensemble
-        kept = [i for i, own in enumerate(ensemble.names) if own != name]
-        self.adopt(
-            Ensemble(
-                [ensemble.models[i] for i in kept],
-                [ensemble.names[i] for i in kept],
-                ensemble.vocab,
-                {ensemble.names[i]: ensemble.precisions[i] for i in kept},
-            )
-        )
+        self.adopt(self.ensemble.regrouped([own for own in self.names if own != name]))
 
     def adopt(
         self,
@@ -327,9 +325,8 @@ class Conductor:
             read = context if ahead is not None else context[:, :-1]  # [B, T']
             start = end - read.shape[1]
         else:
-            if start is None:
-                start = max(self.history_start, self.written - HISTORY)
-            read = self.at(max(start, done if done is not None and states else start), end)
+            start = self.recent_start() if start is None else start
+            read = self.at(done if states and done is not None else start, end)
         old_names = self.names
         old = (
             dict.fromkeys(old_names, 1.0)

@@ -69,7 +69,7 @@ from conductor.events import (
     StateEvent,
     StepEvent,
 )
-from conductor.generate import HISTORY, Conductor, ConductorSnapshot
+from conductor.generate import Conductor, ConductorSnapshot
 from conductor.library import Library
 from conductor.mapping import pad_position, xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
@@ -459,19 +459,12 @@ class Session:
                         "replay needs the same checkpoint"
                     )
                 model, _ = load_checkpoint(path, self.conductor.ensemble.vocab)
-            except OSError as error:
-                raise ConductorError(f"cannot load {change.style!r}: {error}") from None
-            except ConductorError as error:
+            except (OSError, ConductorError) as error:
                 raise ConductorError(f"cannot load {change.style!r}: {error}") from None
             self._models[change.style] = model
             self._precisions.pop(change.style, None)  # a new file: its precision afresh
             names.append(change.style)
-        ensemble = Ensemble(
-            [self._models[name] for name in names],
-            names,
-            self.conductor.ensemble.vocab,
-            {name: self._precisions.get(name, "auto") for name in names},
-        )
+        ensemble = self.conductor.ensemble.regrouped(names, self._models, self._precisions)
         for name, precision in zip(names, ensemble.precisions, strict=True):
             self._precisions[name] = precision
         if isinstance(change, UnloadCommand):
@@ -481,13 +474,11 @@ class Session:
         if sha256 is None:  # live: read the text so far now, not at the boundary
             conductor = self.conductor
             restores = conductor.restores
-            history, written = conductor.trail  # one consistent look
-            if history.shape[0] == 1:
-                start = max(written - history.shape[1], written - HISTORY)
-                done = written - 1  # not the pending symbol: the others may not have read it
-                symbols = history[:, history.shape[1] - (written - start) : history.shape[1] - 1]
-                state = ensemble.read_ahead(change.style, symbols)
-                ready = replace(ready, start=start, done=done, state=state, restores=restores)
+            trail = conductor.trail  # one consistent look
+            start = conductor.recent_start(trail)
+            done = trail[1] - 1  # not the pending symbol: the others may not have read it
+            state = ensemble.read_ahead(change.style, conductor.at(start, done, trail))
+            ready = replace(ready, start=start, done=done, state=state, restores=restores)
         return ready
 
     def _replay_load(
@@ -520,8 +511,8 @@ class Session:
             and ready.restores == conductor.restores
             and ready.start >= conductor.history_start
         )
-        if usable and isinstance(command, LoadCommand):
-            assert ready.state is not None
+        if usable:
+            assert ready.state is not None  # (a load's: an unload reads nothing)
             states = {command.style: ready.state}
             start = conductor.adopt(
                 ready.ensemble, start=ready.start, states=states, done=ready.done

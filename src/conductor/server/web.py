@@ -34,7 +34,6 @@ from conductor.commands import (
     parse_message,
 )
 from conductor.events import ErrorEvent, Event, StepEvent
-from conductor.mapping import pad_position
 from conductor.session import Session
 
 __all__ = ["create_app"]
@@ -93,13 +92,13 @@ def _ranges() -> dict[str, list[float | None]]:
 
 
 def _hello(session: Session) -> dict[str, Any]:
-    count = len(session.names)
+    state = session.state()
     return {
         "type": "hello",
         "styles": session.names,
         "ranges": _ranges(),
-        "pad": [pad_position(i, count) for i in range(count)],
-        "state": session.state(),
+        "pad": state["pad"],
+        "state": state,
         "text": session.text_tail,
         "music": session.performer_state(),
         # every style `load` can add (the page lists them; those playing are in the state)

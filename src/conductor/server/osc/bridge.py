@@ -64,7 +64,8 @@ class OscBridge(asyncio.DatagramProtocol):
         self.session = session
         self.token = token
         self.remote_subscribers = remote_subscribers
-        self._table = address_table(session.names)
+        self._table_names = tuple(session.names)
+        self._table = address_table(self._table_names)
         self.subscribers: set[tuple[str, int]] = set()
         self.transport: asyncio.DatagramTransport | None = None
         self.refused = 0
@@ -75,11 +76,9 @@ class OscBridge(asyncio.DatagramProtocol):
     @property
     def table(self) -> dict[str, Address]:
         """The address space of the styles playing now (a `load` or `unload` changes it)."""
-        names = self.session.names
-        if [a.path for a in self._table.values() if a.path.startswith("/weight/")] != [
-            f"/weight/{name}" for name in names
-        ]:
-            self._table = address_table(names)
+        names = tuple(self.session.names)
+        if names != self._table_names:
+            self._table, self._table_names = address_table(names), names
         return self._table
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
