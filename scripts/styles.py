@@ -95,15 +95,17 @@ PLAN = [
     # budgets below are what the first nine needed to beat them (code and manuals 1x512).
     StylePlan("milton", dropout=0.1, minutes=30),
     StylePlan("fortunes", size="medium", dropout=0.1, minutes=60),
-    StylePlan("german", size="medium", dropout=0.1, minutes=60),
+    StylePlan("german", size="medium", dropout=0.1, minutes=30),
+    StylePlan("italian", size="medium", dropout=0.2, minutes=25),
+    StylePlan("spanish", size="medium", dropout=0.3, minutes=20),  # 0.92 MB
     StylePlan("dhammapada", dropout=0.3, minutes=10),  # 0.14 MB: read many times over
     StylePlan("polish", dropout=0.3, minutes=10),  # 0.12 MB
     StylePlan("reference_en", size="medium", dropout=0.2, minutes=40),
-    StylePlan("reference_fr", size="medium", dropout=0.2, minutes=40),
-    StylePlan("reference_de", size="medium", dropout=0.2, minutes=40),
-    StylePlan("manpages", size="medium", dropout=0.1, minutes=80),
-    StylePlan("perl", size="medium", dropout=0.1, minutes=80),
-    StylePlan("javascript", size="medium", dropout=0.1, minutes=80),
+    StylePlan("reference_fr", size="medium", dropout=0.2, minutes=20),
+    StylePlan("reference_de", size="medium", dropout=0.2, minutes=20),
+    StylePlan("manpages", size="medium", dropout=0.1, minutes=25),
+    StylePlan("perl", size="medium", dropout=0.1, minutes=25),
+    StylePlan("javascript", size="medium", dropout=0.1, minutes=25),
 ]
 RUNS = Path("runs/styles")
 STYLES = Path("src/conductor/styles")  # the shipped ensemble (package data)

@@ -17,7 +17,8 @@ from conductor.errors import CorpusError, DependencyError
 
 FILLER = "".join(f"Line {i} of generated fixture text, long enough to pass.\n" for i in range(250))
 LIBRARY = ("milton", "fortunes", "german", "dhammapada", "polish", "reference_en")
-LIBRARY += ("reference_fr", "reference_de", "manpages", "perl", "javascript")
+LIBRARY += ("reference_fr", "reference_de", "manpages", "perl", "javascript", "italian")
+LIBRARY += ("spanish",)
 
 
 def test_the_library_holds_twenty_recipes_each_with_its_install_and_licence() -> None:
@@ -66,6 +67,29 @@ def test_fortunes_keep_their_separators_and_lose_overstrikes_and_pictures(
     text = build("fortunes", tmp_path / "out", source=tmp_path).read_text()
     assert text.startswith("A wise saying.\n%\nAnother.\n%\n")
     assert text.count("wise saying") == 1 and "o.o" not in text and "index" not in text
+
+
+def test_italian_reads_its_own_directory_not_the_links_or_copies(tmp_path: Path) -> None:
+    (tmp_path / "italia").write_text("Il cervello e' un organo favoloso.\n%\n" + FILLER)
+    (tmp_path / "italia.u8").write_text("Il cervello e' un organo favoloso.\n%\n" + FILLER)
+    (tmp_path / "italia.dat").write_bytes(b"\x00\x02index")
+    (tmp_path / "banner").write_text(" ###  #   #\n #   ## ##\n")
+    text = build("italian", tmp_path / "out", source=tmp_path).read_text()
+    assert text.startswith("Il cervello e' un organo favoloso.\n%\n")
+    assert text.count("organo favoloso") == 1 and "###" not in text and "index" not in text
+
+
+def test_spanish_reads_the_fortunes_files_and_not_the_offensive_set(tmp_path: Path) -> None:
+    (tmp_path / "off").mkdir()
+    (tmp_path / "off" / "varios.fortunes").write_text("Chiste ofensivo.\n%\n" + FILLER)
+    (tmp_path / "libertad.fortunes").write_text("No es libre el que se rie.\n%\n" + FILLER)
+    (tmp_path / "libertad.fortunes.dat").write_bytes(b"\x00\x02index")
+    (tmp_path / "libertad.fortunes.u8").symlink_to("libertad.fortunes")
+    (tmp_path / "varios.fortunes-pre").write_text("Sin terminar.\n")
+    text = build("spanish", tmp_path / "out", source=tmp_path).read_text()
+    assert text.startswith("No es libre el que se rie.\n%\n")
+    assert text.count("es libre") == 1
+    assert "ofensivo" not in text and "Sin terminar" not in text and "index" not in text
 
 
 def test_the_dhammapada_styles_read_their_translations(tmp_path: Path) -> None:
@@ -142,7 +166,9 @@ def test_npm_is_found_from_the_path_or_named(monkeypatch: pytest.MonkeyPatch) ->
         _npm_root()
 
 
-@pytest.mark.parametrize("name", ["fortunes", "german", "polish", "reference_en", "perl"])
+@pytest.mark.parametrize(
+    "name", ["fortunes", "german", "italian", "spanish", "polish", "reference_en", "perl"]
+)
 def test_the_real_sources_build_where_installed(name: str, tmp_path: Path) -> None:
     try:
         source = RECIPES[name].locate()

@@ -1,5 +1,5 @@
 """Prose and verse styles: Shakespeare, the King James Bible, Milton, the Dhammapada in English
-and in Polish, fortune-cookie aphorisms in English and in German."""
+and in Polish, fortune-cookie aphorisms in English, German, Italian and Spanish."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ _MILTON_INSTALL = (
 )
 _FORTUNES_INSTALL = "apt-get install fortunes"
 _FORTUNES_DE_INSTALL = "apt-get install fortunes-de"
+_FORTUNES_IT_INSTALL = "apt-get install fortunes-it"
+_FORTUNES_ES_INSTALL = "apt-get install fortunes-es"
 _DHAMMAPADA_INSTALL = "apt-get install display-dhammapada"
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 DHAMMAPADA_DIR = Path("/usr/share/display-dhammapada")
@@ -112,13 +114,14 @@ def _milton_sdist() -> Path:
 _OVERSTRIKE = re.compile(r".\x08")
 
 
-def _fortune_files(root: Path, skip: frozenset[str]) -> tuple[str, list[str]]:
-    """Every fortune file in `root` (not the index `.dat` files, not the `.u8` links), in
-    `spread` order; entries stay `%`-separated, as fortune writes them."""
+def _fortune_files(root: Path, skip: frozenset[str], suffix: str = "") -> tuple[str, list[str]]:
+    """Every fortune file in `root` named `*suffix` (not the index `.dat` files, not the `.u8`
+    links or copies, not the files of other packages linked in), in `spread` order; entries
+    stay `%`-separated, as fortune writes them."""
     files = [
         p
         for p in root.iterdir()
-        if p.is_file() and not p.is_symlink() and not p.suffix and p.name not in skip
+        if p.is_file() and not p.is_symlink() and p.suffix == suffix and p.name not in skip
     ]
     if not files:
         raise CorpusError(f"{root} holds no fortune files; reinstall the fortunes package")
@@ -131,6 +134,9 @@ def _fortune_files(root: Path, skip: frozenset[str]) -> tuple[str, list[str]]:
 # and a file of other languages' sayings.
 _FORTUNES_SKIP = frozenset({"ascii-art", "anarchism", "translate-me"})
 _FORTUNES_DE_SKIP = frozenset({"asciiart"})
+# A banner drawn in characters; `off/` (offensive, not installed by default) is a directory and
+# so never read.
+_FORTUNES_IT_SKIP = frozenset({"banner"})
 
 
 def _dhammapada(*names: str) -> Callable[[Path], tuple[str, list[str]]]:
@@ -194,6 +200,30 @@ PROSE_RECIPES = (
         licence="GPL-2+ (fortunes-de, /usr/share/doc/fortunes-de/copyright)",
         locate=lambda: require_path(FORTUNES_DIR / "de", _FORTUNES_DE_INSTALL),
         extract=lambda root: _fortune_files(root, _FORTUNES_DE_SKIP),
+    ),
+    Recipe(
+        name="italian",
+        description=(
+            "Italian: fortunes-it's quotations, jokes, laws of life and Italian renderings "
+            "of English fortunes (%-separated; no banner)"
+        ),
+        install=_FORTUNES_IT_INSTALL,
+        licence="public domain ('freeware (public domain)', fortunes-it's COPYING-POLICY in "
+        "/usr/share/doc/fortunes-it/copyright)",
+        locate=lambda: require_path(FORTUNES_DIR / "it", _FORTUNES_IT_INSTALL),
+        extract=lambda root: _fortune_files(root, _FORTUNES_IT_SKIP),
+    ),
+    Recipe(
+        name="spanish",
+        description=(
+            "Spanish: fortunes-es's sayings and quotations, from Frases y Proverbios "
+            "(%-separated; not the offensive set)"
+        ),
+        install=_FORTUNES_ES_INSTALL,
+        licence="quotations presumed public domain; package GPL-2+ "
+        "(/usr/share/doc/fortunes-es/copyright)",
+        locate=lambda: require_path(FORTUNES_DIR / "es", _FORTUNES_ES_INSTALL),
+        extract=lambda root: _fortune_files(root, frozenset(), suffix=".fortunes"),
     ),
     Recipe(
         name="dhammapada",
