@@ -18,8 +18,10 @@ import torch
 from hypothesis import settings
 
 from conductor.commands import (
+    InputCommand,
     LearnCommand,
     LoadCommand,
+    MappingCommand,
     PauseCommand,
     PlayCommand,
     PresetCommand,
@@ -32,6 +34,7 @@ from conductor.commands import (
 from conductor.corpus import load_corpus
 from conductor.engine import Ensemble
 from conductor.generate import Conductor
+from conductor.learning import LearnedMapping, Mappings
 from conductor.library import Library
 from conductor.mapping import xy_weights
 from conductor.model import ModelConfig
@@ -125,6 +128,7 @@ class LiveServer(BackgroundServer):
             [1.0, 0.0],
             rate=rate,
             library=Library(paths[0].parent),
+            mappings_dir=paths[0].parent / "mappings",
         )
         super().__init__(session, port=0, osc_port=0, token=token)
         self.rate = rate
@@ -152,6 +156,7 @@ class LiveServer(BackgroundServer):
             {"type": "play"},
             {"type": "rate", "chars_per_s": self.rate},
             {"type": "learn", "style": None},
+            {"type": "mapping", "action": "clear"},
             {
                 "type": "set",
                 "weights": {"letters": 1.0, "digits": 0.0},
@@ -205,14 +210,45 @@ def pending_view(session: Session) -> dict[str, Any]:
         "paused": session.paused,
         "learning": session.learning,
         "presets": {name: dict(w) for name, w in session.presets.items()},
+        "mapping": {
+            "examples": [[list(e.inputs), dict(e.weights)] for e in session.mapping.examples],
+            "input": None if session.input is None else list(session.input),
+            "running": session.mapping_running,
+            "saved": session.mapping.saved(),
+        },
     }
 
 
-def expected_view(view: dict[str, Any], commands: list[Any]) -> dict[str, Any]:
-    """The view once `commands` (validated `Command`s) are taken, as the protocol describes."""
+def settled_view(server: BackgroundServer) -> tuple[dict[str, Any], LearnedMapping | None]:
+    """`pending_view` once no mapping is training (what an input maps with is then fixed),
+    and the trained mapping it runs."""
+    session = server.session
+    wait_for(lambda: server.call(lambda: session._training == 0), what="the training to end")
+    return server.call(lambda: (pending_view(session), session.mapping.learned))
+
+
+def expected_view(
+    view: dict[str, Any],
+    commands: list[Any],
+    learned: LearnedMapping | None = None,
+    mappings: Path | None = None,
+) -> dict[str, Any]:
+    """The view once `commands` (validated `Command`s) are taken, as the protocol describes
+    (with `learned`, the mapping running then, and `mappings`, where mappings are saved)."""
     out = json.loads(json.dumps(view))
     for command in commands:
         names = out["names"]
+        if isinstance(command, InputCommand):
+            out["mapping"]["input"] = list(command.values)
+            if not out["mapping"]["running"] or learned is None:
+                continue
+            mapped = {s: w for s, w in learned(command.values).items() if s in names}
+            if not mapped:
+                continue
+            command = SetCommand(weights=mapped)
+        if isinstance(command, MappingCommand):
+            learned = _expected_mapping(out, command, learned, mappings)
+            continue
         if isinstance(command, XyCommand):
             weights = xy_weights(command.x, command.y, len(names))
             command = SetCommand(weights=dict(zip(names, weights, strict=True)), slew=command.slew)
@@ -242,6 +278,38 @@ def expected_view(view: dict[str, Any], commands: list[Any]) -> dict[str, Any]:
         elif isinstance(command, LearnCommand):
             out["learning"] = command.style
     return out
+
+
+def _expected_mapping(
+    view: dict[str, Any],
+    command: MappingCommand,
+    learned: LearnedMapping | None,
+    directory: Path | None,
+) -> LearnedMapping | None:
+    """A mapping command's change to the view, as the protocol describes; → the mapping that
+    runs after it (a training's comes later: not in a view)."""
+    mapping = view["mapping"]
+    if command.action == "record":
+        target = dict(zip(view["names"], view["target"], strict=True))
+        weights = view["presets"][command.preset] if command.preset else target
+        mapping["examples"].append([mapping["input"], dict(weights)])
+    elif command.action == "run":
+        mapping["running"] = command.on is not False
+    elif command.action == "clear":
+        mapping["examples"], mapping["running"] = [], False
+        return None
+    elif command.action == "delete":
+        assert command.example is not None
+        del mapping["examples"][command.example]
+    elif command.action == "save":
+        mapping["saved"] = sorted({*mapping["saved"], command.name})
+    elif command.action == "load":
+        assert directory is not None and command.name is not None
+        loaded = Mappings(directory)
+        loaded.load(command.name)
+        mapping["examples"] = [[list(e.inputs), dict(e.weights)] for e in loaded.examples]
+        return loaded.learned
+    return learned
 
 
 class Heard:

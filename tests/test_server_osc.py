@@ -19,9 +19,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from conductor.commands import MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT, CommandError
+from conductor.commands import MAPPING_ACTIONS, MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT, CommandError
 from conductor.server.osc import Subscription, address_table, decode
-from tests.conftest import LiveServer, expected_view, pending_view, wait_for
+from tests.conftest import LiveServer, expected_view, pending_view, settled_view, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -197,6 +197,10 @@ ADDRESSES = [
     "/conductor/play",
     "/conductor/load",
     "/conductor/unload",
+    "/conductor/input",
+    "/wek/inputs",
+    "/wek/outputs",
+    *(f"/conductor/mapping/{action}" for action in MAPPING_ACTIONS),
     "/conductor/nothing",
 ]
 ARGUMENT = st.one_of(
@@ -204,7 +208,7 @@ ARGUMENT = st.one_of(
     st.floats(-1.5, 1.5, width=32),
     st.integers(-(2**31), 2**31 - 1),
     st.sampled_from(["linear", "product", "p1", "letters", "digits", "jazz"]),
-    st.text(max_size=20),
+    st.text(st.characters(exclude_characters="\x00"), max_size=20),  # (OSC strings end at NUL)
     st.binary(min_size=1, max_size=20),
 )
 MESSAGE = st.builds(
@@ -212,6 +216,20 @@ MESSAGE = st.builds(
     st.sampled_from(ADDRESSES),
     st.lists(ARGUMENT, max_size=3),
 )
+# The learnt mapping as a performer drives it: two-number inputs, then each action.
+MAPPING_MESSAGE = st.one_of(
+    st.builds(
+        lambda address, a, b: osc(address, a, b),
+        st.sampled_from(["/conductor/input", "/wek/inputs"]),
+        st.floats(-10, 10, width=32),
+        st.floats(-10, 10, width=32),
+    ),
+    st.sampled_from(["record", "train", "clear"]).map(lambda a: osc(f"/conductor/mapping/{a}")),
+    st.integers(0, 1).map(lambda on: osc("/conductor/mapping/run", on)),
+    st.integers(0, 3).map(lambda i: osc("/conductor/mapping/delete", i)),
+    st.sampled_from(["save", "load"]).map(lambda a: osc(f"/conductor/mapping/{a}", "m1")),
+)
+ANY_MESSAGE = st.one_of(MESSAGE, MAPPING_MESSAGE)
 
 
 @settings(
@@ -220,8 +238,8 @@ MESSAGE = st.builds(
 @given(
     st.one_of(
         st.binary(max_size=256),
-        MESSAGE,
-        st.lists(MESSAGE, min_size=1, max_size=4).map(lambda ms: bundle(*ms)),
+        ANY_MESSAGE,
+        st.lists(ANY_MESSAGE, min_size=1, max_size=4).map(lambda ms: bundle(*ms)),
     )
 )
 def test_fuzz_osc_refused_changes_nothing_accepted_applies(
@@ -230,7 +248,7 @@ def test_fuzz_osc_refused_changes_nothing_accepted_applies(
     """Every datagram, over real UDP: refused ones get exactly one error and change nothing;
     accepted ones apply whole. A `/conductor/get` after each marks where its replies end."""
     session = live.session
-    before = live.call(lambda: pending_view(session))
+    before, learned = settled_view(live)
     fuzz_peer.send(data)
     fuzz_peer.send(osc("/conductor/get"))
     replies = fuzz_peer.until("/conductor/state")
@@ -246,7 +264,7 @@ def test_fuzz_osc_refused_changes_nothing_accepted_applies(
         assert len(errors) == 1 and after == before
     else:
         commands = [item for item in decoded if not isinstance(item, Subscription)]
-        assert after == expected_view(before, commands)
+        assert after == expected_view(before, commands, learned, session.mapping.directory)
 
 
 @pytest.fixture(scope="module")

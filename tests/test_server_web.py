@@ -14,14 +14,20 @@ from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from conductor.commands import MAX_RATE, MAX_TEMPERATURE, MAX_WEIGHT, parse_command
+from conductor.commands import (
+    MAPPING_ACTIONS,
+    MAX_RATE,
+    MAX_TEMPERATURE,
+    MAX_WEIGHT,
+    parse_command,
+)
 from conductor.engine import Ensemble
 from conductor.errors import ConductorError
 from conductor.generate import Conductor
 from conductor.search import MAX_DEPTH, MAX_SAMPLES
 from conductor.server.run import BackgroundServer
 from conductor.session import Session
-from tests.conftest import LiveServer, expected_view, pending_view
+from tests.conftest import LiveServer, expected_view, pending_view, settled_view
 
 
 @pytest.fixture(autouse=True)
@@ -188,6 +194,35 @@ COMMANDS = st.fixed_dictionaries(
         "style": st.sampled_from(["letters", "digits", "jazz", "../x"]),
     },
 )
+
+
+# The learnt mapping's commands: inputs (mostly of two numbers), each action as it is sent, and
+# actions with fields they do not take.
+def _mapping(action: str, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"type": st.just("mapping"), "action": st.just(action), **fields})
+
+
+MAPPING_COMMANDS = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("input"), "values": st.lists(st.floats(-10, 10), min_size=2, max_size=2)}
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("input"), "values": st.lists(st.floats(-10, 10), max_size=3)}
+    ),
+    _mapping("record"),
+    _mapping("record", preset=st.sampled_from(["p1", "p2"])),
+    _mapping("train"),
+    _mapping("run", on=st.booleans()),
+    _mapping("clear"),
+    _mapping("delete", example=st.integers(-1, 3)),
+    _mapping("save", name=st.sampled_from(["m1", "m2", "../m"])),
+    _mapping("load", name=st.sampled_from(["m1", "m2"])),
+    st.fixed_dictionaries(
+        {"type": st.just("mapping"), "action": st.sampled_from([*MAPPING_ACTIONS, "fly"])},
+        optional={"on": st.booleans(), "example": st.integers(0, 3), "name": st.just("m1")},
+    ),
+)
+ANY_COMMAND = st.one_of(COMMANDS, MAPPING_COMMANDS, MAPPING_COMMANDS)
 JUNK = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
     lambda inner: (
@@ -210,8 +245,8 @@ JUNK = st.recursive(
         st.binary(max_size=200),
         st.text(max_size=200),
         JUNK.map(json.dumps),
-        COMMANDS.map(json.dumps),
-        st.lists(COMMANDS, min_size=1, max_size=4).map(json.dumps),
+        ANY_COMMAND.map(json.dumps),
+        st.lists(ANY_COMMAND, min_size=1, max_size=4).map(json.dumps),
     )
 )
 def test_fuzz_the_socket_refused_changes_nothing_accepted_applies(
@@ -220,7 +255,7 @@ def test_fuzz_the_socket_refused_changes_nothing_accepted_applies(
     """Every message: refused ones get one error and change nothing; accepted ones apply as
     the protocol says. A `get` after each marks where its replies end."""
     session = live.session
-    before = live.call(lambda: pending_view(session))
+    before, learned = settled_view(live)
     fuzz_ws.send(message)
     fuzz_ws.send(json.dumps({"type": "get", "id": "end"}))  # its reply ends this message's
     errors = []
@@ -234,7 +269,7 @@ def test_fuzz_the_socket_refused_changes_nothing_accepted_applies(
     assert isinstance(message, str)
     parsed = json.loads(message)
     commands = [parse_command(c) for c in (parsed if isinstance(parsed, list) else [parsed])]
-    assert after == expected_view(before, commands)
+    assert after == expected_view(before, commands, learned, session.mapping.directory)
 
 
 @pytest.fixture(scope="module")

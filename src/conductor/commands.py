@@ -17,16 +17,27 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from conductor.errors import ConductorError
+from conductor.learning import MAX_EXAMPLES, MAX_INPUTS, check_mapping_name
 from conductor.mixing import MixerName
 from conductor.search import MAX_BALANCE, MAX_DEPTH, MAX_MARGIN, MAX_SAMPLES
 
 __all__ = [
     "CHANGES",
     "COMMAND_TYPES",
+    "MAPPING_ACTIONS",
+    "MAX_INPUT",
     "MAX_PRIME",
     "MAX_RATE",
     "MAX_TEMPERATURE",
@@ -38,8 +49,10 @@ __all__ = [
     "CommandError",
     "FieldSpec",
     "GetCommand",
+    "InputCommand",
     "LearnCommand",
     "LoadCommand",
+    "MappingCommand",
     "PauseCommand",
     "PlayCommand",
     "PresetCommand",
@@ -191,6 +204,57 @@ class UnloadCommand(BaseCommand):
     style: StyleName
 
 
+MAX_INPUT = 1e6  # any sensor's numbers fit (degrees, pixels, 0..127); the net rescales them
+InputValue = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_INPUT, le=MAX_INPUT)]
+
+
+class InputCommand(BaseCommand):
+    """An input vector for the learnt mapping (`conductor.learning`): a phone's tilt, a face
+    tracker's numbers, faders. Any length up to `MAX_INPUTS`, one length per mapping. It is what
+    `record` pairs with the weights; while the mapping runs, it sets the weights."""
+
+    type: Literal["input"] = "input"
+    values: list[InputValue] = Field(min_length=1, max_length=MAX_INPUTS)
+
+
+MAPPING_ACTIONS = ("record", "train", "run", "clear", "delete", "save", "load")
+
+
+def _mapping_name(name: str) -> str:
+    try:
+        return check_mapping_name(name)
+    except ConductorError as error:
+        raise ValueError(str(error)) from None
+
+
+MappingName = Annotated[str, AfterValidator(_mapping_name)]
+
+
+class MappingCommand(BaseCommand):
+    """The learnt mapping: `record` an example (the latest input ↔ the current target weights,
+    or a saved `preset`'s), `train` on the examples, `run` it (`on`, default true) or stop it,
+    `delete` one `example` (numbered from 0), `clear` them all, `save` or `load` it by `name`."""
+
+    type: Literal["mapping"] = "mapping"
+    action: Literal["record", "train", "run", "clear", "delete", "save", "load"]
+    on: bool | None = None
+    preset: str | None = Field(None, min_length=1, max_length=100)
+    example: int | None = Field(None, ge=0, le=MAX_EXAMPLES - 1)
+    name: MappingName | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_action(self) -> MappingCommand:
+        wanted = {"run": {"on"}, "record": {"preset"}, "delete": {"example"},
+                  "save": {"name"}, "load": {"name"}}.get(self.action, set())  # fmt: skip
+        given = {k for k in ("on", "preset", "example", "name") if getattr(self, k) is not None}
+        if given - wanted:
+            raise ValueError(f"{self.action} takes no {', '.join(sorted(given - wanted))}")
+        needed = {"delete": "example", "save": "name", "load": "name"}.get(self.action)
+        if needed is not None and needed not in given:
+            raise ValueError(f"{self.action} needs {needed!r}")
+        return self
+
+
 class XyCommand(BaseCommand):
     """The conducting pad: a cursor at (x, y) in [-1, 1]² sets every weight (see `mapping`)."""
 
@@ -214,13 +278,15 @@ Command = Annotated[
     | XyCommand
     | LearnCommand
     | LoadCommand
-    | UnloadCommand,
+    | UnloadCommand
+    | InputCommand
+    | MappingCommand,
     Field(discriminator="type"),
 ]
 _COMMAND = TypeAdapter[Command](Command)
 COMMAND_TYPES = (
     "set", "xy", "prime", "reset", "preset", "save", "play", "pause", "step", "rate", "get",
-    "learn", "load", "unload",
+    "learn", "load", "unload", "input", "mapping",
 )  # fmt: skip
 # Applied at a step boundary, in order; a load or unload (a `CHANGES`) is made ready off the
 # engine thread first, and its message's commands wait for it.
@@ -325,5 +391,6 @@ def parse_command(message: Mapping[str, Any] | str | bytes) -> Command:
         return _COMMAND.validate_python(dict(message))
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"][1:]) or str(kind)
-        raise CommandError(f"{kind}: {where}: {first['msg']}") from None
+        where = ".".join(str(part) for part in first["loc"][1:])
+        why = str(first["msg"]).removeprefix("Value error, ")
+        raise CommandError(f"{kind}: {where}: {why}" if where else f"{kind}: {why}") from None

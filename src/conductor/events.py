@@ -24,6 +24,7 @@ __all__ = [
     "DistsEvent",
     "ErrorEvent",
     "Event",
+    "InputEvent",
     "PrimeEvent",
     "ResetEvent",
     "Sink",
@@ -175,6 +176,18 @@ class ErrorEvent(_Event):
 
 
 @dataclass(eq=False)
+class InputEvent(_Event):
+    """The latest input vector for the learnt mapping (at most at display rate), so every
+    surface can draw what the mapping sees, and the weights it gives, if it runs."""
+
+    values: list[float]
+    weights: dict[str, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "input", "values": _round(self.values), "weights": self.weights}
+
+
+@dataclass(eq=False)
 class BarEvent(_Event):
     """A bar of a tune, placed on the playback timeline: players sound each note at
     `starts_in + onset` seconds from when they receive it (`starts_in` None: not played)."""
@@ -210,5 +223,8 @@ class BarEvent(_Event):
         }
 
 
-Event = StepEvent | DistsEvent | StateEvent | PrimeEvent | ResetEvent | ErrorEvent | BarEvent
+Event = (
+    StepEvent | DistsEvent | StateEvent | PrimeEvent | ResetEvent | ErrorEvent | BarEvent
+    | InputEvent
+)  # fmt: skip
 Sink = Callable[[Event], None]

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -42,8 +43,10 @@ from conductor.commands import (
     Command,
     CommandError,
     GetCommand,
+    InputCommand,
     LearnCommand,
     LoadCommand,
+    MappingCommand,
     PauseCommand,
     PlayCommand,
     PresetCommand,
@@ -63,6 +66,7 @@ from conductor.errors import ConductorError
 from conductor.events import (
     ErrorEvent,
     Event,
+    InputEvent,
     PrimeEvent,
     ResetEvent,
     Sink,
@@ -70,6 +74,7 @@ from conductor.events import (
     StepEvent,
 )
 from conductor.generate import Conductor, ConductorSnapshot
+from conductor.learning import Example, LearnedMapping, MappingError, Mappings, train_mapping
 from conductor.library import Library
 from conductor.mapping import pad_position, xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
@@ -97,6 +102,9 @@ SEARCH_SHARE = 0.75
 SLOW_WINDOW = 30
 SLOW_STEPS = 3
 
+# The input vector goes out to viewers at most this often (the mapping itself sees every one).
+INPUT_HZ = 30.0
+
 
 def _engine_thread() -> None:
     """The engine thread never records autograd graphs (grad mode is per thread). Its torch
@@ -123,10 +131,29 @@ class _Glide:
 class _Recorder:
     handle: IO[str]
     digest: Any = field(default_factory=hashlib.sha256)
+    # The engine thread writes the commands it applies, the loop thread the mapping's.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def write(self, line: dict[str, Any]) -> None:
-        self.handle.write(json.dumps(line) + "\n")
-        self.handle.flush()
+        text = json.dumps(line) + "\n"
+        with self.lock:
+            self.handle.write(text)
+            self.handle.flush()
+
+
+@dataclass
+class _MappingPlan:
+    """What one message's input and mapping commands leave, worked out on copies before any
+    of it applies (a message applies whole or not at all): the commit takes it over."""
+
+    mappings: Mappings
+    running: bool
+    input: tuple[float, ...] | None
+    renewed: bool = False  # cleared or loaded: a training in flight no longer applies
+    train: bool = False
+    saves: list[tuple[str, Mappings]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)  # for the record
+    weights: dict[str, float] | None = None  # what the last input gave, if the mapping ran
 
 
 @dataclass(frozen=True)
@@ -183,6 +210,7 @@ class Session:
         style_paths: Sequence[str] = (),
         performer: Performer | None = None,
         library: Library | None = None,
+        mappings_dir: Path | None = None,
     ) -> None:
         if not math.isfinite(rate) or rate < 0:
             raise ConductorError(f"rate must be >= 0 symbols/s (0 = free-running), not {rate}")
@@ -221,6 +249,17 @@ class Session:
         self.library = library or Library()
         self._waiting: list[_Waiting] = []
         self._ready_changes: dict[int, _Change] = {}  # id(command) → made ready
+        #: the learnt mapping: examples, the net trained on them, where mappings are saved
+        self.mapping = Mappings(mappings_dir if mappings_dir is not None else Path("mappings"))
+        self.mapping_running = False
+        self.input: tuple[float, ...] | None = None  # the latest input vector
+        # Training runs on its own thread (never the loop's, never the engine's); one that
+        # ends after a clear or a load (a new generation) is dropped.
+        self._trainer: ThreadPoolExecutor | None = None
+        self._mapping_generation = 0
+        self._training = 0  # trainings in flight
+        self._input_shown = 0.0  # when the input last went to viewers
+        self._input_unshown: InputEvent | None = None  # the latest, held back by INPUT_HZ
         # Every model this session has had, by name, and its precision (the loader's)
         models = conductor.ensemble.models
         self._models: dict[str, CharLSTM] = dict(zip(self.names, models, strict=True))
@@ -308,6 +347,12 @@ class Session:
             "presets": sorted(self.presets),
             "learning": self.learning,
             "search": {"on": self.conductor.search is not None, **asdict(self.search_settings)},
+            "mapping": {
+                **self.mapping.state(),
+                "running": self.mapping_running,
+                "training": self._training > 0,
+                "input": None if self.input is None else list(self.input),
+            },
         }
 
     def performer_state(self) -> dict[str, Any] | None:
@@ -359,7 +404,12 @@ class Session:
                 where = f"command {number} of {len(messages)}: " if len(messages) > 1 else ""
                 raise CommandError(f"{where}{error}") from None
             commands.append(self._as_set(command) if isinstance(command, XyCommand) else command)
+        plan = None
+        if any(isinstance(command, InputCommand | MappingCommand) for command in commands):
+            commands, plan = self._plan_mapping(commands)
         self._check_end_state(commands)
+        if plan is not None:
+            self._commit_mapping(plan)
         replies: list[StateEvent] = []
         changed = False
         queued: list[Command] = [command for command in commands if isinstance(command, QUEUED)]
@@ -373,7 +423,9 @@ class Session:
                 continue
             if isinstance(command, GetCommand):
                 replies.append(StateEvent(self.state(), command.id))
-            else:
+            elif isinstance(command, MappingCommand):
+                changed = True  # (applied with the plan)
+            elif not isinstance(command, InputCommand):  # (an input goes out as its own event)
                 self._act(command)
                 changed = True
         self._wake.set()
@@ -386,6 +438,197 @@ class Session:
         names = self._pending_plan()[0]
         weights = xy_weights(command.x, command.y, len(names))
         return SetCommand(weights=dict(zip(names, weights, strict=True)), slew=command.slew)
+
+    # -- the learnt mapping --------------------------------------------------------------------
+
+    def _plan_mapping(self, commands: list[Command]) -> tuple[list[Command], _MappingPlan]:
+        """Work out a message's input and mapping commands on copies, in order, with the styles
+        and target weights the commands before each leave; an input the running mapping maps
+        is followed by the `set` it gives (checked, queued and recorded as any other: a replay
+        needs only those). Raises `CommandError` at the first that cannot be done."""
+        names, target, mixer = self._pending_plan()
+        presets = dict(self.presets)
+        current = self.mapping
+        plan = _MappingPlan(
+            Mappings(current.directory, list(current.examples), current.learned, current.stale),
+            self.mapping_running,
+            self.input,
+        )
+        out: list[Command] = []
+        for number, command in enumerate(commands, 1):
+            where = f"command {number} of {len(commands)}: " if len(commands) > 1 else ""
+            out.append(command)
+            try:
+                if isinstance(command, InputCommand):
+                    mapped = self._plan_input(command, plan, names)
+                    if mapped is not None:  # what follows sees the weights it gives
+                        out.append(mapped)
+                        names, target, mixer = self._walk(mapped, names, target, mixer, presets)
+                elif isinstance(command, MappingCommand):
+                    self._plan_one(command, plan, names, target, presets)
+            except MappingError as error:
+                raise CommandError(f"{where}{error}") from None
+            if isinstance(command, SaveCommand):
+                presets[command.name] = dict(target)
+            names, target, mixer = self._walk(command, names, target, mixer, presets)
+        return out, plan
+
+    @staticmethod
+    def _plan_input(
+        command: InputCommand, plan: _MappingPlan, names: Sequence[str]
+    ) -> SetCommand | None:
+        values = tuple(command.values)
+        plan.mappings.check_inputs(values)
+        plan.input = values
+        learned = plan.mappings.learned
+        if not plan.running or learned is None:
+            return None
+        weights = {style: w for style, w in learned(values).items() if style in names}
+        plan.weights = weights
+        return SetCommand(weights=weights) if weights else None
+
+    def _plan_one(
+        self,
+        command: MappingCommand,
+        plan: _MappingPlan,
+        names: Sequence[str],
+        target: Mapping[str, float],
+        presets: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        mappings = plan.mappings
+        line: dict[str, Any] = {"command": _recordable(command)}
+        action = command.action
+        if action == "record":
+            if plan.input is None:
+                raise MappingError(
+                    "no input yet: send the input vector first (/conductor/input f..., or "
+                    '{"type": "input", "values": [...]})'
+                )
+            if command.preset is not None:
+                if command.preset not in presets:
+                    known = ", ".join(sorted(presets)) or "none saved yet"
+                    raise MappingError(f"no preset {command.preset!r} (presets: {known})")
+                weights = dict(presets[command.preset])
+            else:
+                weights = {name: target[name] for name in names}
+            example = Example(plan.input, weights)
+            mappings.add(example)
+            line["example"] = example.to_json()
+        elif action == "train":
+            if not mappings.examples:
+                raise MappingError("no examples to train on: record some first")
+            plan.train = True
+            line["examples"] = len(mappings.examples)
+        elif action == "run":
+            on = command.on is not False
+            if on and mappings.learned is None and not plan.train:
+                raise MappingError("the mapping is not trained: record examples, then train")
+            learned = mappings.learned
+            if on and learned is not None and not set(learned.styles) & set(names):
+                raise MappingError(
+                    f"none of the mapping's styles ({', '.join(learned.styles)}) is playing: "
+                    "load one, or record and train the mapping anew"
+                )
+            plan.running = on
+        elif action == "clear":
+            mappings.clear()
+            plan.running = plan.train = False
+            plan.renewed = True
+        elif action == "delete":
+            assert command.example is not None
+            mappings.delete(command.example)
+        elif action == "save":
+            assert command.name is not None
+            if mappings.learned is None:
+                raise MappingError("train the mapping before saving it (nothing trained yet)")
+            snapshot = Mappings(mappings.directory, list(mappings.examples), mappings.learned,
+                                mappings.stale)  # fmt: skip
+            plan.saves.append((command.name, snapshot))
+        elif action == "load":
+            assert command.name is not None
+            loaded = Mappings(mappings.directory)
+            loaded.load(command.name)
+            plan.mappings = loaded
+            plan.train, plan.renewed = False, True
+            line["examples"] = len(loaded.examples)
+        plan.lines.append(line)
+
+    def _commit_mapping(self, plan: _MappingPlan) -> None:
+        """Take over what `_plan_mapping` worked out: the mapping, its saves, a training."""
+        self.mapping, self.mapping_running, self.input = plan.mappings, plan.running, plan.input
+        if plan.renewed:
+            self._mapping_generation += 1
+        for name, snapshot in plan.saves:
+            try:
+                snapshot.save(name)
+            except MappingError as error:  # the disk's fault, not the message's
+                self._emit(ErrorEvent(str(error)))
+        if plan.train:
+            self._train_mapping()
+        if self._recorder is not None:
+            for line in plan.lines:
+                self._recorder.write({"step": self.step_index, **line})
+        if plan.input is not None and plan.input != self._shown_input():
+            self._show_input(InputEvent(list(plan.input), plan.weights))
+
+    def _shown_input(self) -> tuple[float, ...] | None:
+        shown = self._input_unshown
+        return None if shown is None else tuple(shown.values)
+
+    def _show_input(self, event: InputEvent) -> None:
+        """The input to viewers at most `INPUT_HZ` times a second; the latest always gets out."""
+        now = time.monotonic()
+        wait = self._input_shown + 1 / INPUT_HZ - now
+        if wait <= 0:
+            self._input_shown, self._input_unshown = now, None
+            self._emit(event)
+            return
+        pending = self._input_unshown is not None
+        self._input_unshown = event
+        if pending:
+            return  # a flush is due already; it sends this one
+        with contextlib.suppress(RuntimeError):  # no loop (a script): the next input shows it
+            asyncio.get_running_loop().call_later(wait, self._flush_input)
+
+    def _flush_input(self) -> None:
+        event, self._input_unshown = self._input_unshown, None
+        if event is not None and not self._closed:
+            self._input_shown = time.monotonic()
+            self._emit(event)
+
+    def _train_mapping(self) -> None:
+        """Train on the examples as they are now, on the mapping thread (here and now with no
+        clock); the net takes over when it is done, unless a clear or load came first."""
+        examples = list(self.mapping.examples)
+        generation = self._mapping_generation
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._trained(train_mapping(examples), examples, generation)
+            return
+        if self._trainer is None:
+            self._trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mapping")
+        self._training += 1
+        future = self._trainer.submit(train_mapping, examples)
+
+        def done(finished: Future[LearnedMapping]) -> None:
+            self._training -= 1
+            if finished.cancelled():
+                return
+            failed = finished.exception()
+            if failed is not None:
+                self._emit(ErrorEvent(f"training the mapping failed: {failed}"))
+                return
+            self._trained(finished.result(), examples, generation)
+
+        future.add_done_callback(lambda finished: loop.call_soon_threadsafe(done, finished))
+
+    def _trained(self, learned: LearnedMapping, examples: list[Example], generation: int) -> None:
+        if generation != self._mapping_generation:
+            return  # cleared or loaded since: this net is of examples no longer there
+        self.mapping.learned = learned
+        self.mapping.stale = self.mapping.examples != examples
+        self._emit(StateEvent(self.state()))
 
     # -- loads and unloads ---------------------------------------------------------------------
 
@@ -1025,6 +1268,8 @@ class Session:
         self._closed = True
         self._wake.set()
         self._loader.shutdown(wait=True, cancel_futures=True)
+        if self._trainer is not None:
+            self._trainer.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.write(
@@ -1136,6 +1381,9 @@ def replay(
         for step in range(total):
             while index < len(commands) and commands[index][0] == step:
                 _, command, entry = commands[index]
+                index += 1
+                if isinstance(command, InputCommand | MappingCommand):
+                    continue  # for the record's reader: the weights a mapping gave are `set`s
                 if isinstance(command, PresetCommand):
                     recalled = entry.get("weights")
                     if recalled is None:
@@ -1149,7 +1397,6 @@ def replay(
                 elif isinstance(command, LoadCommand):
                     session._replay_load(command, entry, resolve)
                 session._queue.append(command)
-                index += 1
             event = session.step()
             digest.update(event.symbol.encode())
     state = session.state_digest()

@@ -79,7 +79,16 @@ def add_parser(commands: Any) -> None:
         "ossia score, Chataigne, VDMX and TouchOSC find this server (needs a --host other "
         "machines reach, and --token; default NAME: conductor)",
     )  # fmt: skip
+    srv.add_argument(
+        "--wek-port", type=PORT,
+        help="also listen for OSC here, as Wekinator does (6448: where FaceOSC, LeapMotion and "
+        "phone bridges send /wek/inputs)",
+    )  # fmt: skip
     srv.add_argument("--presets", help="JSON file to keep presets in")
+    srv.add_argument(
+        "--mappings", default="mappings",
+        help="directory the learnt mappings are saved in and loaded from (default ./mappings)",
+    )  # fmt: skip
     srv.add_argument("--midi-in", help="MIDI input port name: controllers steer the weights")
     srv.add_argument("--midi-map", help="JSON CC→style map (learned bindings are saved here)")
     srv.add_argument("--record", help="write every command with its step to this file")
@@ -152,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         style_paths=[str(p) for p in paths],
         performer=performer,
         library=Library(args.styles_dir),
+        mappings_dir=Path(args.mappings),
     )
     if args.midi_out:
         midi_out = MidiOut.open(args.midi_out)  # a one-line error where there is no MIDI
@@ -182,6 +192,12 @@ def run(args: argparse.Namespace) -> int:
                 f"(OSCQuery {endpoints.oscquery})",
                 highlight=False,
             )
+        if endpoints.wekinator:
+            console.print(
+                f"Wekinator's port: udp://{endpoints.wekinator[0]}:{endpoints.wekinator[1]} "
+                "(/wek/inputs f..., /wek/outputs f...)",
+                highlight=False,
+            )
         if endpoints.advertised:
             console.print(f"announced: {', '.join(endpoints.advertised)}", highlight=False)
         console.print(f"styles: {', '.join(ensemble.names)} — Ctrl-C stops", highlight=False)
@@ -206,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 midi=midi,
                 midi_in=args.midi_in,
                 advertise=args.advertise,
+                wek_port=args.wek_port,
             )
         )
     if args.record:

@@ -39,6 +39,7 @@ class Endpoints:
     osc: tuple[str, int] | None
     oscquery: str | None
     advertised: list[str] = field(default_factory=list)  # the mDNS service names announced
+    wekinator: tuple[str, int] | None = None  # the second OSC port (`--wek-port`), if any
 
 
 def check_free(host: str, port: int, what: str) -> None:
@@ -90,11 +91,13 @@ async def serve(
     midi_in: str | None = None,
     advertise: str | None = None,
     zeroconf: Any | None = None,
+    wek_port: int | None = None,
 ) -> None:
     """Serve until cancelled (Ctrl-C). Port 0 picks a free port; `osc_port=None` turns OSC off.
 
     `advertise` (an instance name) announces OSCQuery and OSC over mDNS once all listen; it
-    needs OSC on and a host other machines can reach. `zeroconf` is for tests (a double)."""
+    needs OSC on and a host other machines can reach. `zeroconf` is for tests (a double).
+    `wek_port` opens a second OSC endpoint, as Wekinator listens (6448), with the same addresses."""
     check_options(host, token, osc_port, advertise)
     announce_at = addresses_for(host) if advertise is not None else ()
     if midi is not None and midi_in is not None:
@@ -104,6 +107,8 @@ async def serve(
     web = _uvicorn(create_app(session, token), host, port)
     tasks = [asyncio.create_task(web.serve(), name="web")]
     bridge: OscBridge | None = None
+    wek_bridge: OscBridge | None = None
+    wek_address = None
     host_info: HostInfo | None = None
     advertiser: Advertiser | None = None
     query: uvicorn.Server | None = None
@@ -111,17 +116,18 @@ async def serve(
     try:
         if osc_port is not None:
             bridge = OscBridge(session, token, remote_subscribers=token is not None)
-            try:
-                osc_address = await bridge.start(host, osc_port)
-            except OSError as error:
-                raise ConductorError(
-                    f"cannot listen for OSC on {host}:{osc_port}: {error.strerror}"
-                ) from None
+            osc_address = await _listen(bridge, host, osc_port, "")
             query_port = oscquery_port if oscquery_port is not None else osc_address[1] + 1
             check_free(host, query_port, "OSCQuery (give --oscquery-port)")
             host_info = HostInfo(advertise or "conductor", host, osc_address[1], host)
             query = _uvicorn(oscquery_app(bridge, host_info), host, query_port)
             tasks.append(asyncio.create_task(query.serve(), name="oscquery"))
+        if wek_port is not None:
+            wek_bridge = OscBridge(session, token, remote_subscribers=token is not None)
+            wek_address = await _listen(
+                wek_bridge, host, wek_port,
+                " (--wek-port); is Wekinator running? Quit it, or give another port",
+            )  # fmt: skip
         while not web.started:
             if tasks[0].done():  # uvicorn gave up (it exits on a port in use)
                 raise ConductorError(f"cannot serve the page on {host}:{port}: is the port in use?")
@@ -144,6 +150,7 @@ async def serve(
             osc=osc_address,
             oscquery=f"http://{host}:{query_bound}/" if query_bound is not None else None,
             advertised=[service.name for service in advertiser.services] if advertiser else [],
+            wekinator=wek_address,
         )
         _freeze_startup_objects()
         if on_ready is not None:
@@ -162,14 +169,25 @@ async def serve(
         session.close()
         if midi is not None:
             midi.close()
-        if bridge is not None:
-            bridge.close()
+        for endpoint in (bridge, wek_bridge):
+            if endpoint is not None:
+                endpoint.close()
         for task in tasks:
             if not task.done():
                 task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, SystemExit, Exception):
                 await task
+
+
+async def _listen(bridge: OscBridge, host: str, port: int, hint: str) -> tuple[str, int]:
+    """The bridge listening on (host, port), or one line that says why not."""
+    try:
+        return await bridge.start(host, port)
+    except OSError as error:
+        raise ConductorError(
+            f"cannot listen for OSC on {host}:{port}: {error.strerror}{hint}"
+        ) from None
 
 
 def _freeze_startup_objects() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from pythonosc.osc_packet import OscPacket
 
 from conductor.commands import (
+    MAX_INPUT,
     WEIGHT,
     BaseCommand,
     Command,
@@ -29,6 +30,7 @@ from conductor.commands import (
     FieldSpec,
     GetCommand,
     LoadCommand,
+    MappingCommand,
     PauseCommand,
     PlayCommand,
     PresetCommand,
@@ -44,10 +46,15 @@ from conductor.commands import (
     field_spec,
     parse_command,
 )
+from conductor.learning import MAX_INPUTS
 
-__all__ = ["PREFIX", "Address", "Argument", "Subscription", "address_table", "decode"]
+__all__ = ["PREFIX", "WEKINATOR", "Address", "Argument", "Subscription", "address_table", "decode"]
 
 PREFIX = "/conductor"
+# Wekinator's conventions, outside PREFIX: what FaceOSC, LeapMotion and phone bridges send it
+# (`/wek/inputs f...`), and what it sends a synth (`/wek/outputs f...`: here, the weights in
+# style order), so a performer's wiring works unchanged.
+WEKINATOR = {"/wek/inputs": "/input", "/wek/outputs": "/weights"}
 SEARCH_FIELDS = ("samples", "depth", "balance", "margin")  # /conductor/search's optional arguments
 
 
@@ -67,6 +74,7 @@ class Address:
     build: Callable[[list[Any]], dict[str, Any]]
     required: int  # leading arguments that must be given; the rest take their defaults
     state_key: str | None = None  # the state entry OSCQuery shows as this address's VALUE
+    variadic: bool = False  # 1 to MAX_INPUTS arguments, each of the one argument's spec
 
     @property
     def types(self) -> str:
@@ -98,6 +106,25 @@ def _fields(
 
     count = len(fields) if required is None else required
     return Address(path, description, arguments, build, count, state_key)
+
+
+def _mapping(path: str, fields: Sequence[str], description: str, required: int = 0) -> Address:
+    """`/mapping/<action>`: the mapping command with that action, its fields from arguments."""
+    action = path.removeprefix("/mapping/")
+    specs = {"on": FieldSpec("i", 0, 1)}  # OSC has no bool everywhere: 1 on, 0 off
+    arguments = tuple(
+        Argument(name, specs.get(name) or field_spec(MappingCommand, name)) for name in fields
+    )
+
+    def build(values: list[Any]) -> dict[str, Any]:
+        given = dict(zip(fields, values, strict=False))
+        if "on" in given:
+            if given["on"] not in (0, 1):
+                raise CommandError(f"1 runs the mapping, 0 stops it; got {given['on']}")
+            given["on"] = given["on"] == 1
+        return {"type": "mapping", "action": action, **given}
+
+    return Address(path, description, arguments, build, required)
 
 
 def address_table(names: Sequence[str]) -> dict[str, Address]:
@@ -154,6 +181,26 @@ def address_table(names: Sequence[str]) -> dict[str, Address]:
             },
             1,
         ),
+        Address(
+            "/input",
+            f"an input vector for the learnt mapping: 1 to {MAX_INPUTS} floats, one length per "
+            "mapping (also /wek/inputs)",
+            (Argument("values", FieldSpec("f", -MAX_INPUT, MAX_INPUT)),),
+            lambda values: {"type": "input", "values": values},
+            1,
+            "mapping",
+            variadic=True,
+        ),
+        _mapping(
+            "/mapping/record", ("preset",),
+            "record an example: the latest input with the current weights (or a preset's)",
+        ),
+        _mapping("/mapping/train", (), "train the mapping on its examples"),
+        _mapping("/mapping/run", ("on",), "run the mapping (1) or stop it (0)", required=1),
+        _mapping("/mapping/clear", (), "forget every example and the trained mapping"),
+        _mapping("/mapping/delete", ("example",), "delete one example (from 0)", required=1),
+        _mapping("/mapping/save", ("name",), "save the mapping under this name", required=1),
+        _mapping("/mapping/load", ("name",), "load the mapping saved under this name", required=1),
     ]  # fmt: skip
     table.extend(_weight_address(name) for name in style_names)
     return {address.path: address for address in table}
@@ -220,9 +267,12 @@ def _message(
         if not hmac.compare_digest(given, token):
             raise CommandError("this server needs its token as the first argument")
         args = args[1:]
-    if not address.startswith(PREFIX + "/"):
+    if address in WEKINATOR:
+        local = WEKINATOR[address]
+    elif not address.startswith(PREFIX + "/"):
         raise CommandError(f"unknown address; this server answers under {PREFIX}/")
-    local = address[len(PREFIX) :]
+    else:
+        local = address[len(PREFIX) :]
     if local in ("/subscribe", "/unsubscribe"):
         return _subscription(sender, local == "/subscribe", args, remote)
     entry = table.get(local)
@@ -231,6 +281,11 @@ def _message(
         entry = _weight_address(local.removeprefix("/weight/"))
     if entry is None:
         raise CommandError("unknown address (see the OSCQuery description)")
+    if entry.variadic:
+        if not 1 <= len(args) <= MAX_INPUTS:
+            raise CommandError(f"takes 1 to {MAX_INPUTS} arguments (f...), got {len(args)}")
+        spec = entry.arguments[0].spec
+        return parse_command(entry.build([_value(value, spec) for value in args]))
     if not entry.required <= len(args) <= len(entry.arguments):
         wanted = (
             str(entry.required)

@@ -18,8 +18,9 @@ from conductor.server.osc.decode import PREFIX, Address
 __all__ = ["LEFT_OUT", "OPEN_STAGE_CONTROL_VERSION", "open_stage_control", "to_text"]
 
 OPEN_STAGE_CONTROL_VERSION = "1.29.0"  # the session format written
-# Addresses with no widget: the faders set every weight already; /get replies to its sender.
-LEFT_OUT = ("/weights", "/get")
+# Addresses with no widget: the faders set every weight already; /get replies to its sender;
+# the mapping's input is a vector a sensor sends, not a widget.
+LEFT_OUT = ("/weights", "/get", "/input")
 
 
 def _osc(address: Address, target: str, token: str | None) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class HostInfo:
 
 
 def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
+    if address.variadic:
+        return _input_node(address, state)
     value: list[Any] | None = None
     if address.state_key == "target" and address.path == "/weights":
         value = list(state["target"].values())
@@ -66,6 +68,23 @@ def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
     ranges = [argument.spec.describe() for argument in address.arguments]
     if any(r is not None for r in ranges):
         entry["RANGE"] = [r if r is not None else {} for r in ranges]
+    return entry
+
+
+def _input_node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
+    """The mapping's input: as many floats as its examples have (else as the latest input,
+    else one), and the latest vector as VALUE once one came."""
+    mapping = state["mapping"]
+    count = mapping["inputs"] or len(mapping["input"] or [0.0])
+    entry: dict[str, Any] = {
+        "FULL_PATH": PREFIX + address.path,
+        "TYPE": "f" * count,
+        "ACCESS": 3 if mapping["input"] is not None else 2,
+        "DESCRIPTION": address.description,
+        "RANGE": [address.arguments[0].spec.describe()] * count,
+    }
+    if mapping["input"] is not None:
+        entry["VALUE"] = mapping["input"]
     return entry
 
 
