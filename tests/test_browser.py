@@ -340,3 +340,74 @@ def test_a_style_is_added_and_taken_out_from_the_library_while_the_text_flows(
         server.stop()
     result = replay(record, lambda styles: [Path(s) for s in styles])
     assert result.matches is True and result.names == ["digits"]
+
+
+def test_a_phones_tilt_is_recorded_trained_and_then_conducts(
+    browser: object, two_styles: list[Path], tmp_path: Path
+) -> None:
+    """The mapping panel with this device's tilt as the input: device-orientation events (as a
+    phone fires them) in two poses, each recorded with its weights, trained, run; then tilting
+    moves the weights, and the panel draws the input it is sent."""
+    from playwright.sync_api import Browser
+
+    from conductor.engine import Ensemble
+    from conductor.generate import Conductor
+    from conductor.server.run import BackgroundServer
+    from conductor.session import Session
+
+    session = Session(
+        Conductor(Ensemble.from_checkpoints(two_styles), seed=2), [1.0, 0.0], rate=40,
+        mappings_dir=tmp_path / "mappings",
+    )  # fmt: skip
+    server = BackgroundServer(session, port=0, osc_port=None)
+    try:
+        assert isinstance(browser, Browser) and server.endpoints is not None
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        page.set_default_timeout(60_000)
+        page.goto(server.endpoints.url)
+        page.wait_for_function("document.getElementById('status').textContent === 'live'")
+        page.click("#mapping-box summary")
+        page.select_option("#input-source", "orientation")
+
+        def tilt(beta: float, gamma: float) -> None:
+            page.evaluate(
+                f"window.dispatchEvent(new DeviceOrientationEvent('deviceorientation', "
+                f"{{alpha: 10, beta: {beta}, gamma: {gamma}}}))"
+            )
+            wait_for(lambda: server.call(lambda: session.input) == (beta, gamma), what="tilt")
+
+        poses = [((0.0, 0.0), [1.0, 0.0]), ((60.0, -30.0), [0.0, 1.0])]
+        for count, ((beta, gamma), weights) in enumerate(poses, 1):
+            server.call(lambda w=weights: session.submit({"type": "set", "weights": dict(
+                zip(["letters", "digits"], w, strict=True))}))  # fmt: skip
+            tilt(beta, gamma)
+            page.click("#map-record")
+            page.wait_for_function(
+                f"document.getElementById('mapping-info').textContent.startsWith('{count} example')"
+            )
+        page.click("#map-train")
+        page.wait_for_function(
+            "document.getElementById('mapping-info').textContent.includes('· trained')"
+        )
+        page.check("#map-run")
+        wait_for(lambda: server.call(lambda: session.mapping_running), what="running")
+        tilt(0.0, 0.0)
+        wait_for(lambda: server.call(lambda: session.target)[0] > 0.95, what="letters by tilt")
+        tilt(60.0, -30.0)
+        wait_for(lambda: server.call(lambda: session.target)[1] > 0.95, what="digits by tilt")
+        tilt(30.0, -15.0)  # halfway: both
+        wait_for(lambda: 0.2 < server.call(lambda: session.target)[1] < 0.8, what="a blend")
+        page.wait_for_function(
+            "document.getElementById('input-values').textContent.startsWith('30.00')"
+        )
+        page.wait_for_function(  # the sliders follow what the mapping gives
+            "Math.abs(Number(document.querySelector('input[data-style=digits]').value) - "
+            f"{server.call(lambda: session.target)[1]}) < 0.05"
+        )
+        page.fill("#mapping-name", "tilt")
+        page.click("#mapping-form button[type=submit]")
+        page.wait_for_function("document.getElementById('mappings').value === 'tilt'")
+        assert (tmp_path / "mappings" / "tilt.json").is_file()
+        page.close()
+    finally:
+        server.stop()

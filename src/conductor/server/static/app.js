@@ -79,6 +79,7 @@ function handle(event) {
       view.perModel = event.per_model;
       break;
     case "state": applyState(event.state); break;
+    case "input": mapper.input(event); break;
     case "bar": music.bar(event); break;
     case "prime": appendText(event.text, null); break;
     case "reset": appendText("\n", null); break;
@@ -217,6 +218,7 @@ function followStyles(state) {
 function applyState(state) {
   followStyles(state);
   view.state = state;
+  mapper.update(state.mapping);
   for (const input of document.querySelectorAll("#sliders input")) {
     if (document.activeElement === input) continue;
     const value = state.target[input.dataset.style];
@@ -307,7 +309,7 @@ pad.addEventListener("pointerup", () => { view.dragging = false; });
 function movePad(event) {
   const [x, y] = padPoint(event);
   view.cursor = [x, y];
-  sendXY(x, y);
+  if (mapper.takesPad()) mapper.pad(x, y); else sendXY(x, y);  // the pad as the mapping's input
 }
 
 function drawPad() {
@@ -536,6 +538,7 @@ function frame(now) {
   const ahead = aheadSpan();
   if (ahead.textContent !== view.ahead) ahead.textContent = view.ahead;
   music.frame();
+  mapper.frame();
   syncSliders();
   drawDistributions();
   writeSummary(now || 0);
