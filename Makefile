@@ -78,6 +78,7 @@ bench: install
 	$(BIN)/python bench/ensemble_speed.py --json bench/results/ensemble_speed.json
 	$(BIN)/python bench/latency.py --json bench/results/latency.json
 	$(BIN)/python bench/load.py --json bench/results/load.json  # a style loaded live
+	$(BIN)/python bench/mapping.py --json bench/results/mapping.json  # a learnt mapping
 	$(BIN)/python bench/precision.py --json bench/results/precision.json  # needs the corpora (make corpora)
 
 # The shipped ensemble: train (resumable; each style's budget is in scripts/styles.py, or

@@ -49,11 +49,17 @@ __all__ = [
     "Training",
     "check_mapping_name",
     "train_mapping",
+    "warm_up",
 ]
 
 MAX_INPUTS = 64  # the longest input vector (a face tracker's 66 points need 132: send fewer)
 MAX_EXAMPLES = 1000
 HIDDEN = 32
+# Training's stopping rule: rounds of ROUND L-BFGS iterations, at most MAX_ROUNDS, until the mean
+# squared error over the examples' weights is under GOOD_FIT.
+ROUND = 25
+MAX_ROUNDS = 12
+GOOD_FIT = 1e-5
 FORMAT = "conductor-mapping"
 VERSION = 1
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
@@ -159,6 +165,13 @@ def _styles_of(examples: Sequence[Example]) -> list[str]:
     return styles
 
 
+def warm_up() -> None:
+    """Train a one-example mapping: the first training in a process pays ~2 s of torch's
+    optimiser machinery loading; a session pays it here, on its mapping thread, not when a
+    performer first presses train."""
+    train_mapping([Example((0.0,), {"warm-up": 0.0})])
+
+
 def train_mapping(examples: Sequence[Example], seed: int = 0) -> LearnedMapping:
     """An MLP fitted to `examples` (full-batch L-BFGS from a start seeded by `seed`)."""
     if not examples:
@@ -184,7 +197,7 @@ def train_mapping(examples: Sequence[Example], seed: int = 0) -> LearnedMapping:
     mapping = LearnedMapping(styles, scaling, net, Training(len(examples), 0.0, 0.0, 0))
     scaled = mapping.scale(inputs)  # [E, I]
     optimiser = torch.optim.LBFGS(
-        net.parameters(), lr=1.0, max_iter=400, tolerance_grad=1e-9, tolerance_change=1e-12,
+        net.parameters(), lr=1.0, max_iter=ROUND, tolerance_grad=1e-9, tolerance_change=1e-12,
         history_size=20, line_search_fn="strong_wolfe",
     )  # fmt: skip
     loss_fn = nn.MSELoss()
@@ -200,7 +213,14 @@ def train_mapping(examples: Sequence[Example], seed: int = 0) -> LearnedMapping:
 
     with torch.enable_grad():
         net.train()
-        optimiser.step(closure)  # type: ignore[no-untyped-call]
+        last = math.inf
+        # Rounds of L-BFGS until the fit is good enough to hear no difference (every weight
+        # within ~0.003 of its example's), or stops improving, or the budget is spent.
+        for _ in range(MAX_ROUNDS):
+            loss = optimiser.step(closure).item()  # type: ignore[no-untyped-call]
+            if loss < GOOD_FIT or loss > 0.99 * last:
+                break
+            last = loss
     net.eval()
     with torch.no_grad():
         loss = float(loss_fn(mapping.raw(inputs), targets))

@@ -74,7 +74,14 @@ from conductor.events import (
     StepEvent,
 )
 from conductor.generate import Conductor, ConductorSnapshot
-from conductor.learning import Example, LearnedMapping, MappingError, Mappings, train_mapping
+from conductor.learning import (
+    Example,
+    LearnedMapping,
+    MappingError,
+    Mappings,
+    train_mapping,
+    warm_up,
+)
 from conductor.library import Library
 from conductor.mapping import pad_position, xy_weights
 from conductor.mixing import DEFAULT_THRESHOLD, MixerName, MixingError, check_weights
@@ -553,8 +560,21 @@ class Session:
             line["examples"] = len(loaded.examples)
         plan.lines.append(line)
 
+    def _mapping_thread(self) -> ThreadPoolExecutor | None:
+        """The thread trainings run on, started (and warmed up) by the first input or mapping
+        command of a live session; None with no clock (a script trains where it is)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        if self._trainer is None:
+            self._trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mapping")
+            self._trainer.submit(warm_up)
+        return self._trainer
+
     def _commit_mapping(self, plan: _MappingPlan) -> None:
         """Take over what `_plan_mapping` worked out: the mapping, its saves, a training."""
+        self._mapping_thread()
         self.mapping, self.mapping_running, self.input = plan.mappings, plan.running, plan.input
         if plan.renewed:
             self._mapping_generation += 1
@@ -601,15 +621,13 @@ class Session:
         clock); the net takes over when it is done, unless a clear or load came first."""
         examples = list(self.mapping.examples)
         generation = self._mapping_generation
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        trainer = self._mapping_thread()
+        if trainer is None:
             self._trained(train_mapping(examples), examples, generation)
             return
-        if self._trainer is None:
-            self._trainer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mapping")
+        loop = asyncio.get_running_loop()
         self._training += 1
-        future = self._trainer.submit(train_mapping, examples)
+        future = trainer.submit(train_mapping, examples)
 
         def done(finished: Future[LearnedMapping]) -> None:
             self._training -= 1
