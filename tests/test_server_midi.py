@@ -117,3 +117,44 @@ def test_a_knob_bound_to_a_style_not_playing_waits_for_it_to_be_loaded(
     control.handle(cc(7, 127))
     assert session._pending_target() == {"letters": 1.0, "digits": 1.0}
     assert session.step().weights == [1.0, 1.0]
+
+
+def test_controllers_as_the_mappings_input_teach_it_and_then_conduct(session: Session) -> None:
+    """`--midi-inputs 20,21`: two faders make the input vector (value/127, 0 until moved); a
+    pose per style recorded and trained, the faders then move the weights."""
+    control = MidiControl(session, {7: "digits"}, inputs=[20, 21])
+
+    def faders(a: int, b: int) -> None:
+        for cc, value in ((20, a), (21, b)):
+            control.handle(mido.Message("control_change", control=cc, value=value))
+
+    control.handle(mido.Message("control_change", control=21, value=127))
+    assert session.input == (0.0, 1.0)  # the unmoved one at 0
+    for (a, b), weights in (((0, 0), {"letters": 1.0, "digits": 0.0}),
+                            ((127, 127), {"letters": 0.0, "digits": 1.0})):  # fmt: skip
+        faders(a, b)
+        session.submit({"type": "set", "weights": weights})
+        session.submit({"type": "mapping", "action": "record"})
+    session.submit_all(
+        [{"type": "mapping", "action": "train"}, {"type": "mapping", "action": "run"}]
+    )
+    faders(127, 127)
+    assert session.step().weights == pytest.approx([0.0, 1.0], abs=0.02)
+    faders(0, 0)
+    assert session.step().weights == pytest.approx([1.0, 0.0], abs=0.02)
+    control.handle(mido.Message("control_change", control=7, value=127))  # a weight knob still
+    assert session.step().weights[1] == 1.0
+    session.submit({"type": "mapping", "action": "clear"})
+    _teach_three = [
+        {"type": "input", "values": [0.0, 0.0, 0.0]},
+        {"type": "mapping", "action": "record"},
+    ]
+    session.submit_all(_teach_three)  # now a mapping of three inputs: the faders' two refused
+    faders(64, 64)
+    assert control.ignored == 2 and session.input == (0.0, 0.0, 0.0)
+
+
+def test_bad_midi_inputs_are_one_line_errors(session: Session) -> None:
+    for inputs, complaint in (([200], "not 0-127"), ([7], "steers a weight"), ([1, 1], "twice")):
+        with pytest.raises(ConductorError, match=complaint):
+            MidiControl(session, {7: "digits"}, inputs=inputs)

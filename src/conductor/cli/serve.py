@@ -91,6 +91,10 @@ def add_parser(commands: Any) -> None:
     )  # fmt: skip
     srv.add_argument("--midi-in", help="MIDI input port name: controllers steer the weights")
     srv.add_argument("--midi-map", help="JSON CC→style map (learned bindings are saved here)")
+    srv.add_argument(
+        "--midi-inputs", metavar="CC,CC,...",
+        help="these controllers (in order, value/127) are the learnt mapping's input vector",
+    )  # fmt: skip
     srv.add_argument("--record", help="write every command with its step to this file")
     music = srv.add_argument_group("music: play the tune the ABC styles write, bar by bar")
     music.add_argument(
@@ -176,7 +180,10 @@ def run(args: argparse.Namespace) -> int:
             if map_file is not None and map_file.exists()
             else ({}, None)
         )
-        midi = MidiControl(session, mapping, channel, map_file)
+        inputs = _controllers(args.midi_inputs) if args.midi_inputs else None
+        midi = MidiControl(session, mapping, channel, map_file, inputs)
+    elif args.midi_inputs:
+        raise ConductorError("--midi-inputs reads controllers: add --midi-in PORT")
 
     if args.realtime:
         raise_priority()
@@ -228,6 +235,16 @@ def run(args: argparse.Namespace) -> int:
     if args.record:
         console.print(f"recorded → {args.record} (conductor replay {args.record})")
     return 0
+
+
+def _controllers(text: str) -> list[int]:
+    """`--midi-inputs 1,2,3` → [1, 2, 3], or one line that says what is wrong."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConductorError(
+            f"--midi-inputs {text!r}: give controller numbers 0-127, comma-separated (1,2,3)"
+        ) from None
 
 
 def raise_priority() -> None:

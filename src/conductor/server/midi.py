@@ -8,6 +8,10 @@ channel optional, 0-15, absent = any) or by *learn*: send the session `{"type": 
 mido's ports call back on their own thread; messages are handed to the asyncio loop, which owns
 the session. Where the machine has no MIDI system, opening a port is a one-line error.
 
+Controllers can instead be the learnt mapping's input (`serve --midi-inputs 1,2,3`): those
+controller numbers, in that order, make one input vector (each value/127, 0 until moved), sent
+whenever one of them moves.
+
 Out (`MidiOut`, with `serve --music --midi-out PORT`): every note of every bar placed on the
 playback timeline, as note-on at its onset and note-off after its duration, on channel 0 (the
 accompaniment, a tune's chords, on channel 1).
@@ -115,6 +119,7 @@ class MidiControl:
         mapping: dict[int, str] | None = None,
         channel: int | None = None,
         map_file: Path | None = None,
+        inputs: list[int] | None = None,
     ) -> None:
         self.session = session
         self.mapping = dict(mapping or {})
@@ -122,12 +127,31 @@ class MidiControl:
         self.map_file = map_file
         self.port: Any = None
         self.ignored = 0
+        #: controller numbers whose values make the mapping's input vector, in order
+        self.inputs = list(inputs or [])
+        bad = [cc for cc in self.inputs if not 0 <= cc <= 127]
+        both = [cc for cc in self.inputs if cc in self.mapping]
+        if bad or both or len(set(self.inputs)) != len(self.inputs):
+            why = (
+                f"controller {bad[0]} is not 0-127" if bad
+                else f"controller {both[0]} steers a weight already (its MIDI map)" if both
+                else "a controller is named twice"
+            )  # fmt: skip
+            raise ConductorError(f"--midi-inputs: {why}")
+        self.input_values = [0.0] * len(self.inputs)
 
     def handle(self, message: mido.Message) -> None:
         """Apply one MIDI message (on the loop thread)."""
         if message.type != "control_change":
             return
         if self.channel is not None and message.channel != self.channel:
+            return
+        if message.control in self.inputs:
+            self.input_values[self.inputs.index(message.control)] = cc_to_weight(message.value)
+            try:
+                self.session.submit({"type": "input", "values": list(self.input_values)})
+            except CommandError:  # a mapping of another input length: the knob is refused
+                self.ignored += 1
             return
         learning = self.session.learning
         if learning is not None:
