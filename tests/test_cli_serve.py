@@ -67,6 +67,9 @@ def test_serve_refuses_bad_setups_in_one_line(two_styles: list[Path], tmp_path: 
         (["--midi-in", "No Such Port"], "cannot open MIDI input"),
         (["--styles", "nonexistent_style"], "not found"),
         (["--chords", "blues"], "--chords shapes the tune: add --music"),
+        (["--tls-cert", str(tmp_path / "c.pem")], "--tls-cert and --tls-key go together"),
+        (["--tls-cert", "x.pem", "--tls-key", "y.pem"], "TLS certificate x.pem is not a file"),
+        (["--midi-inputs", "1,2"], "--midi-inputs reads controllers: add --midi-in PORT"),
     ]:
         result = subprocess.run(
             conductor("serve", "--styles", styles, "--port", "0", "--osc-port", "0", *args),

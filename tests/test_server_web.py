@@ -345,3 +345,42 @@ def test_two_browsers_share_one_session(live: LiveServer) -> None:
         until_state(first, lambda state: state["paused"] is True)
         second.send(json.dumps({"type": "play"}))
         until_state(first, lambda state: state["paused"] is False)
+
+
+def test_the_page_and_its_socket_over_https(two_styles: list[Path], tmp_path: Path) -> None:
+    """`serve --tls-cert --tls-key`: the page over HTTPS and the WebSocket over WSS (a phone
+    gives a page its tilt only in a secure context); a missing or broken certificate is one
+    line, before anything listens."""
+    import ssl
+
+    import trustme
+
+    from conductor.server.run import Tls
+
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    session = Session(Conductor(Ensemble.from_checkpoints(two_styles)), [1.0, 0.0], rate=30)
+    server = BackgroundServer(session, port=0, osc_port=None, tls=Tls(cert, key))
+    try:
+        assert server.endpoints is not None and server.endpoints.url.startswith("https://")
+        page = urllib.request.urlopen(server.endpoints.url, timeout=5, context=trusting).read()
+        assert b"/static/app.js" in page
+        url = server.endpoints.url.replace("https://", "wss://") + "ws"
+        with connect(url, ssl=trusting) as client:
+            assert receive(client, "hello")["styles"] == ["letters", "digits"]
+            assert receive(client, "step")["symbol"]
+    finally:
+        server.stop()
+    (tmp_path / "broken.pem").write_text("-----BEGIN CERTIFICATE-----\nnot one\n")
+    for tls, complaint in [
+        (Tls(tmp_path / "nowhere.pem", key), "TLS certificate .*nowhere.pem is not a file"),
+        (Tls(tmp_path / "broken.pem", key), "cannot serve the page over TLS"),
+    ]:
+        again = Session(Conductor(Ensemble.from_checkpoints(two_styles)), [1.0, 0.0])
+        with pytest.raises(ConductorError, match=complaint):
+            BackgroundServer(again, port=0, osc_port=None, tls=tls)

@@ -74,6 +74,12 @@ def add_parser(commands: Any) -> None:
     srv.add_argument("--oscquery-port", type=PORT, help="OSCQuery HTTP port (OSC port + 1)")
     srv.add_argument("--token", help="required on WS and OSC; needed for any --host but local")
     srv.add_argument(
+        "--tls-cert", metavar="PEM",
+        help="serve the page over HTTPS with this certificate (with --tls-key): a phone's "
+        "browser gives the page its tilt and motion only over HTTPS",
+    )  # fmt: skip
+    srv.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    srv.add_argument(
         "--advertise", nargs="?", const="conductor", metavar="NAME",
         help="announce OSCQuery (_oscjson._tcp) and OSC (_osc._udp) over mDNS as NAME, so "
         "ossia score, Chataigne, VDMX and TouchOSC find this server (needs a --host other "
@@ -126,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from conductor.music import ChordGrid, TuneHeader
     from conductor.performance import MusicOptions, Performance
     from conductor.server.midi import MidiControl, MidiOut, load_mapping
-    from conductor.server.run import Endpoints, check_free, check_options, serve
+    from conductor.server.run import Endpoints, Tls, check_free, check_options, serve
     from conductor.session import Session
 
     styles = args.styles or (MUSIC_STYLES if args.music else DEFAULT_STYLES)
@@ -145,6 +151,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConductorError("--midi-out plays the tune: add --music")
     elif args.chords:
         raise ConductorError("--chords shapes the tune: add --music")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConductorError("--tls-cert and --tls-key go together: give both, or neither")
+    tls = Tls(Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
+    if tls is not None:
+        tls.check()  # before the models load
     osc_port = None if args.osc_port < 0 else args.osc_port
     check_options(args.host, args.token, osc_port, args.advertise)  # before the models load
     check_free(args.host, args.port, "the page")
@@ -230,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
                 midi_in=args.midi_in,
                 advertise=args.advertise,
                 wek_port=args.wek_port,
+                tls=tls,
             )
         )
     if args.record:

@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -28,7 +29,7 @@ from conductor.server.osc import HostInfo, OscBridge, oscquery_app
 from conductor.server.web import create_app
 from conductor.session import Session
 
-__all__ = ["BackgroundServer", "Endpoints", "check_free", "check_options", "serve"]
+__all__ = ["BackgroundServer", "Endpoints", "Tls", "check_free", "check_options", "serve"]
 
 T = TypeVar("T")
 
@@ -74,8 +75,26 @@ def check_options(
             raise ConductorError("--advertise announces the OSC and OSCQuery ports: turn OSC on")
 
 
-def _uvicorn(app: FastAPI, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+@dataclass(frozen=True)
+class Tls:
+    """The page over HTTPS (and its WebSocket over WSS): a phone's browser gives a page its
+    tilt and motion only in a secure context."""
+
+    certfile: Path
+    keyfile: Path
+
+    def check(self) -> None:
+        for what, path in (("certificate", self.certfile), ("key", self.keyfile)):
+            if not path.is_file():
+                raise ConductorError(f"TLS {what} {path} is not a file: give a PEM file")
+
+
+def _uvicorn(app: FastAPI, host: str, port: int, tls: Tls | None = None) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off",
+        ssl_certfile=None if tls is None else str(tls.certfile),
+        ssl_keyfile=None if tls is None else str(tls.keyfile),
+    )  # fmt: skip
     return uvicorn.Server(config)
 
 
@@ -92,6 +111,7 @@ async def serve(
     advertise: str | None = None,
     zeroconf: Any | None = None,
     wek_port: int | None = None,
+    tls: Tls | None = None,
 ) -> None:
     """Serve until cancelled (Ctrl-C). Port 0 picks a free port; `osc_port=None` turns OSC off.
 
@@ -104,7 +124,13 @@ async def serve(
         midi.open(midi_in, asyncio.get_running_loop())  # fails before anything listens
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     check_free(host, port, "the page")
-    web = _uvicorn(create_app(session, token), host, port)
+    if tls is not None:
+        tls.check()
+    try:
+        web = _uvicorn(create_app(session, token), host, port, tls)
+        web.config.load()  # reads the certificate now: a bad one is one line, before anything
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise ConductorError(f"cannot serve the page over TLS: {error}") from None
     tasks = [asyncio.create_task(web.serve(), name="web")]
     bridge: OscBridge | None = None
     wek_bridge: OscBridge | None = None
@@ -146,7 +172,7 @@ async def serve(
             advertiser = Advertiser(announced, zeroconf)
             await advertiser.start()
         endpoints = Endpoints(
-            url=f"http://{host}:{bound}/",
+            url=f"{'https' if tls is not None else 'http'}://{host}:{bound}/",
             osc=osc_address,
             oscquery=f"http://{host}:{query_bound}/" if query_bound is not None else None,
             advertised=[service.name for service in advertiser.services] if advertiser else [],
