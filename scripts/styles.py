@@ -3,6 +3,7 @@
     python scripts/styles.py train  [--minutes M] [--only kjv,c] [--jobs 2]  # runs/styles/
     python scripts/styles.py export [--only kjv,c]                  # styles/: fp16, eval, cards
     python scripts/styles.py rescore [--only kjv,c]   # add dynamic evaluation to shipped reports
+    python scripts/styles.py cards [--only kjv,c]     # rewrite the cards (a note changed)
 
 `train` runs `conductor train` for each style into `runs/styles/` (git-ignored). A style that
 has a resume file there is resumed, so running `train` again with a larger `--minutes` keeps
@@ -96,8 +97,31 @@ PLAN = [
     StylePlan("milton", dropout=0.1, minutes=30),
     StylePlan("fortunes", size="medium", dropout=0.1, minutes=60),
     StylePlan("german", size="medium", dropout=0.1, minutes=30),
-    StylePlan("italian", size="medium", dropout=0.2, minutes=25),
-    StylePlan("spanish", size="medium", dropout=0.3, minutes=20),  # 0.92 MB
+    StylePlan(
+        "italian",
+        size="medium",
+        dropout=0.2,
+        minutes=25,
+        note=(
+            "Its validation split (2.003 BPC) and its test split (2.465) are different "
+            "files: the fortune files are by topic, and the test split holds TV comedy lines "
+            "each signed with its programme, the validation split long anecdotes. Statically "
+            "the model is above xz, bz2 and zstd on that test text; adapting as it reads "
+            "(dynamic evaluation, as a compressor adapts) it beats all three."
+        ),
+    ),
+    StylePlan(
+        "spanish",
+        size="medium",
+        dropout=0.3,
+        minutes=20,  # 0.92 MB
+        note=(
+            "Its validation split is Nietzsche's aphorisms, each signed with the same line "
+            "(1.565 BPC); its test split short sayings each by another author (2.741): the gap "
+            "is the text's, not the model's overfitting. Statically it is above xz, bz2 and "
+            "zstd there; adapting as it reads it beats all three (2.457)."
+        ),
+    ),
     StylePlan("dhammapada", dropout=0.3, minutes=10),  # 0.14 MB: read many times over
     StylePlan("polish", dropout=0.3, minutes=10),  # 0.12 MB
     StylePlan("reference_en", size="medium", dropout=0.2, minutes=40),
@@ -288,6 +312,15 @@ def _table() -> None:
     readme.write_text(head + "<!-- table -->\n" + "\n".join(lines) + "\n")
 
 
+def cards(plans: list[StylePlan]) -> None:
+    """Rewrite the shipped styles' cards from their reports as they are (nothing evaluated)."""
+    for plan in plans:
+        report_path = STYLES / f"{plan.name}.eval.json"
+        if report_path.exists():
+            _write_report(plan, json.loads(report_path.read_text()))
+    _table()
+
+
 def rescore(plans: list[StylePlan]) -> None:
     """Add dynamic evaluation to the shipped files' reports (no runs/ needed), then cards."""
     for plan in plans:
@@ -305,7 +338,7 @@ def rescore(plans: list[StylePlan]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["train", "export", "rescore"])
+    parser.add_argument("command", choices=["train", "export", "rescore", "cards"])
     parser.add_argument(
         "--minutes", type=float, help="total training per style (default: each style's in PLAN)"
     )
@@ -319,6 +352,8 @@ def main() -> None:
         train(plans, args.minutes, args.jobs)
     elif args.command == "export":
         export(plans)
+    elif args.command == "cards":
+        cards(plans)
     else:
         rescore(plans)
 
