@@ -11,7 +11,10 @@ Then, for generated text:
     rest) under each mixer: the share of samples the judge gives to a, to b and to others.
 
 Samples are streams of one multi-stream `Conductor` (one batched engine step per symbol for all
-samples), primed with a newline, seeded.
+samples), primed with a newline, seeded. `run_control` generates each with an ensemble of the
+styles that have weight there (the style alone, or the pair): a style at weight 0 adds nothing
+to either mix, and in a large ensemble its skipped model would only spend the run reading the
+symbols it missed (one a step each, past `MAX_BACKLOG`) — what made 20 styles' run crawl.
 """
 
 from __future__ import annotations
@@ -220,14 +223,18 @@ def recognition(
     params: SamplingParams,
     progress: Progress = silent,
     search: SearchSettings | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
-    """Share of samples at weight 1 that the judge names as the style that made them.
+    """Share of samples at weight 1 that the judge names as the style that made them (style
+    `i`'s samples seeded `seed + i`).
 
     `progress` hears of each style judged (task "recognition")."""
     shares = {}
     for index, name in enumerate(ensemble.names):
         weights = [1.0 if i == index else 0.0 for i in range(len(ensemble))]
-        texts = generate_texts(ensemble, weights, "linear", samples, length, params, index, search)
+        texts = generate_texts(
+            ensemble, weights, "linear", samples, length, params, seed + index, search
+        )
         shares[name] = float(np.mean([label == name for label in judge.predict(texts)]))
         progress("recognition", index + 1, len(ensemble))
     return shares
@@ -289,16 +296,21 @@ def run_control(
     progress("judge", 1, 1)
     params = SamplingParams(temperature=temperature)
     report = ControlReport(judge.holdout_accuracy, samples, length, temperature)
-    report.recognition = recognition(ensemble, judge, samples, length, params, progress)
+    by_name = dict(zip(ensemble.names, paths, strict=True))
+    for index, path in enumerate(paths):  # each style alone: see the module doc
+        alone = Ensemble.from_checkpoints([path])
+        part = within(progress, "recognition", index, len(paths))
+        report.recognition |= recognition(alone, judge, samples, length, params, part, seed=index)
     curves = len(pairs) * len(MIXERS)
     for pair in pairs:
         key = f"{pair[0]}:{pair[1]}"
         report.sweeps[key] = {}
+        both = Ensemble.from_checkpoints([by_name[name] for name in pair])
         for mixer in MIXERS:
             done = sum(len(by_mixer) for by_mixer in report.sweeps.values())  # curves so far
             part = within(progress, "sweeps", done, curves)
             report.sweeps[key][mixer] = sweep(
-                ensemble, judge, pair, mixer, samples, length, params, SWEEP_STEPS, part
+                both, judge, pair, mixer, samples, length, params, SWEEP_STEPS, part
             )
     return report
 
