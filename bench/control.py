@@ -50,7 +50,8 @@ def main() -> None:
     report = run_control(paths, pairs, args.samples, args.length, progress=_finished)
     print(f"\nrecognised at weight 1 ({args.samples} samples of {args.length} symbols):")
     for name, share in report.recognition.items():
-        print(f"  {name:<14} {share:6.1%}")
+        taken = ", ".join(f"{other} {n}" for other, n in report.confusions[name].items())
+        print(f"  {name:<14} {share:6.1%}" + (f"  (taken for {taken})" if taken else ""))
     print("\nsweeps (share judged as b, weight of b = 0, 0.1, ..., 1):")
     for key, by_mixer in report.sweeps.items():
         for mixer, points in by_mixer.items():

@@ -14,9 +14,12 @@ from conductor.control import (
     SweepPoint,
     corpora_of,
     plot_sweeps,
+    recognition,
     run_control,
 )
+from conductor.engine import Ensemble
 from conductor.errors import CorpusError
+from conductor.sampling import SamplingParams
 from tests.conftest import Heard
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -45,6 +48,18 @@ def test_the_judge_learns_real_text_and_says_how_well(two_styles: list[Path]) ->
 
 def test_each_style_at_weight_one_is_recognised(report: ControlReport) -> None:
     assert report.recognition == {"letters": 1.0, "digits": 1.0}
+    assert report.confusions == {"letters": {}, "digits": {}}
+
+
+def test_what_a_style_is_taken_for_is_counted(two_styles: list[Path]) -> None:
+    """The digits model under the letters' name: every sample is taken for digits."""
+    judge = StyleJudge.train(corpora_of(two_styles), length=60, per_style=200)
+    impostor = Ensemble.from_checkpoints([two_styles[1]], names=["letters"])
+    confusions: dict[str, dict[str, int]] = {}
+    shares = recognition(
+        impostor, judge, 30, 60, SamplingParams(temperature=0.8), confusions=confusions
+    )
+    assert shares == {"letters": 0.0} and confusions == {"letters": {"digits": 30}}
 
 
 @pytest.mark.parametrize("mixer", ["linear", "product"])

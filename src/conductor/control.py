@@ -164,6 +164,8 @@ class ControlReport:
     length: int
     temperature: float
     recognition: dict[str, float] = field(default_factory=dict)
+    #: style → the other styles its samples at weight 1 were taken for, and how many times
+    confusions: dict[str, dict[str, int]] = field(default_factory=dict)
     sweeps: dict[str, dict[str, list[SweepPoint]]] = field(default_factory=dict)  # pair → mixer
 
     def to_json(self) -> dict[str, Any]:
@@ -224,9 +226,11 @@ def recognition(
     progress: Progress = silent,
     search: SearchSettings | None = None,
     seed: int = 0,
+    confusions: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, float]:
     """Share of samples at weight 1 that the judge names as the style that made them (style
-    `i`'s samples seeded `seed + i`).
+    `i`'s samples seeded `seed + i`); `confusions`, if given, gets what the others were taken
+    for (style → {other style: samples}).
 
     `progress` hears of each style judged (task "recognition")."""
     shares = {}
@@ -235,7 +239,11 @@ def recognition(
         texts = generate_texts(
             ensemble, weights, "linear", samples, length, params, seed + index, search
         )
-        shares[name] = float(np.mean([label == name for label in judge.predict(texts)]))
+        labels = judge.predict(texts)
+        shares[name] = float(np.mean([label == name for label in labels]))
+        if confusions is not None:
+            others = [label for label in labels if label != name]
+            confusions[name] = {other: others.count(other) for other in sorted(set(others))}
         progress("recognition", index + 1, len(ensemble))
     return shares
 
@@ -300,7 +308,10 @@ def run_control(
     for index, path in enumerate(paths):  # each style alone: see the module doc
         alone = Ensemble.from_checkpoints([path])
         part = within(progress, "recognition", index, len(paths))
-        report.recognition |= recognition(alone, judge, samples, length, params, part, seed=index)
+        report.recognition |= recognition(
+            alone, judge, samples, length, params, part, seed=index,
+            confusions=report.confusions,
+        )  # fmt: skip
     curves = len(pairs) * len(MIXERS)
     for pair in pairs:
         key = f"{pair[0]}:{pair[1]}"
