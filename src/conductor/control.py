@@ -291,20 +291,18 @@ def run_control(
 
     `progress` hears of three tasks: "judge" (0 of 1 while it trains), "recognition" (styles)
     and "sweeps" (curves: one per pair and mixer)."""
-    ensemble = Ensemble.from_checkpoints(paths)
+    by_name = {style_name(path): path for path in paths}  # (each run loads its own models)
     for pair in pairs:
         for name in pair:
-            if name not in ensemble.names:
+            if name not in by_name:
                 raise ConductorError(
-                    f"sweep pair {':'.join(pair)}: no style {name!r} among "
-                    f"{', '.join(ensemble.names)}"
+                    f"sweep pair {':'.join(pair)}: no style {name!r} among {', '.join(by_name)}"
                 )
     progress("judge", 0, 1)
     judge = StyleJudge.train(corpora_of(paths), length=length)
     progress("judge", 1, 1)
     params = SamplingParams(temperature=temperature)
     report = ControlReport(judge.holdout_accuracy, samples, length, temperature)
-    by_name = dict(zip(ensemble.names, paths, strict=True))
     for index, path in enumerate(paths):  # each style alone: see the module doc
         alone = Ensemble.from_checkpoints([path])
         part = within(progress, "recognition", index, len(paths))

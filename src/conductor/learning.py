@@ -238,6 +238,10 @@ class Mappings:
     learned: LearnedMapping | None = None
     stale: bool = False  # examples changed since the net was trained
 
+    def copy(self) -> Mappings:
+        """Another `Mappings` with the same examples (a list of its own) and net."""
+        return Mappings(self.directory, list(self.examples), self.learned, self.stale)
+
     @property
     def input_size(self) -> int | None:
         if self.examples:

@@ -455,12 +455,7 @@ class Session:
         needs only those). Raises `CommandError` at the first that cannot be done."""
         names, target, mixer = self._pending_plan()
         presets = dict(self.presets)
-        current = self.mapping
-        plan = _MappingPlan(
-            Mappings(current.directory, list(current.examples), current.learned, current.stale),
-            self.mapping_running,
-            self.input,
-        )
+        plan = _MappingPlan(self.mapping.copy(), self.mapping_running, self.input)
         out: list[Command] = []
         for number, command in enumerate(commands, 1):
             where = f"command {number} of {len(commands)}: " if len(commands) > 1 else ""
@@ -513,8 +508,7 @@ class Session:
                 )
             if command.preset is not None:
                 if command.preset not in presets:
-                    known = ", ".join(sorted(presets)) or "none saved yet"
-                    raise MappingError(f"no preset {command.preset!r} (presets: {known})")
+                    raise MappingError(_no_preset(command.preset, presets))
                 weights = dict(presets[command.preset])
             else:
                 weights = {name: target[name] for name in names}
@@ -548,9 +542,7 @@ class Session:
             assert command.name is not None
             if mappings.learned is None:
                 raise MappingError("train the mapping before saving it (nothing trained yet)")
-            snapshot = Mappings(mappings.directory, list(mappings.examples), mappings.learned,
-                                mappings.stale)  # fmt: skip
-            plan.saves.append((command.name, snapshot))
+            plan.saves.append((command.name, mappings.copy()))
         elif action == "load":
             assert command.name is not None
             loaded = Mappings(mappings.directory)
@@ -878,8 +870,7 @@ class Session:
                 mixing = mixing or command.weights is not None or command.mixer is not None
             elif isinstance(command, PresetCommand):
                 if command.name not in presets:
-                    known = ", ".join(sorted(presets)) or "none saved yet"
-                    raise CommandError(f"no preset {command.name!r} (presets: {known})")
+                    raise CommandError(_no_preset(command.name, presets))
                 mixing = True
             elif isinstance(command, SaveCommand):
                 presets[command.name] = dict(target)
@@ -1332,6 +1323,11 @@ class Session:
             return
         data = self.presets  # every style a preset names, loaded now or not
         atomic_write_bytes(self.presets_file, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def _no_preset(name: str, presets: Mapping[str, Any]) -> str:
+    known = ", ".join(sorted(presets)) or "none saved yet"
+    return f"no preset {name!r} (presets: {known})"
 
 
 def _recordable(command: Command) -> dict[str, Any]:
