@@ -48,10 +48,13 @@ class HostInfo:
 
 
 def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
-    if address.variadic:
-        return _input_node(address, state)
     value: list[Any] | None = None
-    if address.state_key == "target" and address.path == "/weights":
+    arguments = list(address.arguments)
+    if address.variadic:  # the mapping's input: as many floats as its examples have (else as
+        mapping = state["mapping"]  # the latest input, else one), that input as its VALUE
+        value = mapping["input"]
+        arguments *= mapping["inputs"] or len(value or [0.0])
+    elif address.state_key == "target" and address.path == "/weights":
         value = list(state["target"].values())
     elif address.state_key == "target":
         value = [state["target"][address.path.removeprefix("/weight/")]]
@@ -59,32 +62,15 @@ def _node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
         value = [state[address.state_key]]
     entry: dict[str, Any] = {
         "FULL_PATH": PREFIX + address.path,
-        "TYPE": address.types,
+        "TYPE": "".join(argument.spec.tag for argument in arguments),
         "ACCESS": 3 if value is not None else 2,
         "DESCRIPTION": address.description,
     }
     if value is not None:
         entry["VALUE"] = value
-    ranges = [argument.spec.describe() for argument in address.arguments]
+    ranges = [argument.spec.describe() for argument in arguments]
     if any(r is not None for r in ranges):
         entry["RANGE"] = [r if r is not None else {} for r in ranges]
-    return entry
-
-
-def _input_node(address: Address, state: dict[str, Any]) -> dict[str, Any]:
-    """The mapping's input: as many floats as its examples have (else as the latest input,
-    else one), and the latest vector as VALUE once one came."""
-    mapping = state["mapping"]
-    count = mapping["inputs"] or len(mapping["input"] or [0.0])
-    entry: dict[str, Any] = {
-        "FULL_PATH": PREFIX + address.path,
-        "TYPE": "f" * count,
-        "ACCESS": 3 if mapping["input"] is not None else 2,
-        "DESCRIPTION": address.description,
-        "RANGE": [address.arguments[0].spec.describe()] * count,
-    }
-    if mapping["input"] is not None:
-        entry["VALUE"] = mapping["input"]
     return entry
 
 
