@@ -7,26 +7,14 @@ const mapper = (() => {
   const $k = (id) => document.getElementById(id);
   const INPUT_MS = 16;  // at most ~60 vectors a second from this page
   const state = { source: "off", values: null, weights: null, low: [], high: [], mapping: null, dirty: true };
-  let lastSent = 0, pending = null, timer = null;
+  let sendThrottled = null;  // made on first use with app.js's `throttled` (app.js loads after this)
 
   // At most one vector per INPUT_MS; one that comes sooner waits, and the latest always goes
   // (a sensor at rest is where the performer stopped).
   function sendInput(values) {
     if (values.some((v) => !Number.isFinite(v))) return;
-    pending = values.map((v) => Math.round(v * 1000) / 1000);
-    const wait = lastSent + INPUT_MS - performance.now();
-    if (wait > 0) {
-      if (timer === null) timer = setTimeout(flush, wait);
-      return;
-    }
-    flush();
-  }
-  function flush() {
-    timer = null;
-    if (pending === null) return;
-    lastSent = performance.now();
-    send({ type: "input", values: pending });
-    pending = null;
+    sendThrottled = sendThrottled || throttled((v) => send({ type: "input", values: v }), INPUT_MS);
+    sendThrottled(values.map((v) => Math.round(v * 1000) / 1000));
   }
 
   // Device orientation: front-back (beta, -180..180) and left-right (gamma, -90..90) tilt; the
