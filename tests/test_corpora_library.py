@@ -69,14 +69,19 @@ def test_fortunes_keep_their_separators_and_lose_overstrikes_and_pictures(
     assert text.count("wise saying") == 1 and "o.o" not in text and "index" not in text
 
 
-def test_italian_reads_its_own_directory_not_the_links_or_copies(tmp_path: Path) -> None:
-    (tmp_path / "italia").write_text("Il cervello e' un organo favoloso.\n%\n" + FILLER)
+_PICTURE = "   /\\_/\\\n  ( o.o )\n   > ^ <\n\t\t-- Qualcuno\n"
+
+
+def test_italian_reads_its_own_directory_not_the_links_copies_or_pictures(tmp_path: Path) -> None:
+    joke = "Il cervello e' un organo favoloso.\n%\n" + _PICTURE + "%\n"
+    (tmp_path / "italia").write_text(joke + FILLER)
     (tmp_path / "italia.u8").write_text("Il cervello e' un organo favoloso.\n%\n" + FILLER)
     (tmp_path / "italia.dat").write_bytes(b"\x00\x02index")
     (tmp_path / "banner").write_text(" ###  #   #\n #   ## ##\n")
     text = build("italian", tmp_path / "out", source=tmp_path).read_text()
     assert text.startswith("Il cervello e' un organo favoloso.\n%\n")
     assert text.count("organo favoloso") == 1 and "###" not in text and "index" not in text
+    assert "o.o" not in text and "Qualcuno" not in text
 
 
 def test_spanish_reads_the_fortunes_files_and_not_the_offensive_set(tmp_path: Path) -> None:
@@ -106,11 +111,20 @@ def test_the_dhammapada_styles_read_their_translations(tmp_path: Path) -> None:
         build("dhammapada", tmp_path / "out", source=tmp_path)
 
 
-def test_a_reference_is_read_from_its_gzip(tmp_path: Path) -> None:
-    source = tmp_path / "debian-reference.fr.txt.gz"
-    source.write_bytes(gzip.compress(("Tableau 1.7. Liste des groupes\n" + FILLER).encode()))
-    text = build("reference_fr", tmp_path / "out", source=source).read_text()
+_LEFT_IN_ENGLISH = "    This part is not translated yet, so it is shown in the original.\n\n"
+
+
+@pytest.mark.parametrize("code", ["en", "fr", "de"])
+def test_a_reference_is_read_from_its_gzip_without_what_it_left_in_english(
+    code: str, tmp_path: Path
+) -> None:
+    source = tmp_path / f"debian-reference.{code}.txt.gz"
+    head = "Tableau 1.7. Liste des groupes\n\n"
+    commands = "".join(f"    $ sudo apt-get install paquet-{i}\n" for i in range(300))
+    source.write_bytes(gzip.compress((head + _LEFT_IN_ENGLISH + commands).encode()))
+    text = build(f"reference_{code}", tmp_path / "out", source=source).read_text()
     assert text.startswith("Tableau 1.7.")
+    assert ("not translated yet" in text) == (code == "en")  # the English edition keeps all
 
 
 _PAGE = """.\\" Copyright (C) 1992 Someone

@@ -4,8 +4,10 @@ the Linux man pages of system calls and library functions in their roff source (
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from conductor.corpora._language import without_paragraphs_in
 from conductor.corpora._recipe import (
     Recipe,
     join_without_near_copies,
@@ -29,9 +31,17 @@ _HEADER_COMMENTS = re.compile(r'\A(?:\.\\".*\n|\'\\".*\n)+')
 _MAN_BYTES = 8_000_000
 
 
-def _reference(source: Path) -> tuple[str, list[str]]:
-    """The Debian Reference as its plain-text edition prints it."""
-    return read_maybe_gzip(source).strip("\n") + "\n", [str(source)]
+def _reference(code: str) -> Callable[[Path], tuple[str, list[str]]]:
+    """The Debian Reference in language `code` as its plain-text edition prints it; a
+    translation without the sections it leaves in English (the French one leaves many)."""
+
+    def extract(source: Path) -> tuple[str, list[str]]:
+        text = read_maybe_gzip(source).strip("\n")
+        if code != "en":
+            text, _ = without_paragraphs_in(text, "en", code)
+        return text + "\n", [str(source)]
+
+    return extract
 
 
 def _man_pages(root: Path) -> tuple[str, list[str]]:
@@ -65,12 +75,13 @@ def _reference_recipe(code: str, language: str) -> Recipe:
         description=(
             f"{language} technical prose: the Debian Reference (Osamu Aoki), its plain-text "
             "edition, tables and command examples kept"
+            + ("" if code == "en" else ", paragraphs left in English dropped")
         ),
         install=install,
         licence="GPL-2+ (debian-reference, Osamu Aoki; /usr/share/doc/debian-reference-"
         f"{code}/copyright)",
         locate=lambda: require_path(REFERENCE_DIR / f"debian-reference.{code}.txt.gz", install),
-        extract=_reference,
+        extract=_reference(code),
     )
 
 

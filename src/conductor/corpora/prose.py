@@ -114,10 +114,32 @@ def _milton_sdist() -> Path:
 _OVERSTRIKE = re.compile(r".\x08")
 
 
-def _fortune_files(root: Path, skip: frozenset[str], suffix: str = "") -> tuple[str, list[str]]:
+# A fortune drawn in characters (or a listing of code) has under this share of letters among
+# its visible characters; the prose of the fortune files has 75% or more.
+_PICTURE_LETTERS = 0.6
+
+
+def _is_picture(fortune: str) -> bool:
+    """Whether a fortune is a picture in characters: few of its visible characters, its
+    attribution lines (`-- someone`) aside, are letters."""
+    lines = [line for line in fortune.splitlines() if not line.lstrip().startswith("--")]
+    visible = [c for line in lines for c in line if not c.isspace()]
+    return bool(visible) and sum(c.isalpha() for c in visible) < _PICTURE_LETTERS * len(visible)
+
+
+def _without_pictures(text: str) -> str:
+    """A fortune file's text without the fortunes that are pictures in characters."""
+    return "\n%\n".join(f for f in text.split("\n%\n") if not _is_picture(f))
+
+
+def _fortune_files(
+    root: Path, skip: frozenset[str], suffix: str = "", pictures: bool = True
+) -> tuple[str, list[str]]:
     """Every fortune file in `root` named `*suffix` (not the index `.dat` files, not the `.u8`
     links or copies, not the files of other packages linked in), in `spread` order; entries
-    stay `%`-separated, as fortune writes them."""
+    stay `%`-separated, as fortune writes them. Without `pictures`, the fortunes drawn in
+    characters are left out (for packages that mix them in with the prose rather than keep
+    them in a file of their own)."""
     files = [
         p
         for p in root.iterdir()
@@ -126,8 +148,12 @@ def _fortune_files(root: Path, skip: frozenset[str], suffix: str = "") -> tuple[
     if not files:
         raise CorpusError(f"{root} holds no fortune files; reinstall the fortunes package")
     by_name = {p.name: p for p in files}
-    raw, names = read_files([by_name[name] for name in spread(list(by_name))])
-    return _OVERSTRIKE.sub("", raw), names
+    texts, names = [], []
+    for name in spread(list(by_name)):
+        text, read = read_files([by_name[name]])
+        texts.append(text.strip("\n") if pictures else _without_pictures(text.strip("\n")))
+        names += read
+    return _OVERSTRIKE.sub("", "\n\n".join(texts) + "\n"), names
 
 
 # Pictures drawn in characters, a fortune-anarchism file (another package, one long register),
@@ -205,13 +231,13 @@ PROSE_RECIPES = (
         name="italian",
         description=(
             "Italian: fortunes-it's quotations, jokes, laws of life and Italian renderings "
-            "of English fortunes (%-separated; no banner)"
+            "of English fortunes (%-separated; no banner, no pictures in characters)"
         ),
         install=_FORTUNES_IT_INSTALL,
         licence="public domain ('freeware (public domain)', fortunes-it's COPYING-POLICY in "
         "/usr/share/doc/fortunes-it/copyright)",
         locate=lambda: require_path(FORTUNES_DIR / "it", _FORTUNES_IT_INSTALL),
-        extract=lambda root: _fortune_files(root, _FORTUNES_IT_SKIP),
+        extract=lambda root: _fortune_files(root, _FORTUNES_IT_SKIP, pictures=False),
     ),
     Recipe(
         name="spanish",
