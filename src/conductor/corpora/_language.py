@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STOPWORDS", "without_paragraphs_in"]
+__all__ = ["STOPWORDS", "is_in"]
 
 
 def _words(line: str) -> frozenset[str]:
@@ -36,35 +36,19 @@ STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+")  # a run of letters, accented ones too
-_BLANK_LINES = re.compile(r"(\n(?:[^\S\n]*\n)+)")  # what separates paragraphs (kept by split)
 # A paragraph is in `other` when it holds at least this many of its function words and more
 # than this many times as many as of the text's own language.
 _AT_LEAST = 2
 _TIMES = 3
 
 
-def _is_in(paragraph: str, other: str, own: str) -> bool:
+def is_in(paragraph: str, other: str, own: str) -> bool:
+    """Whether `paragraph` of a text in language `own` is written in language `other`: many
+    more of `other`'s function words than of `own`'s. A paragraph with few function words of
+    either (commands, a list of names, paths) is not."""
+    if other not in STOPWORDS or own not in STOPWORDS:
+        raise ValueError(f"languages known here: {', '.join(STOPWORDS)}")
     words = _WORD.findall(paragraph.lower())
     theirs = sum(word in STOPWORDS[other] for word in words)
     ours = sum(word in STOPWORDS[own] for word in words)
     return theirs >= _AT_LEAST and theirs > _TIMES * ours
-
-
-def without_paragraphs_in(text: str, other: str, own: str) -> tuple[str, int]:
-    """`text` without its paragraphs written in language `other` (a text in `own`), and how
-    many were dropped; paragraphs with few function words of either (commands, tables of
-    names, paths) stay, and so does the spacing between the paragraphs kept."""
-    if other not in STOPWORDS or own not in STOPWORDS:
-        raise ValueError(f"languages known here: {', '.join(STOPWORDS)}")
-    pieces = _BLANK_LINES.split(text)  # paragraph, separator, paragraph, …
-    kept: list[str] = []
-    dropped = 0
-    for index in range(0, len(pieces), 2):
-        paragraph = pieces[index]
-        if _is_in(paragraph, other, own):
-            dropped += 1
-            continue
-        if kept:
-            kept.append(pieces[index - 1])  # the separator before it
-        kept.append(paragraph)
-    return "".join(kept), dropped

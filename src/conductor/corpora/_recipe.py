@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,14 @@ from pathlib import Path
 
 from conductor.errors import DependencyError
 
-__all__ = ["Recipe", "join_without_near_copies", "package_dir", "require_program", "spread"]
+__all__ = [
+    "Recipe",
+    "join_without_near_copies",
+    "package_dir",
+    "require_program",
+    "spread",
+    "without_paragraphs",
+]
 
 
 @dataclass(frozen=True)
@@ -101,3 +109,23 @@ def join_without_near_copies(files: dict[str, str]) -> tuple[str, list[str]]:
         names.append(name)
         texts.append(text)
     return "\n\n".join(texts) + "\n", names
+
+
+_BLANK_LINES = re.compile(r"(\n(?:[^\S\n]*\n)+)")  # what separates paragraphs (kept by split)
+
+
+def without_paragraphs(text: str, unwanted: Callable[[str], bool]) -> tuple[str, int]:
+    """`text` without the paragraphs (blocks between blank lines) that are `unwanted`, and how
+    many were dropped; the spacing between the paragraphs kept stays as it was."""
+    pieces = _BLANK_LINES.split(text)  # paragraph, separator, paragraph, …
+    kept: list[str] = []
+    dropped = 0
+    for index in range(0, len(pieces), 2):
+        paragraph = pieces[index]
+        if unwanted(paragraph):
+            dropped += 1
+            continue
+        if kept:
+            kept.append(pieces[index - 1])  # the separator before it
+        kept.append(paragraph)
+    return "".join(kept), dropped

@@ -7,12 +7,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from conductor.corpora._language import without_paragraphs_in
+from conductor.corpora._language import is_in
 from conductor.corpora._recipe import (
     Recipe,
     join_without_near_copies,
     read_maybe_gzip,
     require_path,
+    without_paragraphs,
 )
 from conductor.errors import CorpusError
 
@@ -31,14 +32,32 @@ _HEADER_COMMENTS = re.compile(r'\A(?:\.\\".*\n|\'\\".*\n)+')
 _MAN_BYTES = 8_000_000
 
 
+# A table's caption: "Tableau 1.16. Liste …", "Tabelle 1.16. Liste …" (a no-break space after
+# the word).
+_CAPTION = re.compile(r"\A\s*(?:Table|Tableau|Tabelle)\s\d+\.\d+\.")
+
+
+def _is_table(paragraph: str) -> bool:
+    """Whether a paragraph of the plain-text edition is one of its tables, drawn in `+`, `-`
+    and `|` (most of its lines start with a border), or a table's caption."""
+    lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
+    drawn = bool(lines) and sum(line[0] in "|+" for line in lines) > 0.8 * len(lines)
+    return drawn or _CAPTION.match(paragraph) is not None
+
+
 def _reference(code: str) -> Callable[[Path], tuple[str, list[str]]]:
-    """The Debian Reference in language `code` as its plain-text edition prints it; a
-    translation without the sections it leaves in English (the French one leaves many)."""
+    """The Debian Reference in language `code` as its plain-text edition prints it. A
+    translation's prose only: without the sections it leaves in English (the French one
+    leaves many) and without its tables, which every edition shares (lists of packages with
+    Debian's English descriptions, nearly half of each edition's text), so that what is
+    left is the translation's own."""
 
     def extract(source: Path) -> tuple[str, list[str]]:
         text = read_maybe_gzip(source).strip("\n")
         if code != "en":
-            text, _ = without_paragraphs_in(text, "en", code)
+            text, _ = without_paragraphs(
+                text, lambda paragraph: _is_table(paragraph) or is_in(paragraph, "en", code)
+            )
         return text + "\n", [str(source)]
 
     return extract
@@ -74,8 +93,12 @@ def _reference_recipe(code: str, language: str) -> Recipe:
         name=f"reference_{code}",
         description=(
             f"{language} technical prose: the Debian Reference (Osamu Aoki), its plain-text "
-            "edition, tables and command examples kept"
-            + ("" if code == "en" else ", paragraphs left in English dropped")
+            + (
+                "edition, tables and command examples kept"
+                if code == "en"
+                else "edition, its prose and command examples (no tables, no paragraphs left "
+                "in English)"
+            )
         ),
         install=install,
         licence="GPL-2+ (debian-reference, Osamu Aoki; /usr/share/doc/debian-reference-"
