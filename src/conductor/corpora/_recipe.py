@@ -62,9 +62,14 @@ def require_path(path: Path, install: str) -> Path:
     return path
 
 
-def read_files(paths: list[Path]) -> tuple[str, list[str]]:
-    """The files' UTF-8 text joined by blank lines (undecodable bytes replaced), and their names."""
+def read_files(
+    paths: list[Path], each: Callable[[str], str] | None = None
+) -> tuple[str, list[str]]:
+    """The files' UTF-8 text joined by blank lines (undecodable bytes replaced), and their
+    names; with `each`, every file's text passes through it before the join."""
     texts = [p.read_bytes().decode("utf-8", errors="replace").strip("\n") for p in paths]
+    if each is not None:
+        texts = [each(text) for text in texts]
     return "\n\n".join(texts) + "\n", [str(p) for p in paths]
 
 

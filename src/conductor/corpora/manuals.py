@@ -34,7 +34,7 @@ _MAN_BYTES = 8_000_000
 
 # A table's caption: "Tableau 1.16. Liste …", "Tabelle 1.16. Liste …" (a no-break space after
 # the word).
-_CAPTION = re.compile(r"\A\s*(?:Table|Tableau|Tabelle)\s\d+\.\d+\.")
+_CAPTION = re.compile(r"\A\s*(?:Tableau|Tabelle)\s\d+\.\d+\.")
 
 
 def _is_table(paragraph: str) -> bool:

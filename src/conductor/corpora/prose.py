@@ -148,12 +148,9 @@ def _fortune_files(
     if not files:
         raise CorpusError(f"{root} holds no fortune files; reinstall the fortunes package")
     by_name = {p.name: p for p in files}
-    texts, names = [], []
-    for name in spread(list(by_name)):
-        text, read = read_files([by_name[name]])
-        texts.append(text.strip("\n") if pictures else _without_pictures(text.strip("\n")))
-        names += read
-    return _OVERSTRIKE.sub("", "\n\n".join(texts) + "\n"), names
+    paths = [by_name[name] for name in spread(list(by_name))]
+    raw, names = read_files(paths, each=None if pictures else _without_pictures)
+    return _OVERSTRIKE.sub("", raw), names
 
 
 # Pictures drawn in characters, a fortune-anarchism file (another package, one long register),
